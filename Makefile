@@ -1,0 +1,68 @@
+# One-machine workflow. `make run` serves the store; `make test` runs the whole suite. Both set up first.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+STAMP := $(VENV)/.installed
+TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gptstore
+
+.PHONY: setup run web worker test lint bench migrate demo lock clean
+
+setup: $(STAMP) browser
+
+$(STAMP): requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
+	@touch $(STAMP)
+
+browser:
+	@command -v chromium >/dev/null || { echo "installing Debian's chromium for browser tests…"; \
+	  if [ "$$(id -u)" -eq 0 ]; then apt-get install -y -q chromium >/dev/null; else sudo apt-get install -y -q chromium >/dev/null; fi; }
+
+migrate: setup
+	@mkdir -p var
+	$(BIN)/python manage.py migrate --noinput -v0
+
+demo: migrate
+	@./scripts/ensure-services.sh
+	$(BIN)/python manage.py bootstrap_demo --if-absent
+
+run: demo
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	@echo "Serving http://127.0.0.1:$(PORT) (web + worker). Ctrl-C stops both."
+	@trap 'kill 0' INT TERM EXIT; \
+	  $(BIN)/celery -A workers worker -Q validate,default -c 1 -B -s var/celerybeat-schedule --loglevel INFO & \
+	  $(BIN)/gunicorn config.wsgi -b 127.0.0.1:$(PORT) -k gthread --threads 8 -w 2 --timeout 0 & \
+	  wait
+
+web: migrate
+	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/gunicorn config.wsgi -b 0.0.0.0:$(PORT) -k gthread --threads 8 -w $${WEB_WORKERS:-2} --timeout 0
+
+worker: setup
+	@./scripts/ensure-services.sh
+	$(BIN)/celery -A workers worker -Q validate,default -c $${WORKER_CONCURRENCY:-1} --loglevel INFO
+
+test: setup
+	@./scripts/ensure-services.sh postgres
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py check
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py makemigrations --check --dry-run
+	@! grep -rn "trust_remote_code=True\|pickle.load\|torch.load(" --include=*.py config registry marketplace workers || { echo "forbidden call (see RELIABILITY.md #1)"; exit 1; }
+	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -q $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: setup
+	@./scripts/ensure-services.sh
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+lock:
+	$(BIN)/pip freeze | sed 's/^torch==2.13.0+cpu/torch==2.13.0/' > requirements.txt
+
+clean:
+	rm -rf var/staticfiles

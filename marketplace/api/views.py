@@ -1,0 +1,38 @@
+"""JSON API for a user's API keys: list, create (the secret is returned once), revoke."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace import services
+from marketplace.api.serializers import ApiKeyCreatedSerializer, ApiKeyCreateSerializer, ApiKeySerializer
+from marketplace.models import ApiKey
+
+
+class ApiKeyListView(APIView):
+    @extend_schema(responses=ApiKeySerializer(many=True))
+    def get(self, request):
+        keys = ApiKey.objects.filter(user=request.user)
+        return Response(ApiKeySerializer(keys, many=True).data)
+
+    @extend_schema(request=ApiKeyCreateSerializer, responses={201: ApiKeyCreatedSerializer})
+    def post(self, request):
+        form = ApiKeyCreateSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        api_key, secret = services.create_api_key(
+            user=request.user,
+            name=form.validated_data["name"],
+            scopes=form.validated_data["scopes"],
+            expires_at=form.validated_data.get("expires_at"),
+            created_with=request.auth if isinstance(request.auth, ApiKey) else None,
+        )
+        api_key.key = secret
+        return Response(ApiKeyCreatedSerializer(api_key).data, status=status.HTTP_201_CREATED)
+
+
+class ApiKeyDetailView(APIView):
+    @extend_schema(request=None, responses=ApiKeySerializer)
+    def delete(self, request, key_id: int):
+        api_key = services.revoke_api_key(user=request.user, key_id=key_id)
+        return Response(ApiKeySerializer(api_key).data)

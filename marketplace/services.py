@@ -1,0 +1,148 @@
+"""State changes for accounts and API keys. Views, API views and commands call these; nothing else writes."""
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from marketplace import keys
+from marketplace.exceptions import InvalidInput, NotAuthenticated, NotFound, PermissionDenied, QuotaExceeded
+from marketplace.models import ApiKey, Scope, User
+
+RESERVED_NAMESPACES = frozenset(
+    {
+        "admin",
+        "api",
+        "v1",
+        "static",
+        "media",
+        "accounts",
+        "account",
+        "keys",
+        "models",
+        "new",
+        "settings",
+        "login",
+        "logout",
+        "signup",
+        "docs",
+        "schema",
+        "uploads",
+        "lfs",
+        "demo-admin",
+        "huggingface",
+        "openai",
+    }
+)
+LAST_USED_GRANULARITY = dt.timedelta(seconds=60)
+
+
+def create_user(*, username: str, email: str = "", password: str) -> User:
+    """Create an account; its username becomes its namespace."""
+    if username.lower() in RESERVED_NAMESPACES:
+        raise InvalidInput(f"'{username}' is reserved", param="username")
+    user = User(username=username, email=email)
+    try:
+        user.full_clean(exclude=["password"])
+        validate_password(password, user)
+    except ValidationError as exc:
+        raise InvalidInput("; ".join(exc.messages), param="username") from None
+    user.set_password(password)
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise InvalidInput(f"'{username}' is taken", param="username") from None
+    return user
+
+
+def parse_scopes(raw: str | Iterable[str]) -> list[str]:
+    """Turn 'read,write' or ['read', 'write'] into a checked, ordered list of scopes."""
+    items = raw.split(",") if isinstance(raw, str) else list(raw)
+    scopes = sorted({item.strip() for item in items if item.strip()})
+    unknown = [scope for scope in scopes if scope not in Scope.values]
+    if unknown or not scopes:
+        raise InvalidInput(
+            f"scopes must be a non-empty subset of {', '.join(Scope.values)}; got {', '.join(unknown) or 'none'}",
+            param="scopes",
+        )
+    return scopes
+
+
+def create_api_key(
+    *,
+    user: User,
+    name: str,
+    scopes: Iterable[str],
+    expires_at: dt.datetime | None = None,
+    created_with: ApiKey | None = None,
+) -> tuple[ApiKey, str]:
+    """Make a key and return it with its secret, which is never stored and cannot be shown again.
+
+    A key may only mint keys with scopes it has itself, so a leaked read key cannot become a write key."""
+    scope_list = parse_scopes(scopes)
+    name = name.strip()
+    if not name or len(name) > 100:
+        raise InvalidInput("name must be 1-100 characters", param="name")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise InvalidInput("expires_at must be in the future", param="expires_at")
+    if created_with is not None and not set(scope_list) <= set(created_with.scopes):
+        raise PermissionDenied("a key can only create keys with scopes it has itself")
+    secret = keys.generate_key()
+    api_key = ApiKey.objects.create(
+        user=user,
+        name=name,
+        prefix=secret[: keys.DISPLAY_PREFIX_LENGTH],
+        key_hash=keys.hash_key(secret),
+        scopes=scope_list,
+        expires_at=expires_at,
+    )
+    return api_key, secret
+
+
+def revoke_api_key(*, user: User, key_id: int) -> ApiKey:
+    """Revoke one of the user's keys. It is refused from the next request on. Revoking twice is a no-op."""
+    with transaction.atomic():
+        api_key = ApiKey.objects.select_for_update().filter(user=user, pk=key_id).first()
+        if api_key is None:
+            raise NotFound("no such key")
+        if api_key.revoked_at is None:
+            api_key.revoked_at = timezone.now()
+            api_key.save(update_fields=["revoked_at"])
+    return api_key
+
+
+def authenticate_key(*, raw_key: str) -> ApiKey:
+    """Find the active key for a bearer secret, or raise NotAuthenticated. Touches last_used_at (coarsely)."""
+    if not keys.is_well_formed(raw_key):
+        raise NotAuthenticated("Invalid API key: it is malformed or its checksum does not match")
+    api_key = ApiKey.objects.select_related("user").filter(key_hash=keys.hash_key(raw_key)).first()
+    if api_key is None:
+        raise NotAuthenticated("Invalid API key")
+    if not api_key.is_active or not api_key.user.is_active:
+        raise NotAuthenticated("This API key has been revoked or has expired")
+    now = timezone.now()
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_GRANULARITY:
+        ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key.last_used_at = now
+    return api_key
+
+
+def reserve_storage(*, user_id: int, size: int) -> None:
+    """Atomically claim `size` bytes of the user's quota before storing them, or raise QuotaExceeded."""
+    claimed = User.objects.filter(pk=user_id, storage_used_bytes__lte=F("storage_quota_bytes") - size).update(
+        storage_used_bytes=F("storage_used_bytes") + size
+    )
+    if claimed != 1:
+        raise QuotaExceeded(f"storage quota exceeded: {size} more bytes do not fit")
+
+
+def release_storage(*, user_id: int, size: int) -> None:
+    """Give back bytes reserved by an upload that did not complete."""
+    User.objects.filter(pk=user_id, storage_used_bytes__gte=size).update(
+        storage_used_bytes=F("storage_used_bytes") - size
+    )

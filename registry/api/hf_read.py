@@ -1,0 +1,171 @@
+"""HF Hub protocol, reading: repo info, tree, file resolve (HEAD/GET with Range), whoami."""
+
+import re
+
+from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+
+from marketplace.exceptions import NotAuthenticated
+from registry import services
+from registry.api.protocol import hf_view
+from registry.exceptions import EntryNotFound
+from registry.hub import Tree, repo_json
+from registry.models import Blob, Commit, FileEntry, Model
+from registry.storage import CHUNK_SIZE, open_blob
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+class BlobResponse(FileResponse):
+    """FileResponse with 1 MiB blocks; under WSGI servers with sendfile the kernel copies the bytes."""
+
+    block_size = CHUNK_SIZE
+
+
+def _model_and_commit(
+    request: HttpRequest, namespace: str, name: str, revision: str | None
+) -> tuple[Model, Commit | None]:
+    model = services.find_model(namespace=namespace, name=name, user=request.caller)
+    if revision is None:
+        return model, services.head_commit(model=model)
+    return model, services.resolve_revision(model=model, revision=revision)
+
+
+@hf_view(methods=("GET",), scope="read")
+def model_info(request: HttpRequest, namespace: str, name: str, revision: str | None = None) -> JsonResponse:
+    """GET /api/models/{ns}/{name}[/revision/{rev}]"""
+    model, commit = _model_and_commit(request, namespace, name, revision)
+    return JsonResponse(repo_json(model=model, commit=commit, tree=Tree.of(commit)))
+
+
+@hf_view(methods=("GET",), scope="read")
+def model_list(request: HttpRequest) -> JsonResponse:
+    """GET /api/models?author=&search=&limit= — the models the caller can see."""
+    models = Model.objects.visible_to(request.caller).select_related("owner")
+    if author := request.GET.get("author"):
+        models = models.filter(owner__username=author)
+    if search := request.GET.get("search"):
+        models = models.filter(name__icontains=search)
+    try:
+        limit = max(1, min(int(request.GET.get("limit", 100)), 1000))
+    except ValueError:
+        limit = 100
+    data = [
+        {"_id": f"model-{m.pk}", "id": m.repo_id, "modelId": m.repo_id, "author": m.owner.username,
+         "private": m.is_private, "lastModified": m.updated_at.isoformat(), "createdAt": m.created_at.isoformat(),
+         "library_name": "transformers", "pipeline_tag": "text-generation", "downloads": 0, "likes": 0, "tags": []}
+        for m in models[:limit]
+    ]  # fmt: skip
+    return JsonResponse(data, safe=False)
+
+
+@hf_view(methods=("GET",), scope="read")
+def tree(request: HttpRequest, namespace: str, name: str, revision: str, path: str = "") -> JsonResponse:
+    """GET /api/models/{ns}/{name}/tree/{rev}[/{path}]?recursive=true"""
+    _, commit = _model_and_commit(request, namespace, name, revision)
+    recursive = request.GET.get("recursive", "").lower() in ("1", "true")
+    listing = Tree.of(commit).listing(path, recursive=recursive)
+    if listing is None:
+        raise EntryNotFound(f"{path} does not exist on {revision}")
+    return JsonResponse(listing, safe=False)
+
+
+@hf_view(methods=("GET", "HEAD"), scope="read")
+def resolve(request: HttpRequest, namespace: str, name: str, revision: str, path: str) -> HttpResponse:
+    """HEAD|GET /{ns}/{name}/resolve/{rev}/{path}: the file's bytes, with X-Repo-Commit, ETag and Range."""
+    model, commit = _model_and_commit(request, namespace, name, revision)
+    entry = FileEntry.objects.filter(commit=commit, path=path).select_related("blob").first()
+    if entry is None:
+        raise EntryNotFound(f"{path} does not exist on {revision}")
+    blob: Blob = entry.blob
+    headers = {
+        "X-Repo-Commit": commit.sha,
+        "ETag": f'"{blob.sha256}"',
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private, max-age=0" if model.is_private else "public, max-age=0",
+    }
+    if request.headers.get("If-None-Match", "").strip('"') == blob.sha256:
+        return _with_headers(HttpResponse(status=304), headers)
+    range_header = request.headers.get("Range")
+    span = _parse_range(range_header, blob.size) if range_header else None
+    if span == "unsatisfiable":
+        response = JsonResponse({"error": "requested range not satisfiable"}, status=416)
+        response["Content-Range"] = f"bytes */{blob.size}"
+        return _with_headers(response, headers)
+    if request.method == "HEAD":
+        response = HttpResponse(status=200, content_type="application/octet-stream")
+        response["Content-Length"] = str(blob.size)
+        return _with_headers(response, headers)
+    if span is None:
+        response = BlobResponse(open_blob(blob), content_type="application/octet-stream")
+        response["Content-Length"] = str(blob.size)
+        return _with_headers(response, headers)
+    start, end = span
+    response = StreamingHttpResponse(_read_span(blob, start, end), status=206, content_type="application/octet-stream")
+    response["Content-Length"] = str(end - start + 1)
+    response["Content-Range"] = f"bytes {start}-{end}/{blob.size}"
+    return _with_headers(response, headers)
+
+
+def _with_headers(response: HttpResponse, headers: dict[str, str]) -> HttpResponse:
+    for key, value in headers.items():
+        response[key] = value
+    return response
+
+
+def _parse_range(header: str, size: int):
+    """(start, end) inclusive for one 'bytes=a-b' range; None to ignore the header; 'unsatisfiable'."""
+    match = _RANGE.match(header.strip())
+    if not match or (not match.group(1) and not match.group(2)):
+        return None  # not a single byte range: RFC 9110 lets us answer with the whole file
+    first, last = match.groups()
+    if first == "":
+        length = int(last)
+        if length == 0:
+            return "unsatisfiable"
+        return max(0, size - length), size - 1
+    start = int(first)
+    end = min(int(last), size - 1) if last else size - 1
+    if start >= size or (last and int(last) < start):
+        return "unsatisfiable"
+    return start, end
+
+
+def _read_span(blob: Blob, start: int, end: int):
+    with open_blob(blob) as handle:
+        handle.seek(start)
+        remaining = end - start + 1
+        while remaining > 0:
+            chunk = handle.read(min(CHUNK_SIZE, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+
+
+@hf_view(methods=("GET",), login_required=True)
+def whoami(request: HttpRequest) -> JsonResponse:
+    """GET /api/whoami-v2: who the token belongs to, as `hf auth whoami` expects."""
+    user, api_key = request.caller, request.api_key
+    if user is None:
+        raise NotAuthenticated("Invalid user token.")
+    role = "write" if api_key is None or api_key.has_scope("write") else "read"
+    return JsonResponse(
+        {
+            "type": "user",
+            "id": str(user.pk),
+            "name": user.username,
+            "fullname": user.get_full_name() or user.username,
+            "email": user.email or None,
+            "emailVerified": False,
+            "isPro": False,
+            "orgs": [],
+            "auth": {
+                "type": "access_token",
+                "accessToken": {
+                    "displayName": api_key.name if api_key else "browser session",
+                    "role": role,
+                    "scopes": api_key.scopes if api_key else ["read", "write", "infer", "finetune"],
+                },
+            },
+        }
+    )

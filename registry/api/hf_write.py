@@ -1,0 +1,219 @@
+"""HF Hub protocol, writing: create repos, preupload, NDJSON commits, YAML validation."""
+
+import base64
+import binascii
+import json
+from dataclasses import dataclass
+
+import yaml
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+
+from marketplace.exceptions import InvalidInput, PayloadTooLarge, PermissionDenied
+from registry import services
+from registry.api.protocol import base_url, hf_view, read_json, require_owner
+from registry.exceptions import RepoExists
+from registry.models import DEFAULT_BRANCH
+from registry.paths import check_repo_path
+
+MAX_COMMIT_LINE_BYTES = 48 * 1024 * 1024
+
+
+@hf_view(methods=("POST",), scope="write")
+def create_repo(request: HttpRequest) -> JsonResponse:
+    """POST /api/repos/create {name, organization, visibility|private, type}"""
+    payload = read_json(request)
+    repo_type = payload.get("type") or "model"
+    if repo_type != "model":
+        raise InvalidInput(f"only model repositories are supported, not {repo_type!r}", param="type")
+    namespace = payload.get("organization") or request.caller.username
+    if namespace != request.caller.username:
+        raise PermissionDenied(f"You don't have the rights to create a model under the namespace {namespace!r}")
+    name = payload.get("name")
+    if not isinstance(name, str):
+        raise InvalidInput("name is required", param="name")
+    visibility = payload.get("visibility")
+    is_private = visibility == "private" if visibility is not None else bool(payload.get("private", False))
+    url = f"{base_url(request)}/{namespace}/{name}"
+    try:
+        model = services.create_model(owner=request.caller, name=name, is_private=is_private)
+    except RepoExists as exc:
+        return JsonResponse({"error": exc.message, "url": url}, status=409)
+    return JsonResponse({"url": url, "name": model.repo_id, "id": f"model-{model.pk}"})
+
+
+@hf_view(methods=("DELETE",), scope="write")
+def delete_repo(request: HttpRequest) -> JsonResponse:
+    """DELETE /api/repos/delete {name, organization, type}"""
+    payload = read_json(request)
+    namespace = payload.get("organization") or request.caller.username
+    model = services.find_model(namespace=namespace, name=str(payload.get("name")), user=request.caller)
+    require_owner(request, model)
+    services.delete_model(model_id=model.pk)
+    return JsonResponse({})
+
+
+@hf_view(methods=("PUT",), scope="write")
+def repo_settings(request: HttpRequest, namespace: str, name: str) -> JsonResponse:
+    """PUT /api/models/{ns}/{name}/settings {private|visibility}"""
+    model = services.find_model(namespace=namespace, name=name, user=request.caller)
+    require_owner(request, model)
+    payload = read_json(request)
+    if "visibility" in payload:
+        is_private = payload["visibility"] == "private"
+    elif "private" in payload:
+        is_private = bool(payload["private"])
+    else:
+        raise InvalidInput("send 'private' or 'visibility'", param="private")
+    model = services.set_visibility(model_id=model.pk, is_private=is_private)
+    return JsonResponse({"private": model.is_private})
+
+
+@hf_view(methods=("POST",))
+def validate_yaml(request: HttpRequest) -> JsonResponse:
+    """POST /api/validate-yaml {content, repoType}: check a model card's YAML front matter."""
+    payload = read_json(request)
+    content = payload.get("content", "")
+    if not isinstance(content, str):
+        raise InvalidInput("content must be a string", param="content")
+    try:
+        data = yaml.safe_load(content) if content.strip() else {}
+    except yaml.YAMLError as exc:
+        raise InvalidInput(f"invalid YAML: {exc}", param="content") from None
+    if data is not None and not isinstance(data, dict):
+        raise InvalidInput("the metadata must be a YAML mapping", param="content")
+    return JsonResponse({"errors": [], "warnings": []})
+
+
+@hf_view(methods=("POST",), scope="write")
+def preupload(request: HttpRequest, namespace: str, name: str, revision: str) -> JsonResponse:
+    """POST /api/models/{ns}/{name}/preupload/{rev}: small files go inline ('regular'), large ones through LFS."""
+    model = services.find_model(namespace=namespace, name=name, user=request.caller)
+    require_owner(request, model)
+    if revision != DEFAULT_BRANCH or services.head_commit(model=model) is not None:
+        services.resolve_revision(model=model, revision=revision)
+    files = read_json(request).get("files")
+    if not isinstance(files, list):
+        raise InvalidInput("files must be a list", param="files")
+    answer = []
+    for item in files:
+        if not isinstance(item, dict):
+            raise InvalidInput("each file must be an object", param="files")
+        path = check_repo_path(item.get("path"))
+        size = item.get("size")
+        if not isinstance(size, int) or size < 0:
+            raise InvalidInput(f"{path}: size must be a non-negative integer", param="size")
+        if size > settings.MAX_UPLOAD_BYTES:
+            raise PayloadTooLarge(f"{path} is {size} bytes, over the upload limit of {settings.MAX_UPLOAD_BYTES}")
+        mode = "regular" if size <= settings.REGULAR_UPLOAD_MAX_BYTES else "lfs"
+        answer.append({"path": path, "uploadMode": mode, "shouldIgnore": False, "oid": None})
+    return JsonResponse({"files": answer, "commitOid": None})
+
+
+@hf_view(methods=("POST",), scope="write")
+def commit(request: HttpRequest, namespace: str, name: str, revision: str) -> JsonResponse:
+    """POST /api/models/{ns}/{name}/commit/{rev}: NDJSON header, then file / lfsFile / deletedFile / deletedFolder."""
+    model = services.find_model(namespace=namespace, name=name, user=request.caller)
+    require_owner(request, model)
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > settings.MAX_COMMIT_BODY_BYTES:
+        raise PayloadTooLarge(
+            f"commit body is {length} bytes, over {settings.MAX_COMMIT_BODY_BYTES}; send large files through LFS"
+        )
+    header, operations = _parse_commit_lines(request)
+    created = services.commit_changes(
+        model_id=model.pk,
+        author=request.caller,
+        operations=operations,
+        message=str(header.get("summary") or ""),
+        description=str(header.get("description") or ""),
+        branch=revision,
+        parent_sha=header.get("parentCommit") or None,
+    )
+    return JsonResponse(
+        {
+            "commitUrl": f"{base_url(request)}/{model.repo_id}/commit/{created.sha}",
+            "commitOid": created.sha,
+            "commitMessage": created.message,
+            "pullRequestUrl": None,
+            "success": True,
+        }
+    )
+
+
+@dataclass(frozen=True)
+class _InlineFile:
+    """A small file sent inside the commit body; stored only once the whole body has parsed."""
+
+    path: str
+    data: bytes
+
+
+def _parse_commit_lines(request: HttpRequest) -> tuple[dict, list[services.Operation]]:
+    """Parse and check every line before anything is stored, so a bad line leaves no trace."""
+    header: dict | None = None
+    operations: list = []
+    seen: set[str] = set()
+    number = 0
+    while True:
+        line = request.readline(MAX_COMMIT_LINE_BYTES + 1)
+        if not line:
+            break
+        number += 1
+        if len(line) > MAX_COMMIT_LINE_BYTES:
+            raise PayloadTooLarge(f"line {number} is longer than {MAX_COMMIT_LINE_BYTES} bytes")
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            key, value = item["key"], item["value"]
+            if not isinstance(value, dict):
+                raise TypeError("value must be an object")
+        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
+            raise InvalidInput(f"line {number}: not a valid commit operation ({exc})", param=f"line {number}") from None
+        if key == "header":
+            header = value
+            continue
+        path = value.get("path")
+        try:
+            check_repo_path(path) if key != "deletedFolder" else check_repo_path(str(path).rstrip("/"))
+        except InvalidInput as exc:
+            raise InvalidInput(f"line {number}: {exc.message}", param=f"line {number}") from None
+        if path in seen:
+            raise InvalidInput(f"line {number}: {path} appears twice in one commit", param=f"line {number}")
+        seen.add(path)
+        operations.append(_operation(request, number, key, value))
+    if header is None:
+        raise InvalidInput("line 1: the first line must be the commit header", param="line 1")
+    stored = [
+        services.AddFile(
+            path=op.path,
+            blob=services.ingest_upload(user=request.caller, incoming_stream=[op.data], size=len(op.data)),
+        )
+        if isinstance(op, _InlineFile)
+        else op
+        for op in operations
+    ]
+    return header, stored
+
+
+def _operation(request: HttpRequest, number: int, key: str, value: dict):
+    path = value["path"]
+    if key == "file":
+        if value.get("encoding", "base64") != "base64" or not isinstance(value.get("content"), str):
+            raise InvalidInput(f"line {number}: file content must be a base64 string", param=f"line {number}")
+        try:
+            data = base64.b64decode(value["content"], validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput(f"line {number}: content is not valid base64", param=f"line {number}") from None
+        return _InlineFile(path=path, data=data)
+    if key == "lfsFile":
+        oid = value.get("oid")
+        if value.get("algo", "sha256") != "sha256" or not isinstance(oid, str) or len(oid) != 64:
+            raise InvalidInput(f"line {number}: lfsFile needs a sha256 oid", param=f"line {number}")
+        return services.AddFile(path=path, blob=services.blob_for_reference(user=request.caller, sha256=oid.lower()))
+    if key == "deletedFile":
+        return services.DeleteFile(path=path)
+    if key == "deletedFolder":
+        return services.DeleteFolder(path=path)
+    raise InvalidInput(f"line {number}: unsupported operation {key!r}", param=f"line {number}")

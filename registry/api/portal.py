@@ -1,0 +1,107 @@
+"""JSON API behind the provider portal: resumable uploads, committing them, and live validation status."""
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace.authentication import has_scope
+from marketplace.exceptions import InvalidInput, PermissionDenied
+from registry import services, uploads
+from registry.exceptions import RepoNotFound
+from registry.models import Commit, UploadSession
+
+
+def _own_model(request, repo_id: str):
+    namespace, _, name = (repo_id or "").partition("/")
+    model = services.find_model(namespace=namespace, name=name, user=request.user)
+    if model.owner_id != request.user.pk:
+        raise RepoNotFound(f"Repository not found: {repo_id}")
+    if not has_scope(request.auth, "write"):
+        raise PermissionDenied("This API key lacks the 'write' scope")
+    return model
+
+
+class UploadSessionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = UploadSession
+        fields = ["id", "path", "size", "received"]
+        read_only_fields = fields
+
+
+class StartUploadSerializer(serializers.Serializer):
+    repo = serializers.CharField(help_text="owner/name")
+    path = serializers.CharField(max_length=255)
+    size = serializers.IntegerField(min_value=0)
+
+
+class CommitUploadsSerializer(serializers.Serializer):
+    repo = serializers.CharField()
+    uploads = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, max_length=1000)
+    message = serializers.CharField(max_length=500, required=False, allow_blank=True)
+
+
+class UploadListView(APIView):
+    @extend_schema(request=StartUploadSerializer, responses={201: UploadSessionSerializer})
+    def post(self, request):
+        form = StartUploadSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        model = _own_model(request, form.validated_data["repo"])
+        session = uploads.start_upload(
+            user=request.user, model=model, path=form.validated_data["path"], size=form.validated_data["size"]
+        )
+        return Response(UploadSessionSerializer(session).data, status=201)
+
+
+class UploadDetailView(APIView):
+    @extend_schema(responses=UploadSessionSerializer)
+    def get(self, request, upload_id: int):
+        session = UploadSession.objects.filter(pk=upload_id, owner=request.user).first()
+        if session is None:
+            raise RepoNotFound("no such upload")
+        return Response(UploadSessionSerializer(session).data)
+
+    @extend_schema(request={"application/octet-stream": bytes}, responses=UploadSessionSerializer)
+    def put(self, request, upload_id: int):
+        """Append a chunk. Header `Upload-Offset: N` says where it starts; a wrong offset answers 409."""
+        try:
+            offset = int(request.headers.get("Upload-Offset", ""))
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            raise InvalidInput("Upload-Offset and Content-Length must be integers") from None
+        if not has_scope(request.auth, "write"):
+            raise PermissionDenied("This API key lacks the 'write' scope")
+        session = uploads.append_chunk(
+            session_id=upload_id, user=request.user, offset=offset, stream=request._request, length=length
+        )
+        return Response(UploadSessionSerializer(session).data)
+
+
+class CommitUploadsView(APIView):
+    @extend_schema(request=CommitUploadsSerializer, responses={201: dict})
+    def post(self, request):
+        form = CommitUploadsSerializer(data=request.data)
+        form.is_valid(raise_exception=True)
+        model = _own_model(request, form.validated_data["repo"])
+        commit = uploads.commit_uploads(
+            user=request.user,
+            model=model,
+            session_ids=form.validated_data["uploads"],
+            message=form.validated_data.get("message") or "Upload files from the portal",
+        )
+        return Response({"sha": commit.sha, "validation_status": commit.validation_status}, status=201)
+
+
+class ValidationView(APIView):
+    permission_classes = []
+
+    @extend_schema(responses=dict)
+    def get(self, request, namespace: str, name: str, sha: str):
+        model = services.find_model(namespace=namespace, name=name, user=request.user)
+        commit = Commit.objects.filter(model=model, sha=sha).first()
+        if commit is None:
+            raise RepoNotFound("no such commit")
+        return Response(
+            {"sha": commit.sha, "status": commit.validation_status, "error": commit.validation_error,
+             "report": commit.validation_report}
+        )  # fmt: skip

@@ -1,0 +1,31 @@
+"""Model cards: README.md with optional YAML front matter, rendered as sanitised HTML."""
+
+import markdown
+import nh3
+import yaml
+
+ALLOWED_TAGS = {
+    "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h1", "h2", "h3", "h4",
+    "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "tbody", "td",
+    "th", "thead", "tr", "ul",
+}  # fmt: skip
+
+
+def split_front_matter(text: str) -> tuple[dict, str]:
+    """(metadata, body). Metadata that is not a YAML mapping is ignored rather than trusted."""
+    if text.startswith("---\n"):
+        end = text.find("\n---", 4)
+        if end != -1:
+            try:
+                meta = yaml.safe_load(text[4:end]) or {}
+            except yaml.YAMLError:
+                meta = {}
+            return (meta if isinstance(meta, dict) else {}), text[end + 4 :].lstrip("\n")
+    return {}, text
+
+
+def render_card(text: str) -> str:
+    """Markdown to HTML, then sanitised with an allowlist (scripts, handlers and javascript: URLs removed)."""
+    _, body = split_front_matter(text)
+    html = markdown.markdown(body, extensions=["fenced_code", "tables"])
+    return nh3.clean(html, tags=ALLOWED_TAGS, url_schemes={"http", "https", "mailto"}, link_rel="noopener nofollow")

@@ -1,0 +1,31 @@
+"""Lay a commit's files out as a directory, the way transformers expects to read a checkpoint."""
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from registry.models import Commit
+from registry.paths import check_repo_path
+from registry.storage import blob_local_path, open_blob
+
+
+@contextmanager
+def checkout(commit: Commit) -> Iterator[Path]:
+    """A temporary directory holding the commit's tree: symlinks into local storage, or copies from remote storage."""
+    directory = Path(tempfile.mkdtemp(prefix=f"checkout-{commit.sha[:8]}-"))
+    try:
+        for entry in commit.files.select_related("blob"):
+            target = directory / check_repo_path(entry.path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            local = blob_local_path(entry.blob)
+            if local is not None:
+                os.symlink(local, target)
+            else:
+                with open_blob(entry.blob) as source, open(target, "wb") as out:
+                    shutil.copyfileobj(source, out, 1024 * 1024)
+        yield directory
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)

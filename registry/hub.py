@@ -1,0 +1,110 @@
+"""How the registry looks through the HF Hub protocol: repo info, tree listings and file metadata.
+
+Every file is content-addressed by sha256 and described as a git-LFS object (`lfs.oid` = sha256), with
+`oid` being the git blob id of its LFS pointer, exactly as the Hub describes LFS files."""
+
+import hashlib
+from dataclasses import dataclass
+
+from registry.models import Blob, Commit, Model
+
+LFS_POINTER = "version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n"
+
+
+def git_blob_id(data: bytes) -> str:
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def lfs_pointer(blob: Blob) -> bytes:
+    return LFS_POINTER.format(sha256=blob.sha256, size=blob.size).encode()
+
+
+def file_json(path: str, blob: Blob) -> dict:
+    pointer = lfs_pointer(blob)
+    return {
+        "type": "file",
+        "oid": git_blob_id(pointer),
+        "size": blob.size,
+        "path": path,
+        "lfs": {"oid": blob.sha256, "size": blob.size, "pointerSize": len(pointer)},
+    }
+
+
+def folder_json(path: str, children: list[str]) -> dict:
+    return {
+        "type": "directory",
+        "oid": hashlib.sha1("\n".join(sorted(children)).encode()).hexdigest(),
+        "size": 0,
+        "path": path,
+    }
+
+
+@dataclass
+class Tree:
+    """A commit's files, keyed by path."""
+
+    entries: dict[str, Blob]
+
+    @classmethod
+    def of(cls, commit: Commit | None) -> "Tree":
+        if commit is None:
+            return cls(entries={})
+        return cls(entries={entry.path: entry.blob for entry in commit.files.select_related("blob")})
+
+    def listing(self, folder: str, *, recursive: bool) -> list[dict] | None:
+        """Entries under `folder` ('' for the root), or None if there is no such folder."""
+        prefix = f"{folder.strip('/')}/" if folder.strip("/") else ""
+        files: list[dict] = []
+        folders: dict[str, list[str]] = {}
+        for path, blob in sorted(self.entries.items()):
+            if not path.startswith(prefix):
+                continue
+            rest = path[len(prefix) :]
+            parts = rest.split("/")
+            for depth in range(1, len(parts)):
+                folder_path = prefix + "/".join(parts[:depth])
+                folders.setdefault(folder_path, []).append(path)
+            if recursive or len(parts) == 1:
+                files.append(file_json(path, blob))
+        if prefix and not files and not folders:
+            return None
+        shown = [
+            folder_json(path, children)
+            for path, children in sorted(folders.items())
+            if recursive or "/" not in path[len(prefix) :]
+        ]
+        return shown + files
+
+
+def repo_json(*, model: Model, commit: Commit | None, tree: Tree) -> dict:
+    repo_id = model.repo_id
+    return {
+        "_id": f"model-{model.pk}",
+        "id": repo_id,
+        "modelId": repo_id,
+        "author": model.owner.username,
+        "sha": commit.sha if commit else None,
+        "lastModified": (commit.created_at if commit else model.updated_at).isoformat(),
+        "createdAt": model.created_at.isoformat(),
+        "private": model.is_private,
+        "disabled": False,
+        "gated": False,
+        "downloads": 0,
+        "likes": 0,
+        "library_name": "transformers",
+        "pipeline_tag": "text-generation",
+        "tags": ["transformers", "safetensors", "text-generation"],
+        "validation": {
+            "status": commit.validation_status if commit else None,
+            "error": commit.validation_error if commit else "",
+        },
+        "siblings": [
+            {
+                "rfilename": path,
+                "size": blob.size,
+                "blobId": git_blob_id(lfs_pointer(blob)),
+                "lfs": {"sha256": blob.sha256, "size": blob.size, "pointerSize": len(lfs_pointer(blob))},
+            }
+            for path, blob in sorted(tree.entries.items())
+        ],
+    }

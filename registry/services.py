@@ -1,0 +1,306 @@
+"""State changes in the registry: models, commits, refs and validation state. Everything writes through here."""
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from marketplace.exceptions import InvalidInput, PayloadTooLarge
+from marketplace.models import User
+from registry.exceptions import EntryNotFound, RepoExists, RepoNotFound, RevisionNotFound, StaleParent
+from registry.models import (
+    DEFAULT_BRANCH,
+    Blob,
+    BlobGrant,
+    Commit,
+    FileEntry,
+    Model,
+    Ref,
+    RefKind,
+    ValidationStatus,
+    model_name_validator,
+)
+from registry.paths import check_repo_path
+
+SHA_LENGTH = 40
+
+
+@dataclass(frozen=True)
+class AddFile:
+    path: str
+    blob: Blob
+
+
+@dataclass(frozen=True)
+class DeleteFile:
+    path: str
+
+
+@dataclass(frozen=True)
+class DeleteFolder:
+    path: str
+
+
+Operation = AddFile | DeleteFile | DeleteFolder
+
+
+def create_model(*, owner: User, name: str, is_private: bool = False) -> Model:
+    """Create an empty model repository `owner/name`. Its first commit creates the `main` branch."""
+    try:
+        model_name_validator(name)
+    except Exception as exc:  # ValidationError carries the message we want to show
+        raise InvalidInput(f"invalid model name {name!r}: {exc.messages[0]}", param="name") from None
+    try:
+        with transaction.atomic():
+            return Model.objects.create(owner=owner, name=name, is_private=is_private)
+    except IntegrityError:
+        raise RepoExists(f"You already created this model repo: {owner.username}/{name}") from None
+
+
+def set_visibility(*, model_id: int, is_private: bool) -> Model:
+    """Make a model public or private."""
+    with transaction.atomic():
+        model = Model.objects.select_for_update().get(pk=model_id)
+        model.is_private = is_private
+        model.save(update_fields=["is_private"])
+    return model
+
+
+def find_model(*, namespace: str, name: str, user) -> Model:
+    """The model if the user may see it; otherwise RepoNotFound, the same answer as for a missing one."""
+    model = Model.objects.visible_to(user).by_id(namespace, name).select_related("owner").first()
+    if model is None:
+        raise RepoNotFound(f"Repository not found: {namespace}/{name}")
+    return model
+
+
+def resolve_revision(*, model: Model, revision: str) -> Commit:
+    """A branch, a tag, or a full or abbreviated (≥ 7 hex) commit sha, to a commit of this model."""
+    ref = (
+        Ref.objects.filter(model=model, name=revision)
+        .select_related("commit")
+        .order_by("kind")  # a branch wins over a tag of the same name
+        .first()
+    )
+    if ref is not None:
+        return ref.commit
+    if 7 <= len(revision) <= SHA_LENGTH and all(c in "0123456789abcdef" for c in revision):
+        matches = list(Commit.objects.filter(model=model, sha__startswith=revision)[:2])
+        if len(matches) == 1:
+            return matches[0]
+    raise RevisionNotFound(f"Invalid rev id: {revision}")
+
+
+def head_commit(*, model: Model, branch: str = DEFAULT_BRANCH) -> Commit | None:
+    ref = Ref.objects.filter(model=model, kind=RefKind.BRANCH, name=branch).select_related("commit").first()
+    return ref.commit if ref else None
+
+
+def _new_sha(*, model: Model, parent: Commit | None, tree: dict[str, int], message: str) -> str:
+    payload = json.dumps(
+        {
+            "model": model.pk,
+            "parent": parent.sha if parent else None,
+            "tree": sorted(tree.items()),
+            "message": message,
+            "nonce": uuid.uuid4().hex,
+        }
+    )
+    return hashlib.sha1(payload.encode()).hexdigest()
+
+
+def _apply(tree: dict[str, int], operations: list[Operation]) -> dict[str, int]:
+    tree = dict(tree)
+    for operation in operations:
+        if isinstance(operation, AddFile):
+            tree[check_repo_path(operation.path)] = operation.blob.pk
+        elif isinstance(operation, DeleteFile):
+            if tree.pop(operation.path, None) is None:
+                raise EntryNotFound(f"cannot delete {operation.path!r}: no such file")
+        else:
+            prefix = operation.path.rstrip("/") + "/"
+            doomed = [path for path in tree if path.startswith(prefix)]
+            if not doomed:
+                raise EntryNotFound(f"cannot delete folder {operation.path!r}: no such folder")
+            for path in doomed:
+                del tree[path]
+    paths = set(tree)
+    for path in paths:
+        parts = path.split("/")
+        for depth in range(1, len(parts)):
+            if "/".join(parts[:depth]) in paths:
+                raise InvalidInput(f"{path!r} needs a folder where the file {'/'.join(parts[:depth])!r} is")
+    return tree
+
+
+def commit_changes(
+    *,
+    model_id: int,
+    author: User,
+    operations: list[Operation],
+    message: str,
+    description: str = "",
+    branch: str = DEFAULT_BRANCH,
+    parent_sha: str | None = None,
+) -> Commit:
+    """Make a new commit on a branch from the branch head plus `operations`, and enqueue its validation.
+
+    Commits on one model are serialised by a row lock, so two racing pushes both land, the later one on top of
+    the earlier (no file is lost). A client that names the parent it built on gets StaleParent if it moved."""
+    message = (message or "").strip()[:500] or "Upload files"
+    with transaction.atomic():
+        model = Model.objects.select_for_update().get(pk=model_id)
+        head = head_commit(model=model, branch=branch)
+        if head is None and (branch != DEFAULT_BRANCH or Ref.objects.filter(model=model).exists()):
+            raise RevisionNotFound(f"Invalid rev id: {branch}")
+        if parent_sha and (head is None or not head.sha.startswith(parent_sha)):
+            raise StaleParent(
+                f"A commit has happened on {branch} since {parent_sha[:12]}; fetch the new head and try again"
+            )
+        base_tree = dict(head.files.values_list("path", "blob_id")) if head else {}
+        tree = _apply(base_tree, operations)
+        commit = Commit.objects.create(
+            model=model,
+            sha=_new_sha(model=model, parent=head, tree=tree, message=message),
+            parent=head,
+            message=message,
+            description=description,
+            author=author,
+        )
+        FileEntry.objects.bulk_create(
+            FileEntry(commit=commit, path=path, blob_id=blob_id) for path, blob_id in tree.items()
+        )
+        if head is None:
+            Ref.objects.create(model=model, kind=RefKind.BRANCH, name=branch, commit=commit)
+        else:
+            Ref.objects.filter(model=model, kind=RefKind.BRANCH, name=branch).update(commit=commit)
+        model.updated_at = timezone.now()
+        model.save(update_fields=["updated_at"])
+        transaction.on_commit(lambda: _enqueue_validation(commit.pk))
+    return commit
+
+
+def _enqueue_validation(commit_id: int) -> None:
+    from registry import tasks
+
+    tasks.validate_commit.delay(commit_id)
+
+
+def create_tag(*, model_id: int, name: str, revision: str) -> Ref:
+    """Point a new tag at a revision."""
+    check_repo_path(name)
+    with transaction.atomic():
+        model = Model.objects.select_for_update().get(pk=model_id)
+        commit = resolve_revision(model=model, revision=revision)
+        try:
+            with transaction.atomic():
+                return Ref.objects.create(model=model, kind=RefKind.TAG, name=name, commit=commit)
+        except IntegrityError:
+            raise RepoExists(f"tag {name!r} already exists") from None
+
+
+# Validation state. The task claims a commit with a conditional update, so two deliveries never both run it,
+# while a redelivery of the same task (its worker died) or a claim whose lease expired may take it over.
+
+
+def claim_validation(*, commit_id: int, task_id: str) -> bool:
+    """Move a commit to `validating` for this task. False when another live attempt holds it or it is done."""
+    now = timezone.now()
+    lease_expired = now - dt.timedelta(seconds=settings.VALIDATION_LEASE_SECONDS)
+    claimable = Q(validation_status=ValidationStatus.PENDING) | Q(
+        Q(validation_status=ValidationStatus.VALIDATING)
+        & (Q(validation_task_id=task_id) | Q(validation_started_at__lt=lease_expired))
+    )
+    claimed = Commit.objects.filter(claimable, pk=commit_id).update(
+        validation_status=ValidationStatus.VALIDATING, validation_started_at=now, validation_task_id=task_id
+    )
+    return claimed == 1
+
+
+def finish_validation(*, commit_id: int, task_id: str, report: dict | None, error: str = "") -> bool:
+    """Record the outcome of the attempt that holds the claim. Later or stale attempts change nothing."""
+    updated = Commit.objects.filter(
+        pk=commit_id, validation_status=ValidationStatus.VALIDATING, validation_task_id=task_id
+    ).update(
+        validation_status=ValidationStatus.INVALID if error else ValidationStatus.VALID,
+        validation_error=error,
+        validation_report=report or {},
+        validated_at=timezone.now(),
+    )
+    return updated == 1
+
+
+def stuck_validations(*, older_than: dt.timedelta) -> list[int]:
+    """Commits whose validation message was lost or whose claim expired: the reaper enqueues them again."""
+    cutoff = timezone.now() - older_than
+    return list(
+        Commit.objects.filter(
+            Q(validation_status=ValidationStatus.PENDING, created_at__lt=cutoff)
+            | Q(
+                validation_status=ValidationStatus.VALIDATING,
+                validation_started_at__lt=timezone.now() - dt.timedelta(seconds=settings.VALIDATION_LEASE_SECONDS),
+            )
+        ).values_list("pk", flat=True)[:100]
+    )
+
+
+def ingest_upload(*, user: User, incoming_stream, size: int, expected_sha256: str | None = None) -> Blob:
+    """Store uploaded bytes as a blob the user may reference. The user's quota is reserved first (for bytes
+    the store does not hold yet) and released again if the upload fails or turns out to be a duplicate."""
+    from marketplace import services as accounts
+    from registry.storage import receive_stream, store_blob
+
+    if size > settings.MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"file of {size} bytes is over the upload limit of {settings.MAX_UPLOAD_BYTES} bytes")
+    accounts.reserve_storage(user_id=user.pk, size=size)
+    keep_reservation = False
+    try:
+        incoming = receive_stream(incoming_stream, max_bytes=size, expected_size=size)
+        if expected_sha256 is not None and incoming.sha256 != expected_sha256:
+            incoming.discard()
+            raise InvalidInput(f"content hashes to sha256 {incoming.sha256}, not {expected_sha256}")
+        already_stored = Blob.objects.filter(sha256=incoming.sha256).exists()
+        blob = store_blob(incoming)
+        keep_reservation = not already_stored
+        BlobGrant.objects.get_or_create(user=user, blob=blob)
+        return blob
+    finally:
+        if not keep_reservation:
+            accounts.release_storage(user_id=user.pk, size=size)
+
+
+def blob_for_reference(*, user: User, sha256: str) -> Blob:
+    """A blob the user may put in a commit by its sha256: one they uploaded, or one in a model they can see."""
+    blob = Blob.objects.filter(sha256=sha256).first()
+    if blob is not None:
+        if BlobGrant.objects.filter(user=user, blob=blob).exists():
+            return blob
+        if FileEntry.objects.filter(blob=blob, commit__model__in=Model.objects.visible_to(user)).exists():
+            return blob
+    raise InvalidInput(f"LFS object {sha256} has not been uploaded; upload it through the LFS batch API first")
+
+
+def delete_model(*, model_id: int) -> None:
+    """Delete a repository and its commits. Blobs stay (they may be shared); storage reclaim is a sweep."""
+    with transaction.atomic():
+        model = Model.objects.select_for_update().get(pk=model_id)
+        Ref.objects.filter(model=model).delete()
+        FileEntry.objects.filter(commit__model=model).delete()
+        Commit.objects.filter(model=model).update(parent=None)
+        Commit.objects.filter(model=model).delete()
+        model.delete()
+
+
+def commit_card(*, model_id: int, author: User, content: str) -> Commit:
+    """Save the model card as README.md in a new commit on main."""
+    data = content.replace("\r\n", "\n").encode("utf-8")
+    blob = ingest_upload(user=author, incoming_stream=[data], size=len(data))
+    return commit_changes(
+        model_id=model_id, author=author, operations=[AddFile(path="README.md", blob=blob)], message="Update model card"
+    )

@@ -1,0 +1,100 @@
+"""Web pages of the registry: browse models, create one, upload files, edit the card, browse commits."""
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from marketplace.exceptions import DomainError
+from registry import services
+from registry.cards import render_card
+from registry.exceptions import RepoNotFound, RevisionNotFound
+from registry.forms import CardForm, NewModelForm
+from registry.hub import Tree
+from registry.models import Commit, Model
+from registry.storage import open_blob
+
+MAX_CARD_BYTES = 200_000
+
+
+def _visible_model(request, namespace: str, name: str) -> Model:
+    try:
+        return services.find_model(namespace=namespace, name=name, user=request.user)
+    except RepoNotFound:
+        raise Http404("No such model") from None
+
+
+def _read_text(tree: Tree, path: str) -> str:
+    blob = tree.entries.get(path)
+    if blob is None or blob.size > MAX_CARD_BYTES:
+        return ""
+    with open_blob(blob) as handle:
+        return handle.read().decode("utf-8", errors="replace")
+
+
+def home(request):
+    models = Model.objects.visible_to(request.user).select_related("owner")[:100]
+    return render(request, "registry/home.html", {"models": models})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new_model(request):
+    form = NewModelForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            model = services.create_model(
+                owner=request.user, name=form.cleaned_data["name"], is_private=form.cleaned_data["is_private"]
+            )
+        except DomainError as exc:
+            form.add_error("name", exc.message)
+        else:
+            return redirect("model-upload", namespace=model.owner.username, name=model.name)
+    return render(request, "registry/new_model.html", {"form": form})
+
+
+def model_detail(request, namespace: str, name: str, revision: str | None = None):
+    model = _visible_model(request, namespace, name)
+    try:
+        commit = (
+            services.resolve_revision(model=model, revision=revision) if revision else services.head_commit(model=model)
+        )
+    except RevisionNotFound:
+        raise Http404("No such revision") from None
+    tree = Tree.of(commit)
+    context = {
+        "model": model,
+        "commit": commit,
+        "files": sorted(tree.entries.items()),
+        "card_html": render_card(_read_text(tree, "README.md")),
+        "is_owner": request.user.is_authenticated and request.user.pk == model.owner_id,
+    }
+    return render(request, "registry/model_detail.html", context)
+
+
+def commit_list(request, namespace: str, name: str):
+    model = _visible_model(request, namespace, name)
+    commits = Commit.objects.filter(model=model).select_related("author")[:200]
+    return render(request, "registry/commit_list.html", {"model": model, "commits": commits})
+
+
+@login_required
+def upload(request, namespace: str, name: str):
+    model = _visible_model(request, namespace, name)
+    if model.owner_id != request.user.pk:
+        raise Http404("No such model")
+    return render(request, "registry/upload.html", {"model": model})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def edit_card(request, namespace: str, name: str):
+    model = _visible_model(request, namespace, name)
+    if model.owner_id != request.user.pk:
+        raise Http404("No such model")
+    tree = Tree.of(services.head_commit(model=model))
+    form = CardForm(request.POST or None, initial={"content": _read_text(tree, "README.md")})
+    if request.method == "POST" and form.is_valid():
+        services.commit_card(model_id=model.pk, author=request.user, content=form.cleaned_data["content"])
+        return redirect("model-detail", namespace=namespace, name=name)
+    return render(request, "registry/edit_card.html", {"model": model, "form": form})

@@ -24,6 +24,22 @@ def split_front_matter(text: str) -> tuple[dict, str]:
     return {}, text
 
 
+def front_matter_problem(text: str) -> str | None:
+    """Why a README's front matter is not acceptable, or None."""
+    if not text.startswith("---\n"):
+        return None
+    end = text.find("\n---", 4)
+    if end == -1:
+        return "the YAML front matter has no closing '---' line"
+    try:
+        meta = yaml.safe_load(text[4:end])
+    except yaml.YAMLError as exc:
+        return f"invalid YAML: {exc}"
+    if meta is not None and not isinstance(meta, dict):
+        return "the metadata must be a YAML mapping"
+    return None
+
+
 def render_card(text: str) -> str:
     """Markdown to HTML, then sanitised with an allowlist (scripts, handlers and javascript: URLs removed)."""
     _, body = split_front_matter(text)

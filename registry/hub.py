@@ -3,12 +3,18 @@
 Every file is content-addressed by sha256 and described as a git-LFS object (`lfs.oid` = sha256), with
 `oid` being the git blob id of its LFS pointer, exactly as the Hub describes LFS files."""
 
+import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
 from registry.models import Blob, Commit, Model
 
 LFS_POINTER = "version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n"
+
+
+def hub_time(moment) -> str:
+    """The Hub's timestamp format, which huggingface_hub parses strictly: 2024-01-31T12:00:00.000Z."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def git_blob_id(data: bytes) -> str:
@@ -84,8 +90,8 @@ def repo_json(*, model: Model, commit: Commit | None, tree: Tree) -> dict:
         "modelId": repo_id,
         "author": model.owner.username,
         "sha": commit.sha if commit else None,
-        "lastModified": (commit.created_at if commit else model.updated_at).isoformat(),
-        "createdAt": model.created_at.isoformat(),
+        "lastModified": hub_time(commit.created_at if commit else model.updated_at),
+        "createdAt": hub_time(model.created_at),
         "private": model.is_private,
         "disabled": False,
         "gated": False,

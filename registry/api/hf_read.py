@@ -8,7 +8,7 @@ from marketplace.exceptions import NotAuthenticated
 from registry import services
 from registry.api.protocol import hf_view
 from registry.exceptions import EntryNotFound
-from registry.hub import Tree, repo_json
+from registry.hub import Tree, hub_time, repo_json
 from registry.models import Blob, Commit, FileEntry, Model
 from registry.storage import CHUNK_SIZE, open_blob
 
@@ -51,7 +51,7 @@ def model_list(request: HttpRequest) -> JsonResponse:
         limit = 100
     data = [
         {"_id": f"model-{m.pk}", "id": m.repo_id, "modelId": m.repo_id, "author": m.owner.username,
-         "private": m.is_private, "lastModified": m.updated_at.isoformat(), "createdAt": m.created_at.isoformat(),
+         "private": m.is_private, "lastModified": hub_time(m.updated_at), "createdAt": hub_time(m.created_at),
          "library_name": "transformers", "pipeline_tag": "text-generation", "downloads": 0, "likes": 0, "tags": []}
         for m in models[:limit]
     ]  # fmt: skip

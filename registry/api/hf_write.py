@@ -5,12 +5,11 @@ import binascii
 import json
 from dataclasses import dataclass
 
-import yaml
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 
 from marketplace.exceptions import InvalidInput, PayloadTooLarge, PermissionDenied
-from registry import services
+from registry import cards, services
 from registry.api.protocol import base_url, hf_view, read_json, require_owner
 from registry.exceptions import RepoExists
 from registry.models import DEFAULT_BRANCH
@@ -76,12 +75,9 @@ def validate_yaml(request: HttpRequest) -> JsonResponse:
     content = payload.get("content", "")
     if not isinstance(content, str):
         raise InvalidInput("content must be a string", param="content")
-    try:
-        data = yaml.safe_load(content) if content.strip() else {}
-    except yaml.YAMLError as exc:
-        raise InvalidInput(f"invalid YAML: {exc}", param="content") from None
-    if data is not None and not isinstance(data, dict):
-        raise InvalidInput("the metadata must be a YAML mapping", param="content")
+    problem = cards.front_matter_problem(content)
+    if problem:
+        return JsonResponse({"error": problem, "errors": [{"message": problem}], "warnings": []}, status=400)
     return JsonResponse({"errors": [], "warnings": []})
 
 

@@ -124,15 +124,14 @@ def expected_parameters(config: dict) -> int:
             model = AutoModelForCausalLM.from_config(model_config, trust_remote_code=False)
     except Exception as exc:  # noqa: BLE001 - transformers raises many kinds; all mean "bad config"
         raise BadCheckpoint(f"config.json does not describe a model transformers can build: {exc}") from None
-    persistent = model.state_dict()
-    seen: set[int] = set()
-    total = 0
-    for tensor in persistent.values():
-        key = id(tensor)
-        if key not in seen:
-            seen.add(key)
-            total += tensor.numel()
-    return total
+    # parameters() yields a tied weight once (as save_pretrained stores it); add buffers that are saved
+    non_persistent = {
+        f"{prefix}.{name}" if prefix else name
+        for prefix, module in model.named_modules()
+        for name in getattr(module, "_non_persistent_buffers_set", ())
+    }
+    buffers = sum(b.numel() for name, b in model.named_buffers() if name not in non_persistent)
+    return sum(p.numel() for p in model.parameters()) + buffers
 
 
 def smoke_test(directory: Path) -> dict:

@@ -1,0 +1,84 @@
+"""Personas, keys, a tiny checkpoint, a live server and a real Celery worker."""
+
+import shutil
+from pathlib import Path
+
+import pytest
+import redis
+from django.conf import settings
+
+from marketplace import services as accounts
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_test_redis():
+    """Start from an empty broker database so no message of an earlier run is delivered."""
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.flushdb()
+    yield
+    client.flushdb()
+
+
+@pytest.fixture
+def provider(db):
+    return accounts.create_user(username="alice", email="alice@example.com", password=PASSWORD)
+
+
+@pytest.fixture
+def consumer(db):
+    return accounts.create_user(username="bob", email="bob@example.com", password=PASSWORD)
+
+
+@pytest.fixture
+def outsider(db):
+    return accounts.create_user(username="mallory", email="mallory@example.com", password=PASSWORD)
+
+
+@pytest.fixture
+def make_key(db):
+    def make(user, scopes=("read", "write", "infer", "finetune"), **kwargs):
+        _, secret = accounts.create_api_key(user=user, name="test", scopes=scopes, **kwargs)
+        return secret
+
+    return make
+
+
+@pytest.fixture
+def provider_key(provider, make_key):
+    return make_key(provider)
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A 141k-parameter GPT-2 with a trained byte-level BPE tokenizer, random weights, HF layout."""
+    from workers.engine.pretrain import GPTShape, build_gpt2, pretrain_corpus_sample, save_checkpoint, train_tokenizer
+
+    texts = pretrain_corpus_sample()
+    tokenizer = train_tokenizer(texts, vocab_size=512)
+    model = build_gpt2(tokenizer, GPTShape(n_layer=2, n_head=2, n_embd=64, n_positions=128))
+    directory = save_checkpoint(model, tokenizer, tmp_path_factory.mktemp("tiny") / "ckpt")
+    (directory / "README.md").write_text("---\nlicense: mit\n---\n# Tiny GPT\n\nA test model.\n")
+    return directory
+
+
+@pytest.fixture
+def checkpoint_copy(tiny_checkpoint, tmp_path) -> Path:
+    """A private copy of the tiny checkpoint that a test may damage."""
+    target = tmp_path / "ckpt"
+    shutil.copytree(tiny_checkpoint, target)
+    return target
+
+
+@pytest.fixture
+def celery_worker(transactional_db):
+    """A real Celery worker (threads, in this process) consuming the real Redis broker."""
+    from celery.contrib.testing.worker import start_worker
+
+    from workers.celery import app
+
+    with start_worker(
+        app, pool="threads", concurrency=2, queues=["validate", "default"], perform_ping_check=False, loglevel="WARNING"
+    ):
+        yield

@@ -1,0 +1,126 @@
+"""Acceptance with the stock clients: huggingface_hub and transformers against a live server."""
+
+import filecmp
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from huggingface_hub import HfApi, snapshot_download
+from huggingface_hub.errors import EntryNotFoundError, RepositoryNotFoundError, RevisionNotFoundError
+
+from registry.models import Blob, Commit, Model
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_create_repo_upload_folder_and_snapshot_download_round_trip(
+    live_server, provider_key, tiny_checkpoint, tmp_path
+):
+    api = HfApi(endpoint=live_server.url, token=provider_key)
+
+    url = api.create_repo("alice/tiny-gpt")
+    info = api.upload_folder(repo_id="alice/tiny-gpt", folder_path=tiny_checkpoint, commit_message="First upload")
+
+    assert url.repo_id == "alice/tiny-gpt"
+    commit = Commit.objects.get(model__name="tiny-gpt")
+    assert info.oid == commit.sha and len(commit.sha) == 40
+    assert commit.message == "First upload"
+    local = snapshot_download("alice/tiny-gpt", endpoint=live_server.url, cache_dir=tmp_path / "cache")
+    expected = sorted(p.name for p in tiny_checkpoint.iterdir())
+    assert sorted(os.listdir(local)) == expected
+    for name in expected:
+        assert filecmp.cmp(tiny_checkpoint / name, os.path.join(local, name), shallow=False), name
+
+
+def test_model_info_and_tree_describe_the_commit(live_server, provider_key, tiny_checkpoint):
+    api = HfApi(endpoint=live_server.url, token=provider_key)
+    api.create_repo("alice/tiny-gpt", private=True)
+    api.upload_folder(repo_id="alice/tiny-gpt", folder_path=tiny_checkpoint)
+
+    info = api.model_info("alice/tiny-gpt")
+    files = list(api.list_repo_tree("alice/tiny-gpt", recursive=True))
+
+    commit = Commit.objects.get(model__name="tiny-gpt")
+    assert info.id == "alice/tiny-gpt" and info.sha == commit.sha and info.private is True
+    assert sorted(s.rfilename for s in info.siblings) == sorted(p.name for p in tiny_checkpoint.iterdir())
+    weights = next(f for f in files if f.path == "model.safetensors")
+    assert weights.size == (tiny_checkpoint / "model.safetensors").stat().st_size
+    assert weights.lfs.sha256 == Blob.objects.get(entries__path="model.safetensors").sha256
+
+
+def test_transformers_loads_and_generates_through_hf_endpoint(live_server, provider_key, tiny_checkpoint, tmp_path):
+    HfApi(endpoint=live_server.url, token=provider_key).create_repo("alice/tiny-gpt")
+    HfApi(endpoint=live_server.url, token=provider_key).upload_folder(
+        repo_id="alice/tiny-gpt", folder_path=tiny_checkpoint
+    )
+    script = (
+        "import json; from transformers import AutoModelForCausalLM, AutoTokenizer\n"
+        "tok = AutoTokenizer.from_pretrained('alice/tiny-gpt')\n"
+        "model = AutoModelForCausalLM.from_pretrained('alice/tiny-gpt')\n"
+        "out = model.generate(**tok('The', return_tensors='pt'), max_new_tokens=5, do_sample=False)\n"
+        "print(json.dumps({'new_tokens': out.shape[1] - 1, 'params': model.num_parameters()}))\n"
+    )
+    env = {
+        **os.environ,
+        "HF_ENDPOINT": live_server.url,
+        "HF_HOME": str(tmp_path / "hf"),
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
+    env.pop("HF_TOKEN", None)
+
+    result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"new_tokens": 5, "params": 141056}
+
+
+def test_large_files_go_through_lfs_with_signed_upload_urls(
+    live_server, provider_key, tiny_checkpoint, tmp_path, settings, monkeypatch
+):
+    settings.REGULAR_UPLOAD_MAX_BYTES = 1024  # model.safetensors and tokenizer.json now travel through LFS
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_DISABLE_XET", True)  # what HF_HUB_DISABLE_XET=1 sets
+    api = HfApi(endpoint=live_server.url, token=provider_key)
+    api.create_repo("alice/tiny-gpt")
+
+    api.upload_folder(repo_id="alice/tiny-gpt", folder_path=tiny_checkpoint)
+
+    local = snapshot_download("alice/tiny-gpt", endpoint=live_server.url, cache_dir=tmp_path / "cache")
+    assert filecmp.cmp(tiny_checkpoint / "model.safetensors", os.path.join(local, "model.safetensors"), shallow=False)
+    assert Model.objects.get(name="tiny-gpt").commits.count() == 1
+
+
+def test_private_repo_is_not_found_for_others_and_found_for_owner(
+    live_server, provider_key, consumer, make_key, tiny_checkpoint
+):
+    owner_api = HfApi(endpoint=live_server.url, token=provider_key)
+    owner_api.create_repo("alice/secret", private=True)
+    owner_api.upload_folder(repo_id="alice/secret", folder_path=tiny_checkpoint)
+    stranger = HfApi(endpoint=live_server.url, token=make_key(consumer))
+    anonymous = HfApi(endpoint=live_server.url, token=False)
+
+    for api in (stranger, anonymous):
+        with pytest.raises(RepositoryNotFoundError):
+            api.model_info("alice/secret")
+        with pytest.raises(RepositoryNotFoundError):
+            api.hf_hub_download("alice/secret", "config.json")
+    assert owner_api.model_info("alice/secret").private is True
+
+
+def test_unknown_revision_and_file_raise_the_clients_errors(live_server, provider_key, tiny_checkpoint, tmp_path):
+    api = HfApi(endpoint=live_server.url, token=provider_key)
+    api.create_repo("alice/tiny-gpt")
+    api.upload_folder(repo_id="alice/tiny-gpt", folder_path=tiny_checkpoint)
+
+    with pytest.raises(RevisionNotFoundError):
+        api.hf_hub_download("alice/tiny-gpt", "config.json", revision="nope", cache_dir=tmp_path)
+    with pytest.raises(EntryNotFoundError):
+        api.hf_hub_download("alice/tiny-gpt", "missing.json", cache_dir=tmp_path)
+
+
+def test_whoami_reports_the_keys_owner(live_server, provider_key):
+    me = HfApi(endpoint=live_server.url, token=provider_key).whoami()
+
+    assert me["name"] == "alice"
+    assert me["auth"]["accessToken"]["role"] == "write"

@@ -1,0 +1,144 @@
+"""Build and pretrain a small GPT-2 from plain text: a byte-level BPE tokenizer and a causal LM, saved in the
+Hugging Face layout (config.json, model.safetensors, tokenizer files). Used by the demo model and by tests."""
+
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+SPECIAL_TOKEN = "<|endoftext|>"
+
+
+def train_tokenizer(texts: Sequence[str], *, vocab_size: int):
+    """A byte-level BPE tokenizer (GPT-2 style) wrapped for transformers."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=1,
+        special_tokens=[SPECIAL_TOKEN],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(texts, trainer=trainer)
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        bos_token=SPECIAL_TOKEN,
+        eos_token=SPECIAL_TOKEN,
+        unk_token=SPECIAL_TOKEN,
+        pad_token=SPECIAL_TOKEN,
+        model_max_length=1024,
+    )
+
+
+@dataclass(frozen=True)
+class GPTShape:
+    n_layer: int = 2
+    n_head: int = 2
+    n_embd: int = 64
+    n_positions: int = 128
+
+
+def build_gpt2(tokenizer, shape: GPTShape, *, seed: int = 0):
+    """A randomly initialised GPT-2 sized by `shape`, with special-token ids matching the tokenizer."""
+    import torch
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    torch.manual_seed(seed)
+    eos = tokenizer.convert_tokens_to_ids(SPECIAL_TOKEN)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=shape.n_positions,
+        n_embd=shape.n_embd,
+        n_layer=shape.n_layer,
+        n_head=shape.n_head,
+        bos_token_id=eos,
+        eos_token_id=eos,
+        pad_token_id=eos,
+    )
+    return GPT2LMHeadModel(config)
+
+
+def save_checkpoint(model, tokenizer, directory: Path) -> Path:
+    """Save in the HF layout with safetensors weights."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+@dataclass
+class TrainResult:
+    steps: int
+    tokens: int
+    seconds: float
+    final_loss: float
+
+
+def pretrain(
+    model,
+    tokenizer,
+    texts: Sequence[str],
+    *,
+    steps: int,
+    batch_size: int = 16,
+    seq_len: int = 128,
+    learning_rate: float = 3e-3,
+    seed: int = 0,
+    on_step: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Next-token training on random windows of the concatenated corpus (plain torch loop, AdamW, cosine LR)."""
+    import torch
+
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    eos = tokenizer.convert_tokens_to_ids(SPECIAL_TOKEN)
+    ids: list[int] = []
+    for text in texts:
+        ids.extend(tokenizer(text)["input_ids"])
+        ids.append(eos)
+    data = torch.tensor(ids, dtype=torch.long)
+    if len(data) <= seq_len + 1:
+        raise ValueError("corpus is shorter than one training window")
+    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * step / max(steps, 1)))
+    )
+    model.train()
+    started = time.perf_counter()
+    loss_value = float("nan")
+    for step in range(steps):
+        starts = [rng.randrange(0, len(data) - seq_len - 1) for _ in range(batch_size)]
+        batch = torch.stack([data[s : s + seq_len] for s in starts])
+        loss = model(input_ids=batch, labels=batch).loss
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        scheduler.step()
+        loss_value = loss.item()
+        if on_step is not None:
+            on_step(step + 1, loss_value)
+    model.eval()
+    return TrainResult(
+        steps=steps, tokens=steps * batch_size * seq_len, seconds=time.perf_counter() - started, final_loss=loss_value
+    )
+
+
+def pydoc_corpus() -> list[str]:
+    """The documentation topics that ship with Python: a corpus that needs no download."""
+    from pydoc_data.topics import topics
+
+    return [topics[key] for key in sorted(topics)]
+
+
+def pretrain_corpus_sample(limit: int = 60) -> list[str]:
+    """A small slice of the pydoc corpus, for tests that need a tokenizer in well under a second."""
+    return pydoc_corpus()[:limit]

@@ -13,10 +13,10 @@ class SignUpForm(UserCreationForm):
         fields = ["username", "email"]
 
     def clean_username(self):
-        username = super().clean_username()
+        username = self.cleaned_data.get("username") or ""
         if username.lower() in RESERVED_NAMESPACES:
             raise forms.ValidationError(f"'{username}' is reserved.")
-        return username
+        return super().clean_username()
 
 
 class ApiKeyForm(forms.Form):

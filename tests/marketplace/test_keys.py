@@ -1,0 +1,159 @@
+"""API keys: format, storage as hashes only, scopes, revocation and expiry, commands and the keys API."""
+
+import datetime as dt
+import hashlib
+import io
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.utils import timezone
+
+from marketplace import keys
+from marketplace import services as accounts
+from marketplace.models import ApiKey, User
+
+
+def test_keys_have_prefix_checksum_and_190_plus_bits_of_secret():
+    key = keys.generate_key()
+
+    assert key.startswith("gpts_") and len(key) == 5 + 40 + 6
+    assert keys.is_well_formed(key)
+    assert keys.SECRET_LENGTH * 5.954 >= 190  # log2(62) bits per base62 character
+    tampered = key[:10] + ("A" if key[10] != "A" else "B") + key[11:]
+    assert not keys.is_well_formed(tampered)
+
+
+@pytest.mark.django_db
+def test_a_key_is_stored_only_as_its_sha256(provider):
+    _, secret = accounts.create_api_key(user=provider, name="ci", scopes=["read"])
+
+    stored = ApiKey.objects.get(user=provider)
+    assert stored.key_hash == hashlib.sha256(secret.encode()).hexdigest()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT * FROM marketplace_apikey")
+        dump = repr(cursor.fetchall())
+    assert secret not in dump and secret[len("gpts_") :] not in dump
+
+
+@pytest.mark.django_db
+def test_revoked_key_is_refused_at_once(client, provider, make_key):
+    secret = make_key(provider, scopes=["read"])
+    assert client.get("/api/whoami-v2", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 200
+
+    accounts.revoke_api_key(user=provider, key_id=ApiKey.objects.get(user=provider).pk)
+
+    response = client.get("/api/whoami-v2", HTTP_AUTHORIZATION=f"Bearer {secret}")
+    assert response.status_code == 401
+    assert response.json() == {"error": "This API key has been revoked or has expired"}
+
+
+@pytest.mark.django_db
+def test_expired_key_is_refused(client, provider):
+    api_key, secret = accounts.create_api_key(
+        user=provider, name="short", scopes=["read"], expires_at=timezone.now() + dt.timedelta(seconds=30)
+    )
+    ApiKey.objects.filter(pk=api_key.pk).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+
+    assert client.get("/api/whoami-v2", HTTP_AUTHORIZATION=f"Bearer {secret}").status_code == 401
+
+
+@pytest.mark.django_db
+def test_missing_or_wrong_token_is_401_on_writes(client, provider):
+    body = '{"name": "x"}'
+    missing = client.post("/api/repos/create", body, content_type="application/json")
+    wrong = client.post(
+        "/api/repos/create", body, content_type="application/json", HTTP_AUTHORIZATION="Bearer gpts_nope"
+    )
+
+    assert (missing.status_code, wrong.status_code) == (401, 401)
+    assert provider.models.count() == 0
+
+
+@pytest.mark.django_db
+def test_a_key_without_the_scope_is_403_and_changes_nothing(client, provider, make_key):
+    read_only = make_key(provider, scopes=["read"])
+
+    response = client.post(
+        "/api/repos/create", '{"name": "x"}', content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {read_only}"
+    )
+
+    assert response.status_code == 403
+    assert response.json() == {"error": "This API key lacks the 'write' scope"}
+    assert provider.models.count() == 0
+
+
+@pytest.mark.django_db
+def test_last_used_time_is_recorded(client, provider, make_key):
+    secret = make_key(provider, scopes=["read"])
+
+    client.get("/api/whoami-v2", HTTP_AUTHORIZATION=f"Bearer {secret}")
+
+    assert ApiKey.objects.get(user=provider).last_used_at is not None
+
+
+@pytest.mark.django_db
+def test_createuser_and_createkey_commands_print_a_working_key(client):
+    call_command("createuser", "carol", "--email", "c@example.com", "--password", "a-long-password-1")
+    out = io.StringIO()
+
+    call_command("createkey", "carol", "--scopes", "read,write", "--name", "deploy", stdout=out, stderr=io.StringIO())
+
+    secret = out.getvalue().strip().splitlines()[-1]
+    assert keys.is_well_formed(secret)
+    assert ApiKey.objects.get(user__username="carol").scopes == ["read", "write"]
+    assert client.get("/api/whoami-v2", HTTP_AUTHORIZATION=f"Bearer {secret}").json()["name"] == "carol"
+
+
+@pytest.mark.django_db
+def test_commands_fail_clearly_on_bad_input():
+    with pytest.raises(CommandError, match="no user named 'ghost'"):
+        call_command("createkey", "ghost", "--scopes", "read")
+    call_command("createuser", "dave", "--password", "a-long-password-1")
+    with pytest.raises(CommandError, match="scopes must be a non-empty subset"):
+        call_command("createkey", "dave", "--scopes", "read,admin")
+    with pytest.raises(CommandError, match="'api' is reserved"):
+        call_command("createuser", "api", "--password", "a-long-password-1")
+    assert ApiKey.objects.count() == 0
+    assert list(User.objects.values_list("username", flat=True)) == ["dave"]
+
+
+@pytest.mark.django_db
+def test_keys_api_creates_once_lists_without_secret_and_revokes(client, provider, make_key):
+    admin_key = make_key(provider, scopes=["read", "write"])
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {admin_key}"}
+
+    created = client.post("/api/keys", {"name": "app", "scopes": ["read"]}, content_type="application/json", **auth)
+    listed = client.get("/api/keys", **auth)
+    revoked = client.delete(f"/api/keys/{created.json()['id']}", **auth)
+
+    assert created.status_code == 201 and keys.is_well_formed(created.json()["key"])
+    assert all("key" not in item for item in listed.json())
+    assert revoked.json()["revoked_at"] is not None
+    assert client.get("/api/whoami-v2", HTTP_AUTHORIZATION=f"Bearer {created.json()['key']}").status_code == 401
+
+
+@pytest.mark.django_db
+def test_a_key_cannot_mint_a_key_with_more_scopes(client, provider, make_key):
+    read_key = make_key(provider, scopes=["read"])
+
+    response = client.post(
+        "/api/keys", {"name": "up", "scopes": ["read", "write"]}, content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {read_key}",
+    )  # fmt: skip
+
+    assert response.status_code == 403
+    assert ApiKey.objects.filter(user=provider).count() == 1
+
+
+@pytest.mark.django_db
+def test_one_user_cannot_revoke_anothers_key(client, provider, outsider, make_key):
+    make_key(provider)
+    victim = ApiKey.objects.get(user=provider)
+
+    response = client.delete(f"/api/keys/{victim.pk}", HTTP_AUTHORIZATION=f"Bearer {make_key(outsider)}")
+
+    assert response.status_code == 404
+    victim.refresh_from_db()
+    assert victim.revoked_at is None

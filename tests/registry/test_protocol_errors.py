@@ -1,0 +1,270 @@
+"""Bad input on the HF routes: a clear 4xx with X-Error-Code where the protocol has one, and nothing changed."""
+
+import base64
+import json
+import threading
+
+import pytest
+from django.db import connection
+
+from marketplace.models import User
+from registry import services
+from registry.models import Blob, Commit, FileEntry, Model
+
+pytestmark = pytest.mark.django_db
+
+
+def ndjson(*lines) -> str:
+    return "\n".join(json.dumps(line) for line in lines) + "\n"
+
+
+def add_file(path: str, content: bytes) -> dict:
+    return {"key": "file", "value": {"path": path, "content": base64.b64encode(content).decode(), "encoding": "base64"}}
+
+
+HEADER = {"key": "header", "value": {"summary": "test"}}
+
+
+@pytest.fixture
+def repo(provider):
+    return services.create_model(owner=provider, name="tiny")
+
+
+def post_commit(client, key, body, repo_id="alice/tiny"):
+    return client.post(
+        f"/api/models/{repo_id}/commit/main",
+        body,
+        content_type="application/x-ndjson",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+
+
+def test_missing_repo_revision_and_file_carry_x_error_code(client, repo, provider_key):
+    post_commit(client, provider_key, ndjson(HEADER, add_file("config.json", b"{}")))
+
+    missing_repo = client.get("/alice/nope/resolve/main/config.json")
+    missing_rev = client.get("/alice/tiny/resolve/v9/config.json")
+    missing_file = client.get("/alice/tiny/resolve/main/nope.json")
+    info_missing = client.get("/api/models/alice/nope")
+
+    assert [r.status_code for r in (missing_repo, missing_rev, missing_file, info_missing)] == [404] * 4
+    assert missing_repo["X-Error-Code"] == "RepoNotFound"
+    assert missing_rev["X-Error-Code"] == "RevisionNotFound"
+    assert missing_file["X-Error-Code"] == "EntryNotFound"
+    assert info_missing["X-Error-Code"] == "RepoNotFound"
+
+
+def test_private_repo_answers_exactly_like_a_missing_one(client, provider, consumer, make_key):
+    services.create_model(owner=provider, name="secret", is_private=True)
+    key = make_key(consumer)
+
+    private = client.get("/api/models/alice/secret", HTTP_AUTHORIZATION=f"Bearer {key}")
+    missing = client.get("/api/models/alice/absent", HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    assert (private.status_code, private["X-Error-Code"]) == (404, "RepoNotFound")
+    assert private.json() == {"error": "Repository not found: alice/secret"}
+    assert missing.json() == {"error": "Repository not found: alice/absent"}
+
+
+def test_others_cannot_write_to_a_public_repo(client, repo, consumer, make_key):
+    response = post_commit(client, make_key(consumer), ndjson(HEADER, add_file("config.json", b"{}")))
+
+    assert response.status_code == 403
+    assert Commit.objects.count() == 0
+
+
+def test_others_cannot_write_to_a_private_repo_and_learn_nothing(client, provider, consumer, make_key):
+    services.create_model(owner=provider, name="secret", is_private=True)
+
+    response = post_commit(client, make_key(consumer), ndjson(HEADER, add_file("config.json", b"{}")), "alice/secret")
+
+    assert (response.status_code, response["X-Error-Code"]) == (404, "RepoNotFound")
+    assert Commit.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "../etc/passwd",
+        "/etc/passwd",
+        "a/../../b",
+        "a//b",
+        "./x",
+        "con\x00fig.json",
+        "dir\\file",
+        "é.json",
+        "a/.git/config",
+        " space.json",
+        "",
+    ],
+)
+def test_bad_file_names_are_400_and_store_nothing(client, repo, provider_key, path):
+    response = post_commit(client, provider_key, ndjson(HEADER, add_file(path, b"data")))
+
+    assert response.status_code == 400
+    assert "line 2" in response.json()["error"]
+    assert (Commit.objects.count(), Blob.objects.count()) == (0, 0)
+
+
+def test_preupload_refuses_bad_names_and_oversized_files(client, repo, provider_key, settings):
+    settings.MAX_UPLOAD_BYTES = 1000
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {provider_key}"}
+    url = "/api/models/alice/tiny/preupload/main"
+
+    traversal = client.post(
+        url, {"files": [{"path": "../x", "size": 1, "sample": ""}]}, content_type="application/json", **auth
+    )
+    too_big = client.post(
+        url,
+        {"files": [{"path": "big.safetensors", "size": 1001, "sample": ""}]},
+        content_type="application/json",
+        **auth,
+    )
+    fine = client.post(
+        url, {"files": [{"path": "config.json", "size": 10, "sample": ""}]}, content_type="application/json", **auth
+    )
+
+    assert (traversal.status_code, too_big.status_code) == (400, 413)
+    assert fine.json()["files"] == [
+        {"path": "config.json", "uploadMode": "regular", "shouldIgnore": False, "oid": None}
+    ]
+
+
+def test_commit_body_over_the_limit_is_413(client, repo, provider_key, settings):
+    settings.MAX_COMMIT_BODY_BYTES = 100
+
+    response = post_commit(client, provider_key, ndjson(HEADER, add_file("config.json", b"x" * 200)))
+
+    assert response.status_code == 413
+    assert Commit.objects.count() == 0
+
+
+def test_lfs_upload_over_the_limit_is_refused(client, repo, provider_key, settings):
+    settings.MAX_UPLOAD_BYTES = 10
+    body = {"operation": "upload", "transfers": ["basic"], "objects": [{"oid": "a" * 64, "size": 11}]}
+
+    response = client.post(
+        "/alice/tiny.git/info/lfs/objects/batch",
+        body,
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {provider_key}",
+    )
+
+    assert response.json()["objects"][0]["error"]["code"] == 413
+    assert "actions" not in response.json()["objects"][0]
+
+
+def test_malformed_ndjson_names_the_line_and_stores_nothing(client, repo, provider_key):
+    body = ndjson(HEADER, add_file("a.json", b"{}")) + "{not json\n"
+
+    response = post_commit(client, provider_key, body)
+
+    assert response.status_code == 400
+    assert response.json()["error"].startswith("line 3: not a valid commit operation")
+    assert (Commit.objects.count(), Blob.objects.count()) == (0, 0)
+
+
+def test_a_commit_without_a_header_is_400(client, repo, provider_key):
+    response = post_commit(client, provider_key, ndjson(add_file("a.json", b"{}")))
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "line 1: the first line must be the commit header"
+
+
+def test_referencing_an_lfs_object_not_uploaded_by_the_caller_is_refused(client, repo, provider, consumer, make_key):
+    """Knowing a private file's sha256 must not let anyone copy it into their own repo."""
+    secret = services.create_model(owner=provider, name="secret", is_private=True)
+    blob = services.ingest_upload(user=provider, incoming_stream=[b"private weights"], size=15)
+    services.commit_changes(
+        model_id=secret.pk, author=provider, operations=[services.AddFile("w.safetensors", blob)], message="x"
+    )
+    services.create_model(owner=consumer, name="copycat")
+    lfs_line = {"key": "lfsFile", "value": {"path": "w.safetensors", "algo": "sha256", "oid": blob.sha256}}
+
+    response = post_commit(client, make_key(consumer), ndjson(HEADER, lfs_line), "bob/copycat")
+
+    assert response.status_code == 400
+    assert "has not been uploaded" in response.json()["error"]
+    assert not FileEntry.objects.filter(commit__model__name="copycat").exists()
+
+
+def test_a_stale_parent_commit_is_409(client, repo, provider_key):
+    first = post_commit(client, provider_key, ndjson(HEADER, add_file("a.json", b"1"))).json()["commitOid"]
+    post_commit(client, provider_key, ndjson(HEADER, add_file("b.json", b"2")))
+    stale = {"key": "header", "value": {"summary": "late", "parentCommit": first}}
+
+    response = post_commit(client, provider_key, ndjson(stale, add_file("c.json", b"3")))
+
+    assert response.status_code == 409
+    assert Commit.objects.count() == 2
+
+
+def test_range_requests_get_206_with_the_exact_bytes(client, repo, provider_key):
+    post_commit(client, provider_key, ndjson(HEADER, add_file("data.txt", b"0123456789")))
+
+    middle = client.get("/alice/tiny/resolve/main/data.txt", HTTP_RANGE="bytes=2-5")
+    suffix = client.get("/alice/tiny/resolve/main/data.txt", HTTP_RANGE="bytes=-3")
+    beyond = client.get("/alice/tiny/resolve/main/data.txt", HTTP_RANGE="bytes=20-")
+    head = client.head("/alice/tiny/resolve/main/data.txt")
+
+    assert (middle.status_code, b"".join(middle.streaming_content), middle["Content-Range"]) == (
+        206,
+        b"2345",
+        "bytes 2-5/10",
+    )
+    assert b"".join(suffix.streaming_content) == b"789"
+    assert beyond.status_code == 416
+    blob = Blob.objects.get()
+    assert (head["ETag"], head["Content-Length"], head["X-Repo-Commit"]) == (
+        f'"{blob.sha256}"',
+        "10",
+        Commit.objects.get().sha,
+    )
+
+
+def test_storage_quota_is_enforced_before_bytes_are_stored(client, repo, provider, provider_key):
+    User.objects.filter(pk=provider.pk).update(storage_quota_bytes=5)
+
+    response = post_commit(client, provider_key, ndjson(HEADER, add_file("a.json", b"0123456789")))
+
+    assert response.status_code == 413
+    assert Blob.objects.count() == 0
+    assert User.objects.get(pk=provider.pk).storage_used_bytes == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_commits_racing_on_main_both_land_without_losing_a_file(provider):
+    """Commits on a model are serialised: the later one is rebased onto the earlier, so no file is lost."""
+    if connection.vendor != "postgresql":
+        pytest.fail("run this on PostgreSQL (DATABASE_URL), where the row lock is real")
+    model = services.create_model(owner=provider, name="race")
+    blobs = [services.ingest_upload(user=provider, incoming_stream=[f"file {i}".encode()], size=6) for i in range(8)]
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def push(i):
+        from django.db import connections
+
+        try:
+            barrier.wait()
+            services.commit_changes(
+                model_id=model.pk,
+                author=provider,
+                operations=[services.AddFile(f"f{i}.txt", blobs[i])],
+                message=f"c{i}",
+            )
+        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=push, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    head = services.head_commit(model=Model.objects.get(pk=model.pk))
+    assert sorted(head.files.values_list("path", flat=True)) == [f"f{i}.txt" for i in range(8)]
+    assert Commit.objects.filter(model=model).count() == 8

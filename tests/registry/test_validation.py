@@ -1,0 +1,124 @@
+"""Validation on a real Celery worker consuming the real Redis broker, including a worker killed mid-task."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from registry import services
+from registry.models import Commit, ValidationStatus
+from registry.storage import receive_bytes, store_blob
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def commit_folder(user, model, folder):
+    operations = []
+    for path in sorted(folder.iterdir()):
+        data = path.read_bytes()
+        blob = services.ingest_upload(user=user, incoming_stream=[data], size=len(data))
+        operations.append(services.AddFile(path=path.name, blob=blob))
+    return services.commit_changes(model_id=model.pk, author=user, operations=operations, message="upload")
+
+
+def wait_for(commit_id, statuses, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        commit = Commit.objects.get(pk=commit_id)
+        if commit.validation_status in statuses:
+            return commit
+        time.sleep(0.05)
+    pytest.fail(f"commit stayed {Commit.objects.get(pk=commit_id).validation_status} for {timeout}s")
+
+
+def test_a_good_checkpoint_becomes_valid_with_a_report(celery_worker, provider, tiny_checkpoint):
+    model = services.create_model(owner=provider, name="tiny")
+
+    commit = commit_folder(provider, model, tiny_checkpoint)
+
+    commit = wait_for(commit.pk, {ValidationStatus.VALID, ValidationStatus.INVALID})
+    assert (commit.validation_status, commit.validation_error) == (ValidationStatus.VALID, "")
+    assert commit.validation_report["parameters"] == 141056
+    assert commit.validation_report["architecture"] == "GPT2LMHeadModel"
+    assert set(commit.validation_report) >= {"dtype", "context_length", "vocab_size", "size_bytes", "load_seconds"}
+
+
+def test_a_truncated_checkpoint_becomes_invalid_with_the_reason(celery_worker, provider, checkpoint_copy):
+    weights = checkpoint_copy / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:-64])
+    model = services.create_model(owner=provider, name="broken")
+
+    commit = commit_folder(provider, model, checkpoint_copy)
+
+    commit = wait_for(commit.pk, {ValidationStatus.VALID, ValidationStatus.INVALID})
+    assert commit.validation_status == ValidationStatus.INVALID
+    assert commit.validation_error.startswith("model.safetensors: tensor data covers")
+    assert commit.validation_report == {}
+
+
+def test_the_model_page_shows_the_report(celery_worker, client, provider, tiny_checkpoint):
+    model = services.create_model(owner=provider, name="tiny")
+    commit = wait_for(commit_folder(provider, model, tiny_checkpoint).pk, {ValidationStatus.VALID})
+
+    page = client.get("/alice/tiny").content.decode()
+    status = client.get(f"/api/models/alice/tiny/commits/{commit.sha}/validation").json()
+
+    assert "GPT2LMHeadModel" in page and "141056" in page
+    assert status["status"] == "valid" and status["report"]["vocab_size"] == 512
+
+
+def test_a_worker_process_killed_mid_validation_is_redelivered_and_completes(provider, tiny_checkpoint, tmp_path):
+    if connection.vendor != "postgresql":
+        pytest.fail("run this on PostgreSQL (DATABASE_URL): the worker is another process")
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "STORAGE_ROOT": str(settings.STORAGE_ROOT),
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "validate", "-c", "1", "-P", "prefork",
+         "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+        env=env, stdout=open(tmp_path / "worker.log", "wb"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    try:
+        model = services.create_model(owner=provider, name="tiny")
+        commit = commit_folder(provider, model, tiny_checkpoint)
+        wait_for(commit.pk, {ValidationStatus.VALIDATING})
+        children = psutil.Process(worker.pid).children()
+        assert len(children) == 1
+        children[0].send_signal(signal.SIGKILL)  # what the OOM killer does to a pool process
+
+        commit = wait_for(commit.pk, {ValidationStatus.VALID, ValidationStatus.INVALID}, timeout=90)
+
+        assert commit.validation_status == ValidationStatus.VALID, commit.validation_error
+        assert "WorkerLostError" in (tmp_path / "worker.log").read_text()
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+
+def test_a_second_delivery_of_a_finished_validation_changes_nothing(provider, tiny_checkpoint):
+    from registry.tasks import validate_commit
+
+    model = services.create_model(owner=provider, name="tiny")
+    blob = store_blob(receive_bytes(b"{}"))
+    commit = services.commit_changes(
+        model_id=model.pk, author=provider, operations=[services.AddFile("config.json", blob)], message="x"
+    )
+    assert services.claim_validation(commit_id=commit.pk, task_id="first")
+    assert services.finish_validation(commit_id=commit.pk, task_id="first", report={"ok": 1})
+
+    result = validate_commit.apply(args=[commit.pk], task_id="second").get()
+
+    commit.refresh_from_db()
+    assert result == "skipped"
+    assert (commit.validation_status, commit.validation_report) == (ValidationStatus.VALID, {"ok": 1})

@@ -67,8 +67,12 @@
       const commit = await api("POST", "/api/uploads/commit", {
         repo: form.dataset.repo, uploads: ids, message: document.getElementById("message").value,
       });
-      statusLine.textContent = `Committed ${commit.sha.slice(0, 12)}. Validating…`;
-      window.location.href = `/${form.dataset.repo}/commit/${commit.sha}`;
+      statusLine.textContent = `Committed ${commit.sha.slice(0, 12)}; validation has started.`;
+      const link = document.createElement("a");
+      link.id = "commit-link";
+      link.href = `/${form.dataset.repo}/commit/${commit.sha}`;
+      link.textContent = "See the commit and its validation report";
+      document.getElementById("commit-result").replaceChildren(link);
     } catch (error) {
       statusLine.textContent = "Upload failed: " + error.message;
     }

@@ -1,0 +1,79 @@
+"""The provider portal in a real browser (Debian's chromium driven by Playwright), against a live server and
+a real Celery worker: sign up -> create a model -> upload a checkpoint with progress -> validation report."""
+
+import shutil
+
+import pytest
+
+from registry.models import Commit, ValidationStatus
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+
+@pytest.fixture
+def page(monkeypatch):
+    from playwright.sync_api import sync_playwright
+
+    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test itself are still sync.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("Debian's chromium is missing: run `make setup`")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page()
+        page.set_default_timeout(60_000)
+        yield page
+        browser.close()
+
+
+def test_sign_up_create_model_upload_and_see_the_validation_report(page, live_server, celery_worker, tiny_checkpoint):
+    page.goto(f"{live_server.url}/signup")
+    page.fill("#id_username", "frank")
+    page.fill("#id_password1", "a-long-password-1")
+    page.fill("#id_password2", "a-long-password-1")
+    page.click("main form button[type=submit]")
+    page.click("text=New model")
+    page.fill("#id_name", "tiny-gpt")
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/frank/tiny-gpt/upload")
+
+    page.set_input_files("#files", sorted(str(p) for p in tiny_checkpoint.iterdir()))
+    page.click("#upload-button")
+    page.wait_for_selector("#commit-link")
+
+    assert page.eval_on_selector("#progress", "el => el.value") == 100
+    assert page.inner_text("#progress-text") == "100%"
+    page.click("#commit-link")
+    page.wait_for_selector("#validation.status-valid", timeout=120_000)
+    report = page.inner_text("#validation")
+    assert "GPT2LMHeadModel" in report and "141056" in report
+    commit = Commit.objects.get(model__name="tiny-gpt")
+    assert commit.validation_status == ValidationStatus.VALID
+    assert sorted(commit.files.values_list("path", flat=True)) == sorted(p.name for p in tiny_checkpoint.iterdir())
+
+
+def test_an_invalid_upload_shows_the_reason(page, live_server, celery_worker, provider, checkpoint_copy):
+    from tests.conftest import PASSWORD
+
+    (checkpoint_copy / "pytorch_model.bin").write_bytes(b"\x80\x04K\x01.")  # a pickle
+    page.goto(f"{live_server.url}/login")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", PASSWORD)
+    page.click("main form button[type=submit]")
+    page.goto(f"{live_server.url}/new")
+    page.fill("#id_name", "bad")
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/alice/bad/upload")
+
+    page.set_input_files("#files", sorted(str(p) for p in checkpoint_copy.iterdir()))
+    page.click("#upload-button")
+    page.click("#commit-link")
+    page.wait_for_selector("#validation.status-invalid", timeout=120_000)
+
+    assert "pytorch_model.bin: the file is a Python pickle" in page.inner_text("#validation .error")

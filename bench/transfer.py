@@ -85,8 +85,25 @@ def main() -> None:
     manage = [python, str(ROOT / "manage.py")]
     try:
         subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
-        subprocess.run([*manage, "createuser", "bench", "--password", "bench-password-1"], env=env, check=True, cwd=ROOT, capture_output=True)
-        key = subprocess.run([*manage, "createkey", "bench", "--scopes", "read,write"], env=env, check=True, cwd=ROOT, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        subprocess.run(
+            [*manage, "createuser", "bench", "--password", "bench-password-1"],
+            env=env,
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+        )
+        key = (
+            subprocess.run(
+                [*manage, "createkey", "bench", "--scopes", "read,write"],
+                env=env,
+                check=True,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
 
         source = work / "source.bin"
         block = os.urandom(CHUNK)
@@ -133,13 +150,17 @@ def main() -> None:
             assert response.status == 200, response.status
             line = json.dumps({"key": "header", "value": {"summary": "big"}}) + "\n" + json.dumps(
                 {"key": "lfsFile", "value": {"path": "big.safetensors", "algo": "sha256", "oid": oid, "size": SIZE}})  # fmt: skip
-            commit = call("POST", "/api/models/bench/big/commit/main", line, {**auth, "Content-Type": "application/x-ndjson"})
+            commit = call(
+                "POST", "/api/models/bench/big/commit/main", line, {**auth, "Content-Type": "application/x-ndjson"}
+            )
             assert commit.status == 200, commit.read()
             commit.read()
 
             evict(work / "storage" / "blobs" / oid[:2] / oid[2:4] / oid)
             started = time.perf_counter()
-            response = call("GET", "/bench/big/resolve/main/big.safetensors", headers={"Authorization": f"Bearer {key}"})
+            response = call(
+                "GET", "/bench/big/resolve/main/big.safetensors", headers={"Authorization": f"Bearer {key}"}
+            )
             total = 0
             while chunk := response.read(CHUNK):
                 total += len(chunk)
@@ -153,7 +174,9 @@ def main() -> None:
         rss_growth = (monitor.peak - baseline_rss) / 1024**2
         print(f"size_mib={SIZE // 1024**2} disk_write_mb_s={disk_write_bps / 1e6:.0f} disk_read_mb_s={disk_read_bps / 1e6:.0f} "
               f"upload_mb_s={upload_bps / 1e6:.0f} download_mb_s={download_bps / 1e6:.0f}")  # fmt: skip
-        print(f"upload_vs_disk={upload_bps / disk_write_bps:.2f} download_vs_disk={download_bps / disk_read_bps:.2f} rss_growth_mib={rss_growth:.0f}")
+        print(
+            f"upload_vs_disk={upload_bps / disk_write_bps:.2f} download_vs_disk={download_bps / disk_read_bps:.2f} rss_growth_mib={rss_growth:.0f}"
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -3,6 +3,7 @@
 import datetime as dt
 import hashlib
 import json
+import re
 import uuid
 from dataclasses import dataclass
 
@@ -192,17 +193,26 @@ def _enqueue_validation(commit_id: int) -> None:
     tasks.validate_commit.delay(commit_id)
 
 
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}$")
+
+
 def create_tag(*, model_id: int, name: str, revision: str) -> Ref:
-    """Point a new tag at a revision."""
-    check_repo_path(name)
+    """Point a new tag at a revision. Tags never move; delete and re-create one to change it."""
+    if not isinstance(name, str) or not TAG_PATTERN.match(name) or len(name) == SHA_LENGTH:
+        raise InvalidInput("a tag is 1-100 letters, digits or '_.+-', and not 40 characters long", param="tag")
     with transaction.atomic():
         model = Model.objects.select_for_update().get(pk=model_id)
         commit = resolve_revision(model=model, revision=revision)
-        try:
-            with transaction.atomic():
-                return Ref.objects.create(model=model, kind=RefKind.TAG, name=name, commit=commit)
-        except IntegrityError:
-            raise RepoExists(f"tag {name!r} already exists") from None
+        if Ref.objects.filter(model=model, name=name).exists():
+            raise RepoExists(f"a branch or tag named {name!r} already exists")
+        return Ref.objects.create(model=model, kind=RefKind.TAG, name=name, commit=commit)
+
+
+def delete_tag(*, model_id: int, name: str) -> None:
+    """Remove a tag; the commit it pointed at stays."""
+    deleted, _ = Ref.objects.filter(model_id=model_id, kind=RefKind.TAG, name=name).delete()
+    if not deleted:
+        raise RevisionNotFound(f"Invalid rev id: {name}")
 
 
 # Validation state. The task claims a commit with a conditional update, so two deliveries never both run it,

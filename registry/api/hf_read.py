@@ -9,7 +9,7 @@ from registry import services
 from registry.api.protocol import hf_view
 from registry.exceptions import EntryNotFound
 from registry.hub import Tree, hub_time, repo_json
-from registry.models import Blob, Commit, FileEntry, Model
+from registry.models import Blob, Commit, FileEntry, Model, Ref, RefKind
 from registry.storage import CHUNK_SIZE, open_blob
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -140,6 +140,17 @@ def _read_span(blob: Blob, start: int, end: int):
                 break
             remaining -= len(chunk)
             yield chunk
+
+
+@hf_view(methods=("GET",), scope="read")
+def refs(request: HttpRequest, namespace: str, name: str) -> JsonResponse:
+    """GET /api/models/{ns}/{name}/refs: branches and tags with the commits they point at."""
+    model = services.find_model(namespace=namespace, name=name, user=request.caller)
+    listing: dict[str, list] = {"branches": [], "tags": [], "converts": [], "pullRequests": []}
+    for ref in Ref.objects.filter(model=model).select_related("commit").order_by("kind", "name"):
+        group, prefix = ("branches", "refs/heads/") if ref.kind == RefKind.BRANCH else ("tags", "refs/tags/")
+        listing[group].append({"name": ref.name, "ref": prefix + ref.name, "targetCommit": ref.commit.sha})
+    return JsonResponse(listing)
 
 
 @hf_view(methods=("GET",), login_required=True)

@@ -213,3 +213,15 @@ def _operation(request: HttpRequest, number: int, key: str, value: dict):
     if key == "deletedFolder":
         return services.DeleteFolder(path=path)
     raise InvalidInput(f"line {number}: unsupported operation {key!r}", param=f"line {number}")
+
+
+@hf_view(methods=("POST", "DELETE"), scope="write")
+def tag(request: HttpRequest, namespace: str, name: str, revision: str) -> JsonResponse:
+    """POST /api/models/{ns}/{name}/tag/{rev} {tag}: tag a revision. DELETE .../tag/{tag}: remove the tag."""
+    model = services.find_model(namespace=namespace, name=name, user=request.caller)
+    require_owner(request, model)
+    if request.method == "DELETE":
+        services.delete_tag(model_id=model.pk, name=revision)
+        return JsonResponse({})
+    created = services.create_tag(model_id=model.pk, name=read_json(request).get("tag"), revision=revision)
+    return JsonResponse({"name": created.name, "ref": f"refs/tags/{created.name}", "targetCommit": created.commit.sha})

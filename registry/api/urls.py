@@ -19,6 +19,8 @@ api_urlpatterns = [
     re_path(rf"^api/models/{NS}/{NAME}/tree/{REV}(?:/(?P<path>.+))?$", hf_read.tree, name="hf-tree"),
     re_path(rf"^api/models/{NS}/{NAME}/preupload/{REV}$", hf_write.preupload, name="hf-preupload"),
     re_path(rf"^api/models/{NS}/{NAME}/commit/{REV}$", hf_write.commit, name="hf-commit"),
+    re_path(rf"^api/models/{NS}/{NAME}/tag/{REV}$", hf_write.tag, name="hf-tag"),
+    re_path(rf"^api/models/{NS}/{NAME}/refs$", hf_read.refs, name="hf-refs"),
     re_path(rf"^api/models/{NS}/{NAME}/settings$", hf_write.repo_settings, name="hf-settings"),
     re_path(rf"^api/models/{NS}/{NAME}$", hf_read.model_info, name="hf-model-info"),
 ]

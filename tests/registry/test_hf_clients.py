@@ -124,3 +124,24 @@ def test_whoami_reports_the_keys_owner(live_server, provider_key):
 
     assert me["name"] == "alice"
     assert me["auth"]["accessToken"]["role"] == "write"
+
+
+def test_tags_pin_a_revision_for_download(live_server, provider_key, tiny_checkpoint, tmp_path):
+    api = HfApi(endpoint=live_server.url, token=provider_key)
+    api.create_repo("alice/tiny-gpt")
+    first = api.upload_folder(repo_id="alice/tiny-gpt", folder_path=tiny_checkpoint).oid
+    api.create_tag("alice/tiny-gpt", tag="v1")
+    api.upload_file(path_or_fileobj=b"changed", path_in_repo="README.md", repo_id="alice/tiny-gpt")
+
+    refs = api.list_repo_refs("alice/tiny-gpt")
+    old_card = api.hf_hub_download("alice/tiny-gpt", "README.md", revision="v1", cache_dir=tmp_path)
+    new_card = api.hf_hub_download("alice/tiny-gpt", "README.md", cache_dir=tmp_path)
+
+    assert [(t.name, t.target_commit) for t in refs.tags] == [("v1", first)]
+    assert [b.name for b in refs.branches] == ["main"] and refs.branches[0].target_commit != first
+    assert open(old_card, "rb").read() == (tiny_checkpoint / "README.md").read_bytes()
+    assert open(new_card, "rb").read() == b"changed"
+    with pytest.raises(Exception, match="409"):
+        api.create_tag("alice/tiny-gpt", tag="v1")
+    api.delete_tag("alice/tiny-gpt", tag="v1")
+    assert api.list_repo_refs("alice/tiny-gpt").tags == []

@@ -122,3 +122,27 @@ def test_a_second_delivery_of_a_finished_validation_changes_nothing(provider, ti
     commit.refresh_from_db()
     assert result == "skipped"
     assert (commit.validation_status, commit.validation_report) == (ValidationStatus.VALID, {"ok": 1})
+
+
+def test_the_reaper_re_enqueues_a_validation_whose_message_redis_lost(provider, tiny_checkpoint):
+    import datetime as dt
+
+    import redis
+    from celery.contrib.testing.worker import start_worker
+    from django.utils import timezone
+
+    from registry.tasks import requeue_stuck_validations
+    from workers.celery import app
+
+    model = services.create_model(owner=provider, name="tiny")
+    commit = commit_folder(provider, model, tiny_checkpoint)
+    redis.Redis.from_url(settings.REDIS_URL).flushdb()  # the broker lost every queued message
+    Commit.objects.filter(pk=commit.pk).update(created_at=timezone.now() - dt.timedelta(minutes=5))
+
+    with start_worker(
+        app, pool="threads", concurrency=1, queues=["validate"], perform_ping_check=False, loglevel="WARNING"
+    ):
+        assert requeue_stuck_validations() == 1
+        commit = wait_for(commit.pk, {ValidationStatus.VALID, ValidationStatus.INVALID})
+
+    assert commit.validation_status == ValidationStatus.VALID

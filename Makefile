@@ -18,7 +18,8 @@ $(STAMP): requirements.txt
 
 browser:
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium for browser tests…"; \
-	  if [ "$$(id -u)" -eq 0 ]; then apt-get install -y -q chromium >/dev/null; else sudo apt-get install -y -q chromium >/dev/null; fi; }
+	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+	  $$SUDO apt-get install -y -q chromium >/dev/null || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; }
 
 migrate: setup
 	@mkdir -p var

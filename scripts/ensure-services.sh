@@ -22,7 +22,8 @@ PY
 if ! redis_answers; then
   if ! command -v redis-server >/dev/null; then
     echo "installing redis-server…"
-    sudo_if_needed apt-get install -y -q redis-server >/dev/null
+    sudo_if_needed apt-get install -y -q redis-server >/dev/null \
+      || { sudo_if_needed apt-get update -q >/dev/null && sudo_if_needed apt-get install -y -q redis-server >/dev/null; }
   fi
   mkdir -p var/redis
   echo "starting a local redis-server (append-only file in var/redis)…"

@@ -11,7 +11,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from marketplace.authentication import authenticate_request, bearer_token, has_scope
-from marketplace.exceptions import DomainError, NotAuthenticated, PermissionDenied
+from marketplace.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
 from registry.exceptions import RepoNotFound
 from registry.models import Model
 
@@ -75,8 +75,6 @@ def require_owner(request: HttpRequest, model: Model) -> None:
 
 
 def read_json(request: HttpRequest, *, limit: int = 1024 * 1024) -> dict:
-    from marketplace.exceptions import InvalidInput, PayloadTooLarge
-
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if length > limit:
         raise PayloadTooLarge(f"JSON body is larger than {limit} bytes")

@@ -32,6 +32,16 @@ def page(monkeypatch):
         browser.close()
 
 
+def create_and_upload(page, base_url, repo_id, folder):
+    """On the new-model page: create `repo_id`, then upload every file of `folder` and wait for the commit."""
+    page.fill("#id_name", repo_id.split("/")[1])
+    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{base_url}/{repo_id}/upload")
+    page.set_input_files("#files", sorted(str(p) for p in folder.iterdir()))
+    page.click("#upload-button")
+    page.wait_for_selector("#commit-link")
+
+
 def test_sign_up_create_model_upload_and_see_the_validation_report(page, live_server, celery_worker, tiny_checkpoint):
     page.goto(f"{live_server.url}/signup")
     page.fill("#id_username", "frank")
@@ -39,13 +49,7 @@ def test_sign_up_create_model_upload_and_see_the_validation_report(page, live_se
     page.fill("#id_password2", "a-long-password-1")
     page.click("main form button[type=submit]")
     page.click("text=New model")
-    page.fill("#id_name", "tiny-gpt")
-    page.click("main form button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/frank/tiny-gpt/upload")
-
-    page.set_input_files("#files", sorted(str(p) for p in tiny_checkpoint.iterdir()))
-    page.click("#upload-button")
-    page.wait_for_selector("#commit-link")
+    create_and_upload(page, live_server.url, "frank/tiny-gpt", tiny_checkpoint)
 
     assert page.eval_on_selector("#progress", "el => el.value") == 100
     assert page.inner_text("#progress-text") == "100%"
@@ -67,12 +71,7 @@ def test_an_invalid_upload_shows_the_reason(page, live_server, celery_worker, pr
     page.fill("#id_password", PASSWORD)
     page.click("main form button[type=submit]")
     page.goto(f"{live_server.url}/new")
-    page.fill("#id_name", "bad")
-    page.click("main form button[type=submit]")
-    page.wait_for_url(f"{live_server.url}/alice/bad/upload")
-
-    page.set_input_files("#files", sorted(str(p) for p in checkpoint_copy.iterdir()))
-    page.click("#upload-button")
+    create_and_upload(page, live_server.url, "alice/bad", checkpoint_copy)
     page.click("#commit-link")
     page.wait_for_selector("#validation.status-invalid", timeout=120_000)
 

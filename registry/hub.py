@@ -104,13 +104,16 @@ def repo_json(*, model: Model, commit: Commit | None, tree: Tree) -> dict:
             "status": commit.validation_status if commit else None,
             "error": commit.validation_error if commit else "",
         },
-        "siblings": [
-            {
-                "rfilename": path,
-                "size": blob.size,
-                "blobId": git_blob_id(lfs_pointer(blob)),
-                "lfs": {"sha256": blob.sha256, "size": blob.size, "pointerSize": len(lfs_pointer(blob))},
-            }
-            for path, blob in sorted(tree.entries.items())
-        ],
+        "siblings": [_sibling(file_json(path, blob)) for path, blob in sorted(tree.entries.items())],
+    }
+
+
+def _sibling(entry: dict) -> dict:
+    """A tree entry in the shape of `siblings` in repo info (the same ids, other key names)."""
+    lfs = entry["lfs"]
+    return {
+        "rfilename": entry["path"],
+        "size": entry["size"],
+        "blobId": entry["oid"],
+        "lfs": {"sha256": lfs["oid"], "size": lfs["size"], "pointerSize": lfs["pointerSize"]},
     }

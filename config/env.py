@@ -1,6 +1,8 @@
 """Small typed readers for settings that come from the environment."""
 
 import os
+import secrets
+from pathlib import Path
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -42,3 +44,21 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def local_secret_key(path: Path) -> str:
+    """A secret made for this install on first start and kept in var/ (mode 0600), so no two installs share one.
+    Several web machines must share one secret: set SECRET_KEY for them instead."""
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(50)
+    try:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process made it first
+        return path.read_text().strip()
+    with os.fdopen(handle, "w") as out:
+        out.write(key)
+    return key

@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -55,7 +56,7 @@ def create_model(*, owner: User, name: str, is_private: bool = False) -> Model:
     """Create an empty model repository `owner/name`. Its first commit creates the `main` branch."""
     try:
         model_name_validator(name)
-    except Exception as exc:  # ValidationError carries the message we want to show
+    except ValidationError as exc:
         raise InvalidInput(f"invalid model name {name!r}: {exc.messages[0]}", param="name") from None
     try:
         with transaction.atomic():

@@ -6,6 +6,7 @@ import json
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 
 from marketplace.exceptions import InvalidInput, PayloadTooLarge, PermissionDenied
@@ -116,16 +117,20 @@ def commit(request: HttpRequest, namespace: str, name: str, revision: str) -> Js
         raise PayloadTooLarge(
             f"commit body is {length} bytes, over {settings.MAX_COMMIT_BODY_BYTES}; send large files through LFS"
         )
-    header, operations = _parse_commit_lines(request)
-    created = services.commit_changes(
-        model_id=model.pk,
-        author=request.caller,
-        operations=operations,
-        message=str(header.get("summary") or ""),
-        description=str(header.get("description") or ""),
-        branch=revision,
-        parent_sha=header.get("parentCommit") or None,
-    )
+    header, parsed = _parse_commit_lines(request)
+    # Storing inline files and committing is one transaction: if the commit is refused (a stale parent, a
+    # missing branch), the blob rows and the quota charge roll back with it.
+    with transaction.atomic():
+        operations = [_stored(request, op) if isinstance(op, _InlineFile) else op for op in parsed]
+        created = services.commit_changes(
+            model_id=model.pk,
+            author=request.caller,
+            operations=operations,
+            message=str(header.get("summary") or ""),
+            description=str(header.get("description") or ""),
+            branch=revision,
+            parent_sha=header.get("parentCommit") or None,
+        )
     return JsonResponse(
         {
             "commitUrl": f"{base_url(request)}/{model.repo_id}/commit/{created.sha}",
@@ -143,6 +148,11 @@ class _InlineFile:
 
     path: str
     data: bytes
+
+
+def _stored(request: HttpRequest, inline: _InlineFile) -> services.AddFile:
+    blob = services.ingest_upload(user=request.caller, incoming_stream=[inline.data], size=len(inline.data))
+    return services.AddFile(path=inline.path, blob=blob)
 
 
 def _parse_commit_lines(request: HttpRequest) -> tuple[dict, list[services.Operation]]:
@@ -181,16 +191,7 @@ def _parse_commit_lines(request: HttpRequest) -> tuple[dict, list[services.Opera
         operations.append(_operation(request, number, key, value))
     if header is None:
         raise InvalidInput("line 1: the first line must be the commit header", param="line 1")
-    stored = [
-        services.AddFile(
-            path=op.path,
-            blob=services.ingest_upload(user=request.caller, incoming_stream=[op.data], size=len(op.data)),
-        )
-        if isinstance(op, _InlineFile)
-        else op
-        for op in operations
-    ]
-    return header, stored
+    return header, operations
 
 
 def _operation(request: HttpRequest, number: int, key: str, value: dict):

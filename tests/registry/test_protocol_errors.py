@@ -193,10 +193,14 @@ def test_a_stale_parent_commit_is_409(client, repo, provider_key):
     post_commit(client, provider_key, ndjson(HEADER, add_file("b.json", b"2")))
     stale = {"key": "header", "value": {"summary": "late", "parentCommit": first}}
 
+    used_before = User.objects.get(username="alice").storage_used_bytes
+
     response = post_commit(client, provider_key, ndjson(stale, add_file("c.json", b"3")))
 
     assert response.status_code == 409
     assert Commit.objects.count() == 2
+    assert Blob.objects.count() == 2  # c.json's blob rolled back with the refused commit
+    assert User.objects.get(username="alice").storage_used_bytes == used_before
 
 
 def test_range_requests_get_206_with_the_exact_bytes(client, repo, provider_key):

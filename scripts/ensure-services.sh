@@ -40,4 +40,7 @@ if [ "$need_postgres" = "postgres" ]; then
     for _ in $(seq 50); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 0.2; done
   fi
   pg_isready -h 127.0.0.1 -p 5432 >/dev/null || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
+  # the database `manage.py check` and `makemigrations --check` connect to (pytest makes its own test_ copy)
+  psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'gptstore'" | grep -q 1 \
+    || createdb -h 127.0.0.1 -U postgres gptstore
 fi

@@ -4,6 +4,7 @@
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from config.env import env_bool, env_int, env_list, env_str, local_secret_key
 
@@ -125,6 +126,18 @@ LFS_URL_TTL_SECONDS = env_int("LFS_URL_TTL_SECONDS", 3600, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024**2
 VALIDATION_LEASE_SECONDS = env_int("VALIDATION_LEASE_SECONDS", 600, minimum=1)
 
+# Marketplace. Amounts are micro-credits (1 credit = 1,000,000); prices are per 1M tokens.
+PLATFORM_FEE_PERCENT = env_int("PLATFORM_FEE_PERCENT", 20, minimum=0)
+REVIEW_LISTINGS = env_bool("REVIEW_LISTINGS", True)
+DEFAULT_KEY_RPM = env_int("DEFAULT_KEY_RPM", 600, minimum=1)
+DEFAULT_KEY_TPM = env_int("DEFAULT_KEY_TPM", 1_000_000, minimum=1)
+RESERVATION_TTL_SECONDS = env_int("RESERVATION_TTL_SECONDS", 900, minimum=1)
+MAX_TOPUP_MICRO = env_int("MAX_TOPUP_CREDITS", 1_000_000, minimum=1) * 1_000_000
+MAX_PRICE_PER_MILLION_MICRO = env_int("MAX_PRICE_PER_MILLION_CREDITS", 10_000, minimum=0) * 1_000_000
+PAYMENT_PROVIDER = env_str("PAYMENT_PROVIDER", "test")
+if PLATFORM_FEE_PERCENT > 100:
+    raise ImproperlyConfigured("PLATFORM_FEE_PERCENT must be between 0 and 100")
+
 # Redis and Celery
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
@@ -138,6 +151,7 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)}
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-validations": {"task": "registry.tasks.requeue_stuck_validations", "schedule": 60.0},
+    "void-stale-reservations": {"task": "marketplace.tasks.void_stale_reservations", "schedule": 60.0},
 }
 
 REST_FRAMEWORK = {

@@ -6,6 +6,8 @@ class DomainError(Exception):
 
     status_code = 400
     code = "bad_request"
+    error_type: str | None = None  # the OpenAI error `type`; the class name when unset
+    headers: dict[str, str] = {}
 
     def __init__(self, message: str, *, param: str | None = None):
         super().__init__(message)
@@ -46,3 +48,40 @@ class PayloadTooLarge(DomainError):
 class QuotaExceeded(DomainError):
     status_code = 413
     code = "storage_quota_exceeded"
+
+
+class InsufficientFunds(DomainError):
+    """An account does not hold enough credits for a payout or refund."""
+
+    status_code = 402
+    code = "insufficient_funds"
+
+
+class RateLimited(DomainError):
+    """Over a per-key request or token rate. The client may retry after `retry_after` seconds."""
+
+    status_code = 429
+    code = "rate_limit_exceeded"
+
+    def __init__(self, message: str, *, limit_type: str, headers: dict[str, str]):
+        super().__init__(message)
+        self.error_type = limit_type  # OpenAI sends "requests" or "tokens" as the error type
+        self.headers = headers
+
+
+class InsufficientQuota(DomainError):
+    """Out of credit, or over the key's spend cap. Retrying will not help until someone acts."""
+
+    status_code = 429
+    code = "insufficient_quota"
+    error_type = "insufficient_quota"
+    headers = {"x-should-retry": "false"}
+
+
+class ServiceUnavailable(DomainError):
+    """A backing service (Redis, the database) cannot be reached. Nothing was charged; retry shortly."""
+
+    status_code = 503
+    code = "service_unavailable"
+    error_type = "server_error"
+    headers = {"Retry-After": "1"}

@@ -6,10 +6,15 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from marketplace.exceptions import DomainError
 
 
+def error_body(exc: DomainError) -> dict:
+    """The OpenAI error shape, used by every JSON API of the store."""
+    error_type = exc.error_type or type(exc).__name__
+    return {"error": {"message": exc.message, "type": error_type, "param": exc.param, "code": exc.code}}
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
-        body = {"error": {"message": exc.message, "type": type(exc).__name__, "param": exc.param, "code": exc.code}}
-        return Response(body, status=exc.status_code)
+        return Response(error_body(exc), status=exc.status_code, headers=exc.headers)
     response = drf_exception_handler(exc, context)
     if response is not None:
         detail = response.data.get("detail") if isinstance(response.data, dict) else None

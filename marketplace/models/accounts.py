@@ -50,8 +50,18 @@ class ApiKeyQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
+class SpendPeriod(models.TextChoices):
+    DAY = "day", "per day (UTC)"
+    WEEK = "week", "per week (ISO, UTC)"
+    MONTH = "month", "per month (UTC)"
+    TOTAL = "total", "in total"
+
+
 class ApiKey(models.Model):
-    """A scoped bearer credential. Only its SHA-256 is stored; the secret is shown once."""
+    """A scoped bearer credential. Only its SHA-256 is stored; the secret is shown once.
+
+    Limits left empty fall back to the store's defaults (settings.DEFAULT_KEY_RPM / DEFAULT_KEY_TPM);
+    an empty spend limit means the key may spend the whole wallet."""
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100)
@@ -62,11 +72,20 @@ class ApiKey(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    rpm_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Requests per minute.")
+    tpm_limit = models.PositiveIntegerField(null=True, blank=True, help_text="Tokens per minute.")
+    spend_limit = models.BigIntegerField(null=True, blank=True, help_text="Micro-credits per spend period.")
+    spend_period = models.CharField(max_length=8, choices=SpendPeriod.choices, default=SpendPeriod.MONTH)
 
     objects = ApiKeyQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(spend_limit__isnull=True) | Q(spend_limit__gte=0), name="api_key_spend_limit_not_negative"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
@@ -79,3 +98,11 @@ class ApiKey(models.Model):
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+    @property
+    def effective_rpm(self) -> int:
+        return self.rpm_limit if self.rpm_limit is not None else settings.DEFAULT_KEY_RPM
+
+    @property
+    def effective_tpm(self) -> int:
+        return self.tpm_limit if self.tpm_limit is not None else settings.DEFAULT_KEY_TPM

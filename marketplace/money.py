@@ -1,0 +1,50 @@
+"""Amounts of credits. Stored as integer micro-credits (1 credit = 1,000,000 µc), shown as decimal strings.
+
+Floats never touch money: `parse_credits` takes text or Decimal, `format_credits` returns text."""
+
+from decimal import Decimal, InvalidOperation
+
+MICRO = 1_000_000
+TOKENS_PER_PRICE_UNIT = 1_000_000  # prices are credits per 1M tokens
+
+
+def parse_credits(raw, *, param: str = "amount", minimum: int = 0, maximum: int | None = None) -> int:
+    """Turn '12.5' into 12_500_000 micro-credits, or raise InvalidInput naming `param`."""
+    from marketplace.exceptions import InvalidInput
+
+    if isinstance(raw, float | bool):
+        raise InvalidInput(f"{param} must be a decimal string, not a float", param=param)
+    try:
+        value = Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        raise InvalidInput(f"{param} must be a number of credits like '12.5', got {raw!r}", param=param) from None
+    if not value.is_finite():
+        raise InvalidInput(f"{param} must be a finite number", param=param)
+    micro = value * MICRO
+    if micro != micro.to_integral_value():
+        raise InvalidInput(f"{param} has more than 6 decimal places", param=param)
+    micro = int(micro)
+    if micro < minimum:
+        raise InvalidInput(f"{param} must be at least {format_credits(minimum)}", param=param)
+    if maximum is not None and micro > maximum:
+        raise InvalidInput(f"{param} must be at most {format_credits(maximum)}", param=param)
+    return micro
+
+
+def format_credits(micro: int) -> str:
+    """12_500_000 -> '12.500000' (always six decimals, so strings sort and compare the same way)."""
+    sign = "-" if micro < 0 else ""
+    whole, fraction = divmod(abs(int(micro)), MICRO)
+    return f"{sign}{whole}.{fraction:06d}"
+
+
+def token_cost(*, prompt_tokens: int, completion_tokens: int, prompt_price: int, completion_price: int) -> int:
+    """Micro-credits for a call at prices in micro-credits per 1M tokens, rounded up to a whole micro-credit."""
+    numerator = prompt_tokens * prompt_price + completion_tokens * completion_price
+    return -(-numerator // TOKENS_PER_PRICE_UNIT)
+
+
+def split_fee(amount: int, *, fee_percent: int) -> tuple[int, int]:
+    """(provider share, platform fee) of a charge. The fee rounds down; the two always add up to `amount`."""
+    fee = amount * fee_percent // 100
+    return amount - fee, fee

@@ -1,0 +1,250 @@
+"""Listings and price cards: create, edit, price, submit for review, review, publish, unpublish."""
+
+import re
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from marketplace.exceptions import Conflict, InvalidInput, NotFound
+from marketplace.models import Category, Listing, ListingStatus, PriceCard, User
+from marketplace.money import format_credits, parse_credits
+from registry.exceptions import RevisionNotFound
+from registry.models import Commit, Model, Ref, RefKind, ValidationStatus
+
+LICENSE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,63}$")
+TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+MAX_TAGS = 10
+BRANCH_WALK_LIMIT = 100
+
+
+def get_editable_listing(*, model: Model, by: User) -> Listing | None:
+    """The model's listing if `by` owns the model; NotFound otherwise (someone else's listing is not theirs
+    to see in edit form, and a private model does not exist for them)."""
+    if model.owner_id != by.pk:
+        raise NotFound(f"Repository not found: {model.repo_id}")
+    return Listing.objects.filter(model=model).select_related("price_card").first()
+
+
+def _clean_tags(tags) -> list[str]:
+    if isinstance(tags, str):
+        tags = tags.split(",")
+    cleaned = sorted({str(tag).strip().lower() for tag in tags or [] if str(tag).strip()})
+    if len(cleaned) > MAX_TAGS or any(not TAG_PATTERN.match(tag) for tag in cleaned):
+        raise InvalidInput(f"tags: at most {MAX_TAGS}, each 1-32 of a-z, 0-9 and '-'", param="tags")
+    return cleaned
+
+
+def save_listing(
+    *,
+    model: Model,
+    by: User,
+    title: str,
+    summary: str = "",
+    category: str = Category.GENERAL,
+    tags=(),
+    license: str = "other",
+    is_downloadable: bool = False,
+    revision: str = "main",
+) -> Listing:
+    """Create or update the listing of a model the caller owns. A published listing stays published; its
+    new revision must be valid, checked the same way as publishing."""
+    listing = get_editable_listing(model=model, by=by)
+    title = (title or "").strip()
+    if not 1 <= len(title) <= 120:
+        raise InvalidInput("title must be 1-120 characters", param="title")
+    if len(summary or "") > 300:
+        raise InvalidInput("summary must be at most 300 characters", param="summary")
+    if category not in Category.values:
+        raise InvalidInput(f"category must be one of {', '.join(Category.values)}", param="category")
+    license = (license or "").strip().lower()
+    if not LICENSE_PATTERN.match(license):
+        raise InvalidInput("license must be an SPDX-style id such as mit or apache-2.0", param="license")
+    revision = (revision or "").strip()
+    if not revision or len(revision) > 100:
+        raise InvalidInput("revision must be a branch, a tag or a commit sha", param="revision")
+    fields = {
+        "title": title,
+        "summary": (summary or "").strip(),
+        "category": category,
+        "tags": _clean_tags(tags),
+        "license": license,
+        "is_downloadable": bool(is_downloadable),
+        "revision": revision,
+    }
+    with transaction.atomic():
+        if listing is None:
+            listing = Listing(model=model, **fields)
+        else:
+            listing = Listing.objects.select_for_update().get(pk=listing.pk)
+            for name, value in fields.items():
+                setattr(listing, name, value)
+        if listing.status == ListingStatus.PUBLISHED:
+            served_commit(listing=listing)  # raises if the new revision cannot be served
+        listing.updated_at = timezone.now()
+        listing.save()
+    return listing
+
+
+def set_prices(*, listing: Listing, by: User, prompt_price, completion_price, download_price="0") -> PriceCard:
+    """Give the listing a new price card (credits per 1M tokens; per download). Old cards are kept."""
+    if listing.model.owner_id != by.pk:
+        raise NotFound(f"Repository not found: {listing.model.repo_id}")
+    maximum = settings.MAX_PRICE_PER_MILLION_MICRO
+    prices = {
+        "prompt_price": parse_credits(prompt_price, param="prompt_price", maximum=maximum),
+        "completion_price": parse_credits(completion_price, param="completion_price", maximum=maximum),
+        "download_price": parse_credits(download_price or "0", param="download_price", maximum=maximum),
+    }
+    with transaction.atomic():
+        locked = Listing.objects.select_for_update().get(pk=listing.pk)
+        current = locked.price_card
+        if current is not None and all(getattr(current, name) == value for name, value in prices.items()):
+            return current
+        card = PriceCard.objects.create(listing=locked, created_by=by, **prices)
+        locked.price_card = card
+        locked.updated_at = timezone.now()
+        locked.save(update_fields=["price_card", "updated_at"])
+    listing.price_card = card
+    return card
+
+
+def served_commit(*, listing: Listing) -> Commit:
+    """The commit a listing serves. A branch follows its newest valid commit; a tag or sha must be valid."""
+    model = listing.model
+    branch = Ref.objects.filter(model=model, kind=RefKind.BRANCH, name=listing.revision).select_related("commit")
+    branch = branch.first()
+    if branch is not None:
+        commit = branch.commit
+        for _ in range(BRANCH_WALK_LIMIT):
+            if commit is None or commit.validation_status == ValidationStatus.VALID:
+                break
+            commit = commit.parent
+        if commit is None or commit.validation_status != ValidationStatus.VALID:
+            raise InvalidInput(f"branch '{listing.revision}' has no valid commit to offer", param="revision")
+        return commit
+    from registry.services import resolve_revision
+
+    try:
+        commit = resolve_revision(model=model, revision=listing.revision)
+    except RevisionNotFound:
+        raise InvalidInput(f"revision '{listing.revision}' does not exist", param="revision") from None
+    if commit.validation_status != ValidationStatus.VALID:
+        raise InvalidInput(
+            f"revision '{listing.revision}' is {commit.validation_status}; only a valid revision can be published",
+            param="revision",
+        )
+    return commit
+
+
+def _check_publishable(listing: Listing) -> None:
+    if listing.model.is_private:
+        raise InvalidInput("the model is private; make it public before publishing its listing", param="model")
+    if listing.price_card is None:
+        raise InvalidInput("set a price card before publishing (0 means free)", param="price_card")
+    served_commit(listing=listing)
+
+
+def submit_listing(*, listing_id: int, by: User) -> Listing:
+    """The provider asks to publish: straight to `published` when REVIEW_LISTINGS is off, else to review.
+    A suspended listing can only come back through review."""
+    with transaction.atomic():
+        listing = (
+            Listing.objects.select_for_update(of=("self",)).select_related("model", "price_card").filter(pk=listing_id)
+        )
+        listing = listing.first()
+        if listing is None or listing.model.owner_id != by.pk:
+            raise NotFound("no such listing")
+        if listing.status in (ListingStatus.PUBLISHED, ListingStatus.PENDING_REVIEW):
+            return listing
+        if listing.status == ListingStatus.SUSPENDED and not settings.REVIEW_LISTINGS:
+            raise Conflict(f"the listing is suspended: {listing.review_note}")
+        _check_publishable(listing)
+        if settings.REVIEW_LISTINGS:
+            listing.status = ListingStatus.PENDING_REVIEW
+        else:
+            listing.status = ListingStatus.PUBLISHED
+            listing.published_at = timezone.now()
+        listing.updated_at = timezone.now()
+        listing.save(update_fields=["status", "published_at", "updated_at"])
+    return listing
+
+
+def review_listing(*, listing_id: int, approve: bool, reason: str = "", by: User | None = None) -> Listing:
+    """An operator's decision: approve (publish) or suspend with a reason the provider sees."""
+    reason = (reason or "").strip()
+    with transaction.atomic():
+        listing = (
+            Listing.objects.select_for_update(of=("self",)).select_related("model", "price_card").get(pk=listing_id)
+        )
+        if approve:
+            _check_publishable(listing)
+            listing.status = ListingStatus.PUBLISHED
+            listing.published_at = listing.published_at or timezone.now()
+            listing.review_note = ""
+        else:
+            if not reason:
+                raise InvalidInput("say why the listing is suspended; the provider will see it", param="reason")
+            listing.status = ListingStatus.SUSPENDED
+            listing.review_note = reason
+        listing.updated_at = timezone.now()
+        listing.save(update_fields=["status", "published_at", "review_note", "updated_at"])
+    return listing
+
+
+def unpublish_listing(*, listing_id: int, by: User) -> Listing:
+    """The provider takes a listing off the store. A suspended listing stays suspended."""
+    with transaction.atomic():
+        listing = Listing.objects.select_for_update(of=("self",)).select_related("model").filter(pk=listing_id).first()
+        if listing is None or listing.model.owner_id != by.pk:
+            raise NotFound("no such listing")
+        if listing.status in (ListingStatus.PUBLISHED, ListingStatus.PENDING_REVIEW):
+            listing.status = ListingStatus.DRAFT
+            listing.updated_at = timezone.now()
+            listing.save(update_fields=["status", "updated_at"])
+    return listing
+
+
+def publish_now(
+    *,
+    model: Model,
+    prompt_price,
+    completion_price,
+    download_price="0",
+    revision: str | None = None,
+    is_downloadable: bool | None = None,
+    title: str | None = None,
+) -> Listing:
+    """The operator's shortcut: create or update the listing and publish it without review."""
+    owner = model.owner
+    existing = Listing.objects.filter(model=model).first()
+    listing = save_listing(
+        model=model,
+        by=owner,
+        title=title or (existing.title if existing else model.repo_id),
+        summary=existing.summary if existing else "",
+        category=existing.category if existing else Category.GENERAL,
+        tags=existing.tags if existing else (),
+        license=existing.license if existing else "other",
+        is_downloadable=is_downloadable if is_downloadable is not None else bool(existing and existing.is_downloadable),
+        revision=revision or (existing.revision if existing else "main"),
+    )
+    set_prices(
+        listing=listing,
+        by=owner,
+        prompt_price=prompt_price,
+        completion_price=completion_price,
+        download_price=download_price,
+    )
+    return review_listing(listing_id=listing.pk, approve=True, by=None)
+
+
+def describe_price(card: PriceCard | None) -> str:
+    if card is None:
+        return "no price set"
+    if card.is_free:
+        return "free"
+    return (
+        f"{format_credits(card.prompt_price)} / {format_credits(card.completion_price)} credits per 1M "
+        "prompt / completion tokens"
+    )

@@ -1,0 +1,54 @@
+"""Marketplace fixtures: a provider's model with a valid commit, a published listing, a funded consumer."""
+
+import hashlib
+
+import pytest
+from django.utils import timezone
+
+from marketplace.money import MICRO
+from marketplace.services import ledger, limits, listings
+from registry import services as registry
+from registry.models import Commit, Ref, RefKind, ValidationStatus
+
+
+def add_commit(model, *, status=ValidationStatus.VALID, parent=None, message="weights"):
+    """A commit in the given validation state, as the validate task would have left it (no files needed:
+    the marketplace only reads its sha and status)."""
+    sha = hashlib.sha1(f"{model.pk}:{message}:{Commit.objects.count()}".encode()).hexdigest()
+    commit = Commit.objects.create(
+        model=model, sha=sha, parent=parent, message=message, author=model.owner, validation_status=status,
+        validated_at=timezone.now(),
+    )  # fmt: skip
+    Ref.objects.update_or_create(model=model, kind=RefKind.BRANCH, name="main", defaults={"commit": commit})
+    return commit
+
+
+@pytest.fixture
+def provider_model(provider):
+    model = registry.create_model(owner=provider, name="tiny-gpt")
+    add_commit(model)
+    return model
+
+
+@pytest.fixture
+def listing(provider, provider_model, settings):
+    """Published at 2 credits per 1M prompt tokens and 6 per 1M completion tokens."""
+    settings.REVIEW_LISTINGS = False
+    created = listings.save_listing(model=provider_model, by=provider, title="Tiny GPT", license="mit")
+    listings.set_prices(listing=created, by=provider, prompt_price="2", completion_price="6")
+    return listings.submit_listing(listing_id=created.pk, by=provider)
+
+
+@pytest.fixture
+def funded_consumer(consumer):
+    ledger.top_up(user=consumer, amount=10 * MICRO)
+    return consumer
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_counters():
+    """Rate and spend counters live in Redis: start every test from none."""
+    limits.reset_clients()
+    limits.client().flushdb()
+    yield
+    limits.reset_clients()

@@ -27,7 +27,6 @@ from marketplace.models.usage import (
     ConsumerUsageDaily,
     ProviderEarningsDaily,
     Reservation,
-    ReservationStatus,
     UsageRecord,
     UsageStatus,
 )
@@ -53,7 +52,6 @@ __all__ = [
     "PriceCard",
     "ProviderEarningsDaily",
     "Reservation",
-    "ReservationStatus",
     "Scope",
     "SpendPeriod",
     "TransactionKind",

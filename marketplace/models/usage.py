@@ -1,5 +1,8 @@
 """Metering: a Reservation holds the maximum cost of a call in flight; a UsageRecord is what it really used.
 
+A reservation exists only while its call is in flight: settling or releasing it deletes it and writes the usage
+record in the same statement, so the table stays small and deleting costs no index updates.
+
 Daily rollups are updated in the same transaction as each usage record, so reports never scan raw records.
 Model and commit are kept as text as well as links, so history survives a deleted repository."""
 
@@ -9,22 +12,29 @@ from django.db.models import Q
 from django.utils import timezone
 
 
-class ReservationStatus(models.TextChoices):
-    OPEN = "open"
-    SETTLED = "settled"
-    VOIDED = "voided"
-
-
 class MeteredCall(models.Model):
-    """What identifies a call: its request id, the caller, and the model revision and prices it used."""
+    """What identifies a call: its request id, the caller, and the model revision and prices it used.
 
-    request_id = models.CharField(max_length=64, unique=True)
+    Every index costs time on every charge, so only the ones a query needs exist: the request id (unique, as a
+    constraint so PostgreSQL gets no second pattern index) and those declared by each table."""
+
+    request_id = models.CharField(max_length=64)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="%(class)ss")
-    api_key = models.ForeignKey("ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    model = models.ForeignKey("registry.Model", null=True, on_delete=models.SET_NULL, related_name="+")
+    # Links that history outlives: Django nulls them when the key, model or card is deleted. No database
+    # constraint and no index of their own; the labels keep the history readable.
+    api_key = models.ForeignKey(
+        "ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False,
+        db_index=False,
+    )  # fmt: skip
+    model = models.ForeignKey(
+        "registry.Model", null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False,
+        db_index=False,
+    )  # fmt: skip
     model_label = models.CharField(max_length=140)
     commit_sha = models.CharField(max_length=40)
-    price_card = models.ForeignKey("PriceCard", null=True, on_delete=models.SET_NULL, related_name="+")
+    price_card = models.ForeignKey(
+        "PriceCard", null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False, db_index=False
+    )
 
     class Meta:
         abstract = True
@@ -37,26 +47,30 @@ class Reservation(MeteredCall):
     """Credits held for one call (by request id) until it is settled or voided."""
 
     payee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", help_text="Empty when free."
-    )
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+", db_index=False,
+        help_text="Empty when free.",
+    )  # fmt: skip
     prompt_price = models.BigIntegerField(default=0)
     completion_price = models.BigIntegerField(default=0)
     reserved_tokens = models.PositiveIntegerField()
     max_cost = models.BigIntegerField()
     spend_key = models.CharField(max_length=64, blank=True, help_text="The Redis spend counter it reserved on.")
-    status = models.CharField(max_length=8, choices=ReservationStatus.choices, default=ReservationStatus.OPEN)
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField()
 
     class Meta:
-        indexes = [models.Index(fields=["status", "expires_at"])]
-        constraints = [models.CheckConstraint(condition=Q(max_cost__gte=0), name="reservation_cost_not_negative")]
+        indexes = [models.Index(fields=["expires_at"])]
+        constraints = [
+            models.UniqueConstraint(fields=["request_id"], name="reservation_unique_request_id"),
+            models.CheckConstraint(condition=Q(max_cost__gte=0), name="reservation_cost_not_negative"),
+        ]
 
 
 class UsageStatus(models.TextChoices):
     OK = "ok"
     ERROR = "error"
     CANCELLED = "cancelled"
+    EXPIRED = "expired", "expired (never settled)"
 
 
 class UsageRecord(MeteredCall):
@@ -75,7 +89,8 @@ class UsageRecord(MeteredCall):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["user", "created_at"])]
+        indexes = [models.Index(fields=["user", "created_at"]), models.Index(fields=["api_key", "created_at"])]
+        constraints = [models.UniqueConstraint(fields=["request_id"], name="usage_record_unique_request_id")]
 
 
 class ConsumerUsageDaily(models.Model):

@@ -23,7 +23,6 @@ from marketplace.models import (
     PaymentStatus,
     Payout,
     PayoutStatus,
-    ReservationStatus,
     TransactionKind,
     User,
 )
@@ -283,7 +282,7 @@ def audit_ledger() -> AuditReport:
         LedgerEntry.objects.values("account_id").annotate(total=Sum("amount")).values_list("account_id", "total")
     )
     holds = dict(
-        Reservation.objects.filter(status=ReservationStatus.OPEN, max_cost__gt=0)
+        Reservation.objects.filter(max_cost__gt=0)
         .values("user_id")
         .annotate(total=Sum("max_cost"))
         .values_list("user_id", "total")

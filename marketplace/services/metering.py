@@ -1,12 +1,13 @@
 """Charging a call: authorize before it runs, settle after it finishes, release if it never ran.
 
-    authorize  scope, visibility, rate limits, spend cap (Redis, atomic) -> hold the maximum cost on the
-               wallet (a conditional UPDATE in the database) -> Reservation
+    authorize  scope, visibility, rate limits, spend cap (Redis, one atomic script) -> hold the maximum cost on
+               the wallet (a conditional UPDATE in the database) -> Reservation
     settle     charge the real cost (consumer debit, provider credit, platform fee: one ledger transaction),
                release the hold, write the usage record and the daily rollups; idempotent by request id
     release    void the reservation: the hold and the Redis counters are given back; idempotent too
 
-The owner of a model calls it free. A periodic task voids reservations that outlived RESERVATION_TTL."""
+The owner of a model calls it free. A periodic task voids reservations that outlived RESERVATION_TTL_SECONDS.
+The database work of the common path is plain SQL (charge_sql.py) to stay within its latency budget."""
 
 import dataclasses
 import datetime as dt
@@ -15,8 +16,8 @@ import uuid
 
 import redis
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from marketplace.exceptions import (
@@ -31,19 +32,15 @@ from marketplace.exceptions import (
 from marketplace.models import (
     AccountKind,
     ApiKey,
-    ConsumerUsageDaily,
-    Listing,
-    ProviderEarningsDaily,
+    ListingStatus,
     Reservation,
-    ReservationStatus,
-    TransactionKind,
     UsageRecord,
     UsageStatus,
     User,
 )
 from marketplace.money import format_credits, split_fee, token_cost
-from marketplace.services import limits
-from marketplace.services.ledger import accounts_for, post_transaction
+from marketplace.services import charge_sql, limits
+from marketplace.services.ledger import accounts_for
 from marketplace.services.listings import served_commit
 from registry.exceptions import RevisionNotFound
 from registry.models import Commit, Model, ValidationStatus
@@ -61,37 +58,65 @@ class Authorization:
     """A call that may go ahead: what to serve, at what price, and the rate-limit state for headers."""
 
     reservation: Reservation
-    commit: Commit
-    listing: Listing | None
+    commit_id: int
+    listing_id: int | None
     rate: limits.RateState
 
     @property
     def request_id(self) -> str:
         return self.reservation.request_id
 
+    @property
+    def commit_sha(self) -> str:
+        return self.reservation.commit_sha
+
     def headers(self) -> dict[str, str]:
         return {"x-request-id": self.request_id, **self.rate.headers()}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Target:
+    commit_id: int
+    commit_sha: str
+    listing_id: int | None
+    price_card_id: int | None
+    prompt_price: int
+    completion_price: int
 
 
 def new_request_id() -> str:
     return f"req_{uuid.uuid4().hex}"
 
 
-def _commit_to_serve(*, user: User, model: Model, revision: str | None) -> tuple[Commit, Listing | None]:
-    """Owners call any valid revision of their model; others only a published listing, at its revision
-    unless they pin another valid commit of it."""
-    listing = Listing.objects.published().select_related("price_card", "model").filter(model=model).first()
+def _target(*, user: User, model: Model, revision: str | None) -> _Target:
+    """What to serve and at what price. Owners call any valid revision of their model, free; others only a
+    published listing, at its revision unless they pin another valid commit of the model."""
+    offer = charge_sql.find_offer(model.pk)
+    published = offer is not None and offer.status == ListingStatus.PUBLISHED and not offer.model_is_private
     is_owner = model.owner_id == user.pk
-    if not is_owner and (listing is None or model.is_private):
+    if not is_owner and not published:
         raise ModelNotFound(
             f"The model '{model.repo_id}' does not exist or you do not have access to it.", param="model"
         )
-    if revision is None and listing is not None:
-        return served_commit(listing=listing), listing
+    paid = published and not is_owner
+    prices = (offer.price_card_id, offer.prompt_price, offer.completion_price) if paid else (None, 0, 0)
+    listing_id = offer.listing_id if published else None
+    if revision is None and published:
+        if offer.head_status == ValidationStatus.VALID:  # the common case: one query in all
+            return _Target(offer.head_commit_id, offer.head_sha, listing_id, *prices)
+        from marketplace.models import Listing
+
+        commit = served_commit(listing=Listing.objects.select_related("model").get(pk=offer.listing_id))
+        return _Target(commit.pk, commit.sha, listing_id, *prices)
+    commit = _pinned_commit(model=model, revision=revision or "main")
+    return _Target(commit.pk, commit.sha, listing_id, *prices)
+
+
+def _pinned_commit(*, model: Model, revision: str) -> Commit:
     from registry.services import resolve_revision
 
     try:
-        commit = resolve_revision(model=model, revision=revision or "main")
+        commit = resolve_revision(model=model, revision=revision)
     except RevisionNotFound:
         raise ModelNotFound(f"The model '{model.repo_id}' has no revision '{revision}'.", param="model") from None
     if commit.validation_status != ValidationStatus.VALID:
@@ -99,7 +124,7 @@ def _commit_to_serve(*, user: User, model: Model, revision: str | None) -> tuple
             f"revision {commit.sha[:12]} of '{model.repo_id}' is {commit.validation_status}, not servable",
             param="model",
         )
-    return commit, listing
+    return commit
 
 
 def authorize(
@@ -118,16 +143,12 @@ def authorize(
         raise PermissionDenied("this API key lacks the 'infer' scope")
     if prompt_tokens < 0 or max_tokens < 0:
         raise InvalidInput("token counts cannot be negative", param="max_tokens")
-    commit, listing = _commit_to_serve(user=user, model=model, revision=revision)
-    is_owner = model.owner_id == user.pk
-    card = None if is_owner or listing is None else listing.price_card
-    prompt_price = card.prompt_price if card else 0
-    completion_price = card.completion_price if card else 0
+    target = _target(user=user, model=model, revision=revision)
     max_cost = token_cost(
         prompt_tokens=prompt_tokens,
         completion_tokens=max_tokens,
-        prompt_price=prompt_price,
-        completion_price=completion_price,
+        prompt_price=target.prompt_price,
+        completion_price=target.completion_price,
     )
     now = timezone.now()
     key_id = api_key.pk if api_key else None
@@ -139,56 +160,71 @@ def authorize(
     if spend_cap is not None:
         spend_key, period_start, ttl = limits.spend_counter(key_id=key_id, period=api_key.spend_period, now=now)
     tokens = prompt_tokens + max_tokens
+    counters = {"subject": subject, "rpm": rpm, "tpm": tpm, "tokens": tokens, "spend_key": spend_key}
     try:
-        decision = limits.take(
-            subject=subject,
-            rpm=rpm,
-            tpm=tpm,
-            tokens=tokens,
-            spend_key=spend_key,
-            spend_cap=spend_cap,
-            cost=max_cost,
-            ttl=ttl,
-        )
+        decision = limits.take(**counters, spend_cap=spend_cap, cost=max_cost, ttl=ttl)
         if decision.reason == "spend_missing":
             limits.seed_spend(spend_key=spend_key, spent=_spent_in_period(api_key, period_start, spend_key), ttl=ttl)
-            decision = limits.take(
-                subject=subject, rpm=rpm, tpm=tpm, tokens=tokens, spend_key=spend_key, spend_cap=spend_cap,
-                cost=max_cost, ttl=ttl,
-            )  # fmt: skip
+            decision = limits.take(**counters, spend_cap=spend_cap, cost=max_cost, ttl=ttl)
     except redis.RedisError as exc:
         raise ServiceUnavailable(f"rate limiter unavailable ({type(exc).__name__}); nothing was charged") from None
     if not decision.admitted:
         _refuse(decision, tokens=tokens, max_cost=max_cost, spend_cap=spend_cap)
-    reserved_cost = max_cost if spend_cap is not None else 0
+    reserved_spend = max_cost if spend_cap is not None and max_cost > 0 else 0
+    values = {
+        "request_id": request_id or new_request_id(),
+        "user_id": user.pk,
+        "api_key_id": key_id,
+        "model_id": model.pk,
+        "model_label": model.repo_id,
+        "commit_sha": target.commit_sha,
+        "price_card_id": target.price_card_id,
+        "payee_id": model.owner_id if max_cost > 0 else None,
+        "prompt_price": target.prompt_price,
+        "completion_price": target.completion_price,
+        "reserved_tokens": tokens,
+        "max_cost": max_cost,
+        "spend_key": spend_key if reserved_spend else "",
+        "created_at": now,
+        "expires_at": now + dt.timedelta(seconds=settings.RESERVATION_TTL_SECONDS),
+    }
     try:
-        reservation = _hold(
-            user=user,
-            api_key=api_key,
-            model=model,
-            commit=commit,
-            card=card,
-            payee=None if card is None or max_cost == 0 else model.owner,
-            prompt_price=prompt_price,
-            completion_price=completion_price,
-            tokens=tokens,
-            max_cost=max_cost,
-            spend_key=spend_key if reserved_cost else "",
-            request_id=request_id or new_request_id(),
-            now=now,
-        )
+        values["id"] = _hold(values)
     except BaseException:
-        _give_back_quietly(
-            subject=subject,
-            tokens=tokens,
-            tpm=tpm,
-            spend_key=spend_key,
-            spend_delta=-reserved_cost,
-            requests=1,
-            rpm=rpm,
-        )
+        _give_back_quietly(subject=subject, tokens=tokens, tpm=tpm, spend_key=spend_key, spend_delta=-reserved_spend,
+                           requests=1, rpm=rpm)  # fmt: skip
         raise
-    return Authorization(reservation=reservation, commit=commit, listing=listing, rate=decision.rate)
+    return Authorization(
+        reservation=Reservation(**values), commit_id=target.commit_id, listing_id=target.listing_id, rate=decision.rate
+    )
+
+
+def _hold(values: dict) -> int:
+    """Hold the maximum cost on the wallet and record the reservation, both or neither."""
+    short = InsufficientQuota(
+        f"You exceeded your current quota: this request may cost up to {format_credits(values['max_cost'])}"
+        " credits and your wallet does not hold that much. Top up your credits."
+    )
+    try:
+        if values["max_cost"] == 0:
+            return charge_sql.insert_reservation(values)
+        if _one_statement():
+            reservation_id = charge_sql.hold_and_reserve_pg(values)
+            if reservation_id is None:
+                raise short
+            return reservation_id
+        with transaction.atomic():
+            if not charge_sql.hold_credits(user_id=values["user_id"], amount=values["max_cost"]):
+                raise short
+            return charge_sql.insert_reservation(values)
+    except IntegrityError:
+        raise Conflict(f"request id {values['request_id']} was already used", param="request_id") from None
+
+
+def _one_statement() -> bool:
+    """Whether to charge with the one-statement PostgreSQL queries (CHARGE_IN_ONE_STATEMENT; auto by default)."""
+    choice = settings.CHARGE_IN_ONE_STATEMENT
+    return connection.vendor == "postgresql" if choice is None else choice
 
 
 def _refuse(decision: limits.Decision, *, tokens: int, max_cost: int, spend_cap: int | None):
@@ -215,52 +251,12 @@ def _refuse(decision: limits.Decision, *, tokens: int, max_cost: int, spend_cap:
     )
 
 
-def _hold(*, user, api_key, model, commit, card, payee, prompt_price, completion_price, tokens, max_cost, spend_key,
-          request_id, now) -> Reservation:  # fmt: skip
-    with transaction.atomic():
-        if max_cost > 0:
-            held = accounts_for([(user.pk, AccountKind.WALLET)])[(user.pk, AccountKind.WALLET)]
-            claimed = (
-                type(held)
-                .objects.filter(pk=held.pk, balance__gte=F("held") + max_cost)
-                .update(held=F("held") + max_cost)
-            )
-            if claimed != 1:
-                raise InsufficientQuota(
-                    f"You exceeded your current quota: this request may cost up to {format_credits(max_cost)} "
-                    "credits and your wallet does not hold that much. Top up your credits."
-                )
-        try:
-            with transaction.atomic():
-                return Reservation.objects.create(
-                    request_id=request_id,
-                    user=user,
-                    api_key=api_key,
-                    model=model,
-                    model_label=model.repo_id,
-                    commit_sha=commit.sha,
-                    price_card=card,
-                    payee=payee,
-                    prompt_price=prompt_price,
-                    completion_price=completion_price,
-                    reserved_tokens=tokens,
-                    max_cost=max_cost,
-                    spend_key=spend_key,
-                    created_at=now,
-                    expires_at=now + dt.timedelta(seconds=settings.RESERVATION_TTL_SECONDS),
-                )
-        except IntegrityError:
-            raise Conflict(f"request id {request_id} was already used", param="request_id") from None
-
-
 def _spent_in_period(api_key: ApiKey, period_start: dt.datetime | None, spend_key: str) -> int:
     """Settled spend of a key in a period plus its open reservations there: what its spend counter holds."""
-    from django.db.models import Sum
-
     settled = UsageRecord.objects.filter(api_key=api_key)
     if period_start is not None:
         settled = settled.filter(created_at__gte=period_start)
-    open_holds = Reservation.objects.filter(api_key=api_key, status=ReservationStatus.OPEN, spend_key=spend_key)
+    open_holds = Reservation.objects.filter(api_key=api_key, spend_key=spend_key)
     return (settled.aggregate(total=Sum("cost"))["total"] or 0) + (
         open_holds.aggregate(total=Sum("max_cost"))["total"] or 0
     )
@@ -273,9 +269,26 @@ def _give_back_quietly(**kwargs) -> None:
         logger.warning("could not give back rate-limit counters %s; they expire on their own", kwargs)
 
 
-def _tpm_of(reservation: Reservation) -> int:
-    key = reservation.api_key
-    return key.effective_tpm if key is not None else settings.DEFAULT_KEY_TPM
+def _give_back_after(claimed: dict, *, used_tokens: int, cost: int) -> None:
+    unused_tokens = max(0, claimed["reserved_tokens"] - used_tokens)
+    spend_delta = cost - claimed["max_cost"] if claimed["spend_key"] else 0
+    if unused_tokens == 0 and spend_delta == 0:
+        return  # the call used all it reserved: the counters are already right
+    if "tpm_limit" not in claimed:
+        key = ApiKey.objects.filter(pk=claimed["api_key_id"]).only("tpm_limit").first()
+        claimed["tpm_limit"] = key.tpm_limit if key is not None else None
+    tpm = claimed["tpm_limit"] if claimed["tpm_limit"] is not None else settings.DEFAULT_KEY_TPM
+    _give_back_quietly(
+        subject=limits.subject(user_id=claimed["user_id"], key_id=claimed["api_key_id"]),
+        tokens=unused_tokens,
+        tpm=tpm,
+        spend_key=claimed["spend_key"],
+        spend_delta=spend_delta,
+    )
+
+
+class _AccountsMissing(Exception):
+    """A first charge for this provider (or the platform): its account must be created first."""
 
 
 def settle(
@@ -290,164 +303,142 @@ def settle(
     request id again returns the first usage record and charges nothing."""
     if prompt_tokens < 0 or completion_tokens < 0:
         raise InvalidInput("token counts cannot be negative")
-    with transaction.atomic():
-        reservation = (
-            Reservation.objects.select_for_update(of=("self",))
-            .select_related("api_key")
-            .filter(request_id=request_id)
-            .first()
-        )
-        if reservation is None:
-            raise NotFound(f"no reservation for request {request_id}")
-        if reservation.status == ReservationStatus.SETTLED:
-            return UsageRecord.objects.get(request_id=request_id)
-        if reservation.status == ReservationStatus.VOIDED:
-            raise Conflict(f"the reservation of request {request_id} expired or was released")
-        cost = min(
-            reservation.max_cost,
-            token_cost(
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                prompt_price=reservation.prompt_price,
-                completion_price=reservation.completion_price,
-            ),
-        )
-        record = _record_usage(
-            reservation,
+    if _one_statement():
+        return _settle_in_one_statement(request_id, prompt_tokens, completion_tokens, latency_ms, status)
+    for _attempt in range(2):
+        try:
+            with transaction.atomic():
+                claimed = charge_sql.take_reservation(request_id=request_id)
+                if claimed is None:
+                    return _earlier_outcome(request_id)
+                claimed["request_id"] = request_id
+                record = _charge(claimed, prompt_tokens, completion_tokens, latency_ms, status)
+        except _AccountsMissing:
+            accounts_for([(claimed["payee_id"], AccountKind.EARNINGS), (None, AccountKind.PLATFORM_FEES)])
+            continue
+        _give_back_after(claimed, used_tokens=prompt_tokens + completion_tokens, cost=record.cost)
+        return record
+    raise RuntimeError(f"could not create the accounts to settle {request_id}")
+
+
+def _settle_in_one_statement(request_id, prompt_tokens, completion_tokens, latency_ms, status) -> UsageRecord:
+    now = timezone.now()
+    try:
+        settled = charge_sql.settle_pg(
+            request_id=request_id, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            latency_ms=max(0, int(latency_ms)), status=status, fee_percent=settings.PLATFORM_FEE_PERCENT, now=now,
+        )  # fmt: skip
+    except IntegrityError as exc:
+        logger.error("settling %s broke a ledger constraint: %s", request_id, exc)
+        raise Conflict(f"request {request_id} could not be charged: the wallet cannot cover it") from None
+    if settled is None:
+        return _earlier_outcome(request_id)
+    _give_back_after(
+        {**settled, "request_id": request_id}, used_tokens=prompt_tokens + completion_tokens, cost=settled["cost"]
+    )
+    return UsageRecord(
+        pk=settled["id"], request_id=request_id, user_id=settled["user_id"], api_key_id=settled["api_key_id"],
+        model_id=settled["model_id"], model_label=settled["model_label"], commit_sha=settled["commit_sha"],
+        price_card_id=settled["price_card_id"], prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+        cost=settled["cost"], fee=settled["fee"], latency_ms=max(0, int(latency_ms)), status=status,
+        transaction_id=settled["transaction_id"], created_at=now,
+    )  # fmt: skip
+
+
+def _earlier_outcome(request_id: str) -> UsageRecord:
+    """A request with no open reservation: settled or released before (return that record), or unknown."""
+    record = UsageRecord.objects.filter(request_id=request_id).first()
+    if record is None:
+        raise NotFound(f"no reservation for request {request_id}")
+    if record.status == UsageStatus.EXPIRED:
+        logger.warning("request %s settled after its reservation expired; it was not charged", request_id)
+    return record
+
+
+def _charge(claimed: dict, prompt_tokens: int, completion_tokens: int, latency_ms: int, status: str) -> UsageRecord:
+    """Inside settle's transaction: ledger, hold, usage record, rollups."""
+    cost = min(
+        claimed["max_cost"],
+        token_cost(
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            cost=cost,
-            latency_ms=latency_ms,
-            status=status,
-        )
-    spend_delta = cost - reservation.max_cost if reservation.spend_key else 0
-    unused_tokens = max(0, reservation.reserved_tokens - prompt_tokens - completion_tokens)
-    _give_back_quietly(
-        subject=limits.subject(user_id=reservation.user_id, key_id=reservation.api_key_id),
-        tokens=unused_tokens,
-        tpm=_tpm_of(reservation),
-        spend_key=reservation.spend_key,
-        spend_delta=spend_delta,
+            prompt_price=claimed["prompt_price"],
+            completion_price=claimed["completion_price"],
+        ),
     )
-    return record
-
-
-def _record_usage(
-    reservation, *, prompt_tokens, completion_tokens, cost, latency_ms, status, outcome=ReservationStatus.SETTLED
-) -> UsageRecord:
-    """Inside settle's or release's transaction: ledger, hold, usage record, rollups, reservation state."""
-    now = timezone.now()
     share, fee = split_fee(cost, fee_percent=settings.PLATFORM_FEE_PERCENT)
-    posted = None
-    if reservation.max_cost > 0:
-        wanted = [(reservation.user_id, AccountKind.WALLET), (None, AccountKind.PLATFORM_FEES)]
-        if reservation.payee_id:
-            wanted.append((reservation.payee_id, AccountKind.EARNINGS))
-        accounts = accounts_for(wanted)
-        wallet = accounts[(reservation.user_id, AccountKind.WALLET)]
-        entries = [(wallet, -cost), (accounts[(None, AccountKind.PLATFORM_FEES)], fee)]
-        if reservation.payee_id:
-            entries.append((accounts[(reservation.payee_id, AccountKind.EARNINGS)], share))
-        if cost > 0:
-            posted = post_transaction(
-                kind=TransactionKind.CHARGE,
-                entries=entries,
-                idempotency_key=f"charge:{reservation.request_id}",
-                memo=f"{reservation.model_label}@{reservation.commit_sha[:12]} {reservation.request_id}",
-                release_holds={wallet.pk: reservation.max_cost},
-            )
-        else:
-            type(wallet).objects.filter(pk=wallet.pk, held__gte=reservation.max_cost).update(
-                held=F("held") - reservation.max_cost
-            )
-    record = UsageRecord.objects.create(
-        request_id=reservation.request_id,
-        user_id=reservation.user_id,
-        api_key_id=reservation.api_key_id,
-        model_id=reservation.model_id,
-        model_label=reservation.model_label,
-        commit_sha=reservation.commit_sha,
-        price_card_id=reservation.price_card_id,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
-        cost=cost,
-        fee=fee,
-        latency_ms=max(0, int(latency_ms)),
-        status=status,
-        transaction=posted,
-        created_at=now,
-    )
-    reservation.status = outcome
-    reservation.save(update_fields=["status"])
-    day = now.date()
-    _bump(
-        ConsumerUsageDaily,
-        {"user_id": reservation.user_id, "day": day, "key_id": reservation.api_key_id or 0,
-         "model_label": reservation.model_label},
-        {"requests": 1, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "cost": cost},
-    )  # fmt: skip
-    if reservation.payee_id:
-        _bump(
-            ProviderEarningsDaily,
-            {"provider_id": reservation.payee_id, "day": day, "model_label": reservation.model_label,
-             "commit_sha": reservation.commit_sha},
-            {"requests": 1, "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "gross": cost,
-             "earnings": share, "fee": fee},
+    now = timezone.now()
+    transaction_id = None
+    if cost > 0:
+        moved = charge_sql.move_charge(
+            consumer_id=claimed["user_id"], payee_id=claimed["payee_id"], cost=cost, share=share, fee=fee,
+            release=claimed["max_cost"],
         )  # fmt: skip
-    return record
+        if len(moved) != 3:
+            raise _AccountsMissing()  # rolls the claim back too; settle creates them and retries
+        transaction_id = charge_sql.insert_charge(
+            request_id=claimed["request_id"],
+            memo=f"{claimed['model_label']}@{claimed['commit_sha'][:12]}",
+            now=now,
+            entries=[(moved["wallet"], -cost), (moved["earnings"], share), (moved["platform_fees"], fee)],
+        )
+    elif claimed["max_cost"] > 0:
+        charge_sql.release_hold(user_id=claimed["user_id"], amount=claimed["max_cost"])
+    return _write_usage(claimed, prompt_tokens, completion_tokens, cost, share, fee, latency_ms, status,
+                        transaction_id, now)  # fmt: skip
 
 
-def _bump(rollup, lookup: dict, increments: dict) -> None:
-    """Add to a daily rollup row, creating it on the day's first call."""
-    changes = {name: F(name) + value for name, value in increments.items()}
-    if rollup.objects.filter(**lookup).update(**changes):
-        return
-    try:
-        with transaction.atomic():
-            rollup.objects.create(**lookup, **increments)
-    except IntegrityError:  # a concurrent first call made it
-        rollup.objects.filter(**lookup).update(**changes)
+def _write_usage(claimed, prompt_tokens, completion_tokens, cost, share, fee, latency_ms, status, transaction_id,
+                 now) -> UsageRecord:  # fmt: skip
+    values = {
+        "request_id": claimed["request_id"],
+        "user_id": claimed["user_id"],
+        "api_key_id": claimed["api_key_id"],
+        "model_id": claimed["model_id"],
+        "model_label": claimed["model_label"],
+        "commit_sha": claimed["commit_sha"],
+        "price_card_id": claimed["price_card_id"],
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "cost": cost,
+        "fee": fee,
+        "latency_ms": max(0, int(latency_ms)),
+        "status": status,
+        "transaction_id": transaction_id,
+        "created_at": now,
+    }
+    values["id"] = charge_sql.insert_usage(values)
+    charge_sql.add_to_rollups(
+        day=now.date(), user_id=claimed["user_id"], key_id=claimed["api_key_id"] or 0,
+        payee_id=claimed["payee_id"] if cost > 0 else None, model_label=claimed["model_label"],
+        commit_sha=claimed["commit_sha"], prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+        cost=cost, share=share, fee=fee,
+    )  # fmt: skip
+    return UsageRecord(**values)
 
 
-def release(*, request_id: str, status: str = UsageStatus.ERROR) -> UsageRecord | None:
+def release(*, request_id: str, status: str = UsageStatus.ERROR) -> UsageRecord:
     """A call that failed or was cancelled before producing anything: give back everything it held.
     Returns its (zero-cost) usage record, or the earlier outcome if it was already settled or released."""
+    record = _release_open(request_id, status)
+    return record if record is not None else _earlier_outcome(request_id)
+
+
+def _release_open(request_id: str, status: str) -> UsageRecord | None:
     with transaction.atomic():
-        reservation = (
-            Reservation.objects.select_for_update(of=("self",))
-            .select_related("api_key")
-            .filter(request_id=request_id)
-            .first()
-        )
-        if reservation is None:
-            raise NotFound(f"no reservation for request {request_id}")
-        if reservation.status != ReservationStatus.OPEN:
-            return UsageRecord.objects.filter(request_id=request_id).first()
-        record = _record_usage(
-            reservation,
-            prompt_tokens=0,
-            completion_tokens=0,
-            cost=0,
-            latency_ms=0,
-            status=status,
-            outcome=ReservationStatus.VOIDED,
-        )
-    _give_back_quietly(
-        subject=limits.subject(user_id=reservation.user_id, key_id=reservation.api_key_id),
-        tokens=reservation.reserved_tokens,
-        tpm=_tpm_of(reservation),
-        spend_key=reservation.spend_key,
-        spend_delta=-reservation.max_cost if reservation.spend_key else 0,
-    )
+        claimed = charge_sql.take_reservation(request_id=request_id)
+        if claimed is None:
+            return None
+        claimed["request_id"] = request_id
+        if claimed["max_cost"] > 0:
+            charge_sql.release_hold(user_id=claimed["user_id"], amount=claimed["max_cost"])
+        record = _write_usage(claimed, 0, 0, 0, 0, 0, 0, status, None, timezone.now())
+    _give_back_after(claimed, used_tokens=0, cost=0)
     return record
 
 
 def void_stale_reservations(*, now: dt.datetime | None = None) -> int:
     """Release reservations whose call never settled within RESERVATION_TTL_SECONDS. Returns how many."""
     now = now or timezone.now()
-    stale = Reservation.objects.filter(status=ReservationStatus.OPEN, expires_at__lt=now)
-    voided = 0
-    for request_id in stale.values_list("request_id", flat=True)[:1000]:
-        if release(request_id=request_id, status=UsageStatus.ERROR) is not None:
-            voided += 1
-    return voided
+    stale = Reservation.objects.filter(expires_at__lt=now).values_list("request_id", flat=True)[:1000]
+    return sum(_release_open(request_id, UsageStatus.EXPIRED) is not None for request_id in stale)

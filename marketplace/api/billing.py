@@ -1,0 +1,50 @@
+"""JSON API of the wallet: credits (the OpenRouter shape) and usage reports."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from marketplace.api.serializers import CreditsResponseSerializer, UsageResponseSerializer
+from marketplace.money import format_credits
+from marketplace.services import ledger, reports
+
+
+class CreditsView(APIView):
+    @extend_schema(responses=CreditsResponseSerializer)
+    def get(self, request):
+        summary = ledger.credit_summary(user=request.user)
+        data = {
+            "balance": format_credits(summary.balance),
+            "total_credits": format_credits(summary.total_credits),
+            "total_usage": format_credits(summary.total_usage),
+        }
+        return Response({"data": data})
+
+
+def usage_rows(rows: list[dict]) -> list[dict]:
+    """Rollup rows as the API shows them: decimal-string costs, `model` for the model label."""
+    shown = []
+    for row in rows:
+        item = {name: value for name, value in row.items() if name not in ("model_label", "cost")}
+        if "model_label" in row:
+            item["model"] = row["model_label"]
+        item["cost"] = format_credits(row["cost"])
+        shown.append(item)
+    return shown
+
+
+class UsageView(APIView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("start", OpenApiTypes.DATE, description="first day, UTC (default: 29 days before end)"),
+            OpenApiParameter("end", OpenApiTypes.DATE, description="last day, UTC, inclusive (default: today)"),
+            OpenApiParameter("group_by", str, enum=list(reports.GROUPINGS), description="default: day"),
+        ],
+        responses=UsageResponseSerializer,
+    )
+    def get(self, request):
+        period = reports.parse_period(request.query_params.get("start"), request.query_params.get("end"))
+        group_by = request.query_params.get("group_by") or "day"
+        rows = reports.consumer_usage(user=request.user, period=period, group_by=group_by)
+        return Response({"start": period.start, "end": period.end, "group_by": group_by, "data": usage_rows(rows)})

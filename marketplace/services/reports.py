@@ -1,0 +1,93 @@
+"""Usage and earnings reports, read from the daily rollups (never from raw usage records)."""
+
+import dataclasses
+import datetime as dt
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from marketplace.exceptions import InvalidInput
+from marketplace.models import ApiKey, ConsumerUsageDaily, ProviderEarningsDaily, User
+
+GROUPINGS = ("day", "model", "key")
+MAX_RANGE_DAYS = 366
+DEFAULT_RANGE_DAYS = 30
+
+
+@dataclasses.dataclass(frozen=True)
+class Period:
+    start: dt.date
+    end: dt.date  # inclusive
+
+
+def parse_period(start: str | None, end: str | None) -> Period:
+    """`start`/`end` as YYYY-MM-DD (inclusive, UTC); by default the last 30 days up to today."""
+    today = timezone.now().date()
+
+    def parse(raw: str | None, param: str, default: dt.date) -> dt.date:
+        if raw in (None, ""):
+            return default
+        try:
+            return dt.date.fromisoformat(raw)
+        except (TypeError, ValueError):
+            raise InvalidInput(f"{param} must be a date like 2026-11-24, got {raw!r}", param=param) from None
+
+    end_day = parse(end, "end", today)
+    start_day = parse(start, "start", end_day - dt.timedelta(days=DEFAULT_RANGE_DAYS - 1))
+    if start_day > end_day:
+        raise InvalidInput("start must not be after end", param="start")
+    if (end_day - start_day).days >= MAX_RANGE_DAYS:
+        raise InvalidInput(f"a report covers at most {MAX_RANGE_DAYS} days", param="start")
+    return Period(start=start_day, end=end_day)
+
+
+def consumer_usage(*, user: User, period: Period, group_by: str) -> list[dict]:
+    """Requests, tokens and cost per day, model or key, oldest or largest first."""
+    if group_by not in GROUPINGS:
+        raise InvalidInput(f"group_by must be one of {', '.join(GROUPINGS)}", param="group_by")
+    column = {"day": "day", "model": "model_label", "key": "key_id"}[group_by]
+    rows = (
+        ConsumerUsageDaily.objects.filter(user=user, day__gte=period.start, day__lte=period.end)
+        .values(column)
+        .annotate(
+            requests=Sum("requests"),
+            prompt_tokens=Sum("prompt_tokens"),
+            completion_tokens=Sum("completion_tokens"),
+            cost=Sum("cost"),
+        )
+        .order_by(column if group_by == "day" else "-cost", column)
+    )
+    rows = list(rows)
+    if group_by == "key":
+        names = dict(ApiKey.objects.filter(user=user).values_list("pk", "name"))
+        for row in rows:
+            row["key_name"] = names.get(row["key_id"], "browser session" if row["key_id"] == 0 else "deleted key")
+    return rows
+
+
+def provider_earnings(*, provider: User, period: Period) -> list[dict]:
+    """Per day, model and revision: requests, tokens, gross, the provider's earnings and the fee."""
+    return list(
+        ProviderEarningsDaily.objects.filter(provider=provider, day__gte=period.start, day__lte=period.end)
+        .values("day", "model_label", "commit_sha")
+        .annotate(
+            requests=Sum("requests"),
+            prompt_tokens=Sum("prompt_tokens"),
+            completion_tokens=Sum("completion_tokens"),
+            gross=Sum("gross"),
+            earnings=Sum("earnings"),
+            fee=Sum("fee"),
+        )
+        .order_by("day", "model_label", "commit_sha")
+    )
+
+
+def daily_series(rows: list[dict], *, period: Period, value: str) -> list[tuple[dt.date, int]]:
+    """Totals of `value` for every day of the period, zero where nothing happened (for charts)."""
+    totals: dict[dt.date, int] = {}
+    for row in rows:
+        totals[row["day"]] = totals.get(row["day"], 0) + row[value]
+    days = (period.end - period.start).days + 1
+    return [
+        (period.start + dt.timedelta(days=n), totals.get(period.start + dt.timedelta(days=n), 0)) for n in range(days)
+    ]

@@ -25,6 +25,14 @@ from tests.marketplace.conftest import add_commit
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture(autouse=True, params=["one_statement", "portable"])
+def charging_path(request, settings):
+    """Every test runs against both ways of charging: one prepared statement per step (PostgreSQL) and the
+    portable statements that SQLite uses."""
+    settings.CHARGE_IN_ONE_STATEMENT = request.param == "one_statement"
+    return request.param
+
+
 def wallet(user):
     account = ledger.account_for(user.pk, AccountKind.WALLET)
     return account.balance, account.held

@@ -215,7 +215,12 @@ def publish_now(
     is_downloadable: bool | None = None,
     title: str | None = None,
 ) -> Listing:
-    """The operator's shortcut: create or update the listing and publish it without review."""
+    """The operator's shortcut: create or update the listing and publish it without review. All or nothing."""
+    with transaction.atomic():
+        return _publish_now(model, prompt_price, completion_price, download_price, revision, is_downloadable, title)
+
+
+def _publish_now(model, prompt_price, completion_price, download_price, revision, is_downloadable, title) -> Listing:
     owner = model.owner
     existing = Listing.objects.filter(model=model).first()
     listing = save_listing(

@@ -1,0 +1,151 @@
+"""The wallet's JSON API: /api/v1/credits, /api/v1/usage and the payment webhook."""
+
+import datetime as dt
+import json
+
+import pytest
+from django.utils import timezone
+
+from marketplace.models import ApiKey, ConsumerUsageDaily, LedgerTransaction, Payment
+from marketplace.money import MICRO
+from marketplace.payments import TestPaymentProvider
+from marketplace.services import ledger, metering
+
+pytestmark = pytest.mark.django_db
+
+
+def bearer(secret):
+    return {"HTTP_AUTHORIZATION": f"Bearer {secret}"}
+
+
+def test_credits_shows_balance_bought_and_spent(client, funded_consumer, make_key, listing):
+    secret = make_key(funded_consumer, scopes=("infer",))
+    granted = metering.authorize(
+        user=funded_consumer, api_key=ApiKey.objects.get(user=funded_consumer), model=listing.model,
+        prompt_tokens=1000, max_tokens=500,
+    )  # fmt: skip
+    metering.settle(request_id=granted.request_id, prompt_tokens=1000, completion_tokens=500)
+
+    response = client.get("/api/v1/credits", **bearer(secret))
+
+    assert response.status_code == 200
+    assert response.json() == {"data": {"balance": "9.995000", "total_credits": "10.000000", "total_usage": "0.005000"}}
+
+
+def test_credits_needs_a_key(client):
+    response = client.get("/api/v1/credits")
+    assert response.status_code in (401, 403)
+    assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def seed_usage(user, key_id):
+    today = timezone.now().date()
+    rows = [
+        (today, key_id, "alice/tiny-gpt", 2, 300, 1000),
+        (today, 0, "alice/tiny-gpt", 1, 100, 500),
+        (today - dt.timedelta(days=1), key_id, "demo/pydoc-gpt", 4, 800, 0),
+        (today - dt.timedelta(days=40), key_id, "alice/tiny-gpt", 9, 900, 9000),
+    ]
+    for day, key, model, requests, tokens, cost in rows:
+        ConsumerUsageDaily.objects.create(
+            day=day, user=user, key_id=key, model_label=model, requests=requests, prompt_tokens=tokens,
+            completion_tokens=tokens // 2, cost=cost,
+        )  # fmt: skip
+    return today
+
+
+def test_usage_by_day_covers_the_last_30_days_by_default(client, consumer, make_key):
+    secret = make_key(consumer, scopes=("read",))
+    today = seed_usage(consumer, ApiKey.objects.get(user=consumer).pk)
+
+    body = client.get("/api/v1/usage", **bearer(secret)).json()
+
+    assert (body["start"], body["end"], body["group_by"]) == (str(today - dt.timedelta(days=29)), str(today), "day")
+    assert body["data"] == [
+        {"day": str(today - dt.timedelta(days=1)), "requests": 4, "prompt_tokens": 800, "completion_tokens": 400,
+         "cost": "0.000000"},
+        {"day": str(today), "requests": 3, "prompt_tokens": 400, "completion_tokens": 200, "cost": "0.001500"},
+    ]  # fmt: skip
+
+
+def test_usage_by_model_and_by_key(client, consumer, make_key):
+    secret = make_key(consumer, scopes=("read",))
+    key_id = ApiKey.objects.get(user=consumer).pk
+    today = seed_usage(consumer, key_id)
+    start = str(today - dt.timedelta(days=60))
+
+    by_model = client.get(f"/api/v1/usage?group_by=model&start={start}", **bearer(secret)).json()["data"]
+    by_key = client.get(f"/api/v1/usage?group_by=key&start={start}", **bearer(secret)).json()["data"]
+
+    assert [(row["model"], row["requests"], row["cost"]) for row in by_model] == [
+        ("alice/tiny-gpt", 12, "0.010500"),
+        ("demo/pydoc-gpt", 4, "0.000000"),
+    ]
+    assert [(row["key_id"], row["key_name"], row["requests"]) for row in by_key] == [
+        (key_id, "test", 15),
+        (0, "browser session", 1),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("query", "param"),
+    [("group_by=week", "group_by"), ("start=yesterday", "start"), ("start=2026-02-01&end=2026-01-01", "start"),
+     ("start=2020-01-01&end=2026-01-01", "start"), ("end=2026-13-01", "end")],
+)  # fmt: skip
+def test_usage_refuses_bad_parameters(client, consumer, make_key, query, param):
+    secret = make_key(consumer, scopes=("read",))
+    response = client.get(f"/api/v1/usage?{query}", **bearer(secret))
+    assert response.status_code == 400
+    assert response.json()["error"]["param"] == param
+
+
+def test_usage_shows_only_the_callers_own(client, consumer, outsider, make_key):
+    seed_usage(consumer, 12345)
+    secret = make_key(outsider, scopes=("read",))
+    assert client.get("/api/v1/usage?group_by=model", **bearer(secret)).json()["data"] == []
+
+
+def webhook(client, payload, signature=None):
+    body = json.dumps(payload).encode()
+    return client.post(
+        "/api/payments/test/webhook", body, content_type="application/json",
+        HTTP_X_SIGNATURE=signature if signature is not None else TestPaymentProvider.sign(body),
+    )  # fmt: skip
+
+
+def test_the_same_payment_webhook_twice_credits_once(client, consumer):
+    payload = {"payment_id": "pi_1", "username": "bob", "amount": "7.5"}
+
+    first, again = webhook(client, payload), webhook(client, payload)
+
+    assert (first.status_code, first.json()) == (200, {"payment_id": "pi_1", "amount": "7.500000", "credited": True})
+    assert (again.status_code, again.json()["credited"]) == (200, False)
+    assert ledger.credit_summary(user=consumer).balance == 7_500_000
+    assert Payment.objects.count() == 1 and LedgerTransaction.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("payload", "signature", "status"),
+    [
+        ({"payment_id": "pi_2", "username": "bob", "amount": "5"}, "forged", 401),
+        ({"payment_id": "pi_3", "username": "bob", "amount": "0"}, None, 400),
+        ({"payment_id": "pi_4", "username": "bob", "amount": "-5"}, None, 400),
+        ({"payment_id": "pi_5", "username": "nobody", "amount": "5"}, None, 400),
+        ({"payment_id": "pi_6", "username": "bob"}, None, 400),
+    ],
+)
+def test_bad_webhooks_are_refused_and_credit_nothing(client, consumer, payload, signature, status):
+    response = webhook(client, payload, signature)
+
+    assert response.status_code == status
+    assert "error" in response.json()
+    assert Payment.objects.count() == 0 and LedgerTransaction.objects.count() == 0
+
+
+def test_test_provider_checkout_credits_at_once(consumer):
+    from marketplace.payments import provider
+
+    checkout = provider().start_checkout(user=consumer, amount=3 * MICRO)
+
+    assert checkout.redirect_url is None and checkout.payment_id.startswith("test_")
+    assert ledger.credit_summary(user=consumer).balance == 3 * MICRO

@@ -69,7 +69,20 @@ def model_detail(request, namespace: str, name: str, revision: str | None = None
         "card_html": render_card(_read_text(tree, "README.md")),
         "is_owner": request.user.is_authenticated and request.user.pk == model.owner_id,
     }
+    context["listing"] = _listing_shown(model, context["is_owner"])
     return render(request, "registry/model_detail.html", context)
+
+
+def _listing_shown(model: Model, is_owner: bool):
+    """The store listing on a model page: the published one for everyone, any state for its owner."""
+    from marketplace.models import Listing
+    from marketplace.services.listings import describe_price
+
+    listings = Listing.objects.filter(model=model).select_related("price_card")
+    listing = (listings if is_owner else listings.published()).first()
+    if listing is not None:
+        listing.price_text = describe_price(listing.price_card)
+    return listing
 
 
 def commit_list(request, namespace: str, name: str):

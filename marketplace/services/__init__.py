@@ -17,6 +17,7 @@ from marketplace.services.accounts import (
     release_storage,
     reserve_storage,
     revoke_api_key,
+    set_key_limits,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "release_storage",
     "reserve_storage",
     "revoke_api_key",
+    "set_key_limits",
 ]

@@ -146,3 +146,30 @@ def release_storage(*, user_id: int, size: int) -> None:
     User.objects.filter(pk=user_id, storage_used_bytes__gte=size).update(
         storage_used_bytes=F("storage_used_bytes") - size
     )
+
+
+MAX_RATE_LIMIT = 10**9
+
+
+def set_key_limits(
+    *, user: User, key_id: int, rpm_limit: int | None, tpm_limit: int | None, spend_limit: int | None, spend_period: str
+) -> ApiKey:
+    """Set a key's requests and tokens per minute (None: the store's default) and its spend cap (None: none).
+    The new limits apply from the key's next request."""
+    from marketplace.models import SpendPeriod
+
+    for name, value in (("rpm_limit", rpm_limit), ("tpm_limit", tpm_limit)):
+        if value is not None and not 1 <= value <= MAX_RATE_LIMIT:
+            raise InvalidInput(f"{name} must be between 1 and {MAX_RATE_LIMIT}", param=name)
+    if spend_limit is not None and spend_limit < 0:
+        raise InvalidInput("spend_limit cannot be negative", param="spend_limit")
+    if spend_period not in SpendPeriod.values:
+        raise InvalidInput(f"spend_period must be one of {', '.join(SpendPeriod.values)}", param="spend_period")
+    with transaction.atomic():
+        api_key = ApiKey.objects.select_for_update().filter(user=user, pk=key_id).first()
+        if api_key is None:
+            raise NotFound("no such key")
+        api_key.rpm_limit, api_key.tpm_limit = rpm_limit, tpm_limit
+        api_key.spend_limit, api_key.spend_period = spend_limit, spend_period
+        api_key.save(update_fields=["rpm_limit", "tpm_limit", "spend_limit", "spend_period"])
+    return api_key

@@ -91,3 +91,14 @@ def daily_series(rows: list[dict], *, period: Period, value: str) -> list[tuple[
     return [
         (period.start + dt.timedelta(days=n), totals.get(period.start + dt.timedelta(days=n), 0)) for n in range(days)
     ]
+
+
+def key_spend(*, api_key: ApiKey, now: dt.datetime | None = None) -> int:
+    """What a key spent in its current spend period, from the daily rollups (settled calls only)."""
+    from marketplace.services.limits import spend_counter
+
+    _, start, _ = spend_counter(key_id=api_key.pk, period=api_key.spend_period, now=now or timezone.now())
+    rows = ConsumerUsageDaily.objects.filter(user_id=api_key.user_id, key_id=api_key.pk)
+    if start is not None:
+        rows = rows.filter(day__gte=start.date())
+    return rows.aggregate(total=Sum("cost"))["total"] or 0

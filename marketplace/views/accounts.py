@@ -10,6 +10,7 @@ from marketplace import services
 from marketplace.exceptions import DomainError
 from marketplace.forms import ApiKeyForm, SignUpForm
 from marketplace.models import ApiKey
+from marketplace.money import format_credits
 
 
 @require_http_methods(["GET", "POST"])
@@ -47,8 +48,20 @@ def keys(request):
             form.add_error(None, exc.message)
         else:
             form = ApiKeyForm()
-    api_keys = ApiKey.objects.filter(user=request.user)
-    return render(request, "marketplace/keys.html", {"form": form, "api_keys": api_keys, "new_secret": new_secret})
+    from marketplace.forms import KeyLimitsForm
+    from marketplace.services import reports
+
+    api_keys = list(ApiKey.objects.filter(user=request.user))
+    for api_key in api_keys:
+        api_key.spent = reports.key_spend(api_key=api_key)
+        api_key.limits_form = KeyLimitsForm(
+            initial={"rpm_limit": api_key.rpm_limit, "tpm_limit": api_key.tpm_limit,
+                     "spend_limit": format_credits(api_key.spend_limit) if api_key.spend_limit is not None else "",
+                     "spend_period": api_key.spend_period},
+            prefix=f"key{api_key.pk}",
+        )  # fmt: skip
+    context = {"form": form, "api_keys": api_keys, "new_secret": new_secret}
+    return render(request, "marketplace/keys.html", context)
 
 
 @login_required
@@ -60,4 +73,23 @@ def revoke_key(request, key_id: int):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Revoked {api_key.name}.")
+    return redirect("keys")
+
+
+@login_required
+@require_POST
+def key_limits(request, key_id: int):
+    from marketplace.forms import KeyLimitsForm
+
+    form = KeyLimitsForm(request.POST, prefix=f"key{key_id}")
+    if not form.is_valid():
+        errors = "; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
+        messages.error(request, f"Limits not changed: {errors}")
+        return redirect("keys")
+    try:
+        api_key = services.set_key_limits(user=request.user, key_id=key_id, **form.cleaned_data)
+    except DomainError as exc:
+        messages.error(request, f"Limits not changed: {exc.message}")
+    else:
+        messages.success(request, f"Limits of {api_key.name} saved.")
     return redirect("keys")

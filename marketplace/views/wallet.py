@@ -1,0 +1,81 @@
+"""Consumer pages: the wallet (balance, top-up, transactions) and usage (chart, table, CSV)."""
+
+import csv
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
+
+from marketplace import payments
+from marketplace.exceptions import DomainError
+from marketplace.forms import TopUpForm
+from marketplace.models import AccountKind, LedgerEntry
+from marketplace.money import format_credits
+from marketplace.services import ledger, reports
+from marketplace.views.charts import bar_chart
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def wallet(request):
+    form = TopUpForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            checkout = payments.provider().start_checkout(user=request.user, amount=form.cleaned_data["amount"])
+        except DomainError as exc:
+            form.add_error("amount", exc.message)
+        else:
+            if checkout.redirect_url:
+                return redirect(checkout.redirect_url)
+            messages.success(
+                request, f"Added {format_credits(checkout.amount)} credits (payment {checkout.payment_id})."
+            )
+            return redirect("wallet")
+    summary = ledger.credit_summary(user=request.user)
+    account = ledger.account_for(request.user.pk, AccountKind.WALLET)
+    entries = LedgerEntry.objects.filter(account=account).select_related("transaction").order_by("-id")
+    page = Paginator(entries, 50).get_page(request.GET.get("page"))
+    context = {"form": form, "summary": summary, "page": page, "provider": payments.provider().name}
+    return render(request, "marketplace/wallet.html", context)
+
+
+def _report_request(request):
+    period = reports.parse_period(request.GET.get("start"), request.GET.get("end"))
+    group_by = request.GET.get("group_by") or "model"
+    return period, group_by, reports.consumer_usage(user=request.user, period=period, group_by=group_by)
+
+
+@login_required
+@require_GET
+def usage(request):
+    try:
+        period, group_by, rows = _report_request(request)
+        daily = reports.consumer_usage(user=request.user, period=period, group_by="day")
+    except DomainError as exc:
+        messages.error(request, exc.message)
+        return redirect("usage")
+    chart = bar_chart(reports.daily_series(daily, period=period, value="cost"), label=format_credits)
+    context = {"period": period, "group_by": group_by, "rows": rows, "chart": chart, "query": request.GET.urlencode()}
+    return render(request, "marketplace/usage.html", context)
+
+
+@login_required
+@require_GET
+def usage_csv(request):
+    try:
+        period, group_by, rows = _report_request(request)
+    except DomainError as exc:
+        return HttpResponse(exc.message, status=400, content_type="text/plain")
+    response = HttpResponse(content_type="text/csv")
+    response["Content-Disposition"] = f'attachment; filename="usage-{period.start}-{period.end}-{group_by}.csv"'
+    column = {"day": "day", "model": "model_label", "key": "key_name"}[group_by]
+    writer = csv.writer(response)
+    writer.writerow([group_by, "requests", "prompt_tokens", "completion_tokens", "cost_credits"])
+    for row in rows:
+        writer.writerow(
+            [row[column], row["requests"], row["prompt_tokens"], row["completion_tokens"], format_credits(row["cost"])]
+        )
+    return response

@@ -1,0 +1,208 @@
+"""Wallet, usage, key limits, earnings and listing pages, as a browser session uses them."""
+
+import datetime as dt
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from marketplace.models import ApiKey, ConsumerUsageDaily, Listing, Payout, PriceCard, ProviderEarningsDaily
+from marketplace.money import MICRO
+from marketplace.services import ledger
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    assert client.login(username=user.username, password=PASSWORD)
+    return client
+
+
+def test_wallet_top_up_with_the_test_provider(consumer):
+    client = logged_in(consumer)
+
+    response = client.post("/settings/wallet", {"amount": "12.5"}, follow=True)
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "Added 12.500000 credits" in page
+    assert '<strong data-testid="balance">12.500000</strong>' in page
+    assert ledger.credit_summary(user=consumer).balance == 12_500_000
+
+
+@pytest.mark.parametrize("amount", ["0", "-4", "abc", "1.0000001", "99999999"])
+def test_bad_top_ups_show_a_form_error_and_change_nothing(consumer, amount):
+    response = logged_in(consumer).post("/settings/wallet", {"amount": amount})
+
+    assert response.status_code == 200
+    assert 'class="errorlist"' in response.content.decode()
+    assert ledger.credit_summary(user=consumer).balance == 0
+
+
+def test_wallet_forms_need_csrf(consumer):
+    client = Client(enforce_csrf_checks=True)
+    client.login(username="bob", password=PASSWORD)
+
+    assert client.post("/settings/wallet", {"amount": "5"}).status_code == 403
+    assert ledger.credit_summary(user=consumer).balance == 0
+
+
+def test_pages_need_a_login(client):
+    for url in ("/settings/wallet", "/settings/usage", "/settings/usage.csv", "/settings/earnings"):
+        response = client.get(url)
+        assert (response.status_code, response["Location"].split("?")[0]) == (302, "/login")
+
+
+def test_usage_page_and_csv(consumer, make_key):
+    make_key(consumer, scopes=("infer",))
+    key = ApiKey.objects.get(user=consumer)
+    today = timezone.now().date()
+    ConsumerUsageDaily.objects.create(day=today, user=consumer, key_id=key.pk, model_label="alice/tiny-gpt",
+                                      requests=3, prompt_tokens=30, completion_tokens=60, cost=2_500)  # fmt: skip
+    ConsumerUsageDaily.objects.create(day=today - dt.timedelta(days=2), user=consumer, key_id=key.pk,
+                                      model_label="demo/pydoc-gpt", requests=1, prompt_tokens=5, completion_tokens=5,
+                                      cost=0)  # fmt: skip
+    client = logged_in(consumer)
+
+    page = client.get("/settings/usage?group_by=model").content.decode()
+    csv_response = client.get("/settings/usage.csv?group_by=day")
+
+    assert "<td>alice/tiny-gpt</td>" in page and '<td class="amount">0.002500</td>' in page
+    assert page.count("<rect ") == 30  # one bar per day of the default 30-day period
+    assert csv_response["Content-Type"] == "text/csv"
+    assert csv_response.content.decode().splitlines() == [
+        "day,requests,prompt_tokens,completion_tokens,cost_credits",
+        f"{today - dt.timedelta(days=2)},1,5,5,0.000000",
+        f"{today},3,30,60,0.002500",
+    ]
+    assert client.get("/settings/usage.csv?group_by=week").status_code == 400
+
+
+def test_key_limits_are_set_from_the_keys_page(consumer, make_key):
+    make_key(consumer, scopes=("infer",))
+    key = ApiKey.objects.get(user=consumer)
+    prefix = f"key{key.pk}"
+
+    response = logged_in(consumer).post(
+        f"/settings/keys/{key.pk}/limits",
+        {f"{prefix}-rpm_limit": "30", f"{prefix}-tpm_limit": "", f"{prefix}-spend_limit": "2.5",
+         f"{prefix}-spend_period": "week"},
+        follow=True,
+    )  # fmt: skip
+
+    key.refresh_from_db()
+    assert (key.rpm_limit, key.tpm_limit, key.spend_limit, key.spend_period) == (30, None, 2_500_000, "week")
+    assert "30 req/min" in response.content.decode() and "of 2.500000 credits per week" in response.content.decode()
+
+
+def test_bad_limits_or_someone_elses_key_change_nothing(consumer, outsider, make_key):
+    make_key(consumer, scopes=("infer",))
+    key = ApiKey.objects.get(user=consumer)
+    prefix = f"key{key.pk}"
+    bad = {f"{prefix}-rpm_limit": "0", f"{prefix}-spend_period": "month"}
+    good = {f"{prefix}-rpm_limit": "5", f"{prefix}-spend_period": "month"}
+
+    own = logged_in(consumer).post(f"/settings/keys/{key.pk}/limits", bad, follow=True)
+    foreign = logged_in(outsider).post(f"/settings/keys/{key.pk}/limits", good, follow=True)
+
+    assert "Limits not changed" in own.content.decode()
+    assert "Limits not changed: no such key" in foreign.content.decode()
+    key.refresh_from_db()
+    assert key.rpm_limit is None
+
+
+def test_earnings_page_and_payout_requests(provider):
+    ProviderEarningsDaily.objects.create(day=timezone.now().date(), provider=provider, model_label="alice/tiny-gpt",
+                                         commit_sha="a" * 40, requests=2, prompt_tokens=10, completion_tokens=20,
+                                         gross=5_000, earnings=4_000, fee=1_000)  # fmt: skip
+    earnings = ledger.account_for(provider.pk, "earnings")
+    from django.db import transaction
+
+    with transaction.atomic():
+        ledger.post_transaction(kind="adjustment", entries=[(ledger.account_for(None, "external"), -4_000),
+                                                            (earnings, 4_000)])  # fmt: skip
+    client = logged_in(provider)
+
+    page = client.get("/settings/earnings").content.decode()
+    too_much = client.post("/settings/earnings", {"amount": "0.004001"})
+    fine = client.post("/settings/earnings", {"amount": "0.003"}, follow=True)
+
+    assert '<strong data-testid="earnings-balance">0.004000</strong>' in page
+    assert "<code>aaaaaaaaaaaa</code>" in page and '<td class="amount">0.004000</td>' in page
+    assert "you can request at most 0.004000 credits" in too_much.content.decode()
+    assert "Payout 1 of 0.003000 credits requested." in fine.content.decode().replace(
+        f"Payout {Payout.objects.get().pk}", "Payout 1"
+    )
+    assert ledger.account_for(provider.pk, "earnings").balance == 1_000
+
+
+def listing_form(**overrides):
+    form = {"title": "Tiny GPT", "summary": "A small model", "category": "chat", "tags": "small, demo",
+            "license": "mit", "revision": "main", "prompt_price": "2", "completion_price": "6", "download_price": "0"}  # fmt: skip
+    form.update(overrides)
+    return form
+
+
+def test_owner_creates_prices_and_publishes_a_listing(provider, provider_model, settings, client):
+    settings.REVIEW_LISTINGS = False
+    owner = logged_in(provider)
+
+    saved = owner.post("/alice/tiny-gpt/listing", listing_form(), follow=True)
+    assert "Listing saved." in saved.content.decode()
+    assert "Status: <strong>draft</strong>" in saved.content.decode()
+    assert "Store listing" not in client.get("/alice/tiny-gpt").content.decode()
+    assert 'id="listing"' not in client.get("/alice/tiny-gpt").content.decode()
+
+    published = owner.post("/alice/tiny-gpt/listing/publish", {"action": "publish"}, follow=True)
+
+    assert "The listing is published." in published.content.decode()
+    public_page = client.get("/alice/tiny-gpt").content.decode()
+    assert "Price: 2.000000 / 6.000000 credits per 1M prompt / completion tokens · call only" in public_page
+
+
+def test_with_review_publishing_waits_and_a_suspension_reason_is_shown(provider, provider_model, settings):
+    settings.REVIEW_LISTINGS = True
+    owner = logged_in(provider)
+    owner.post("/alice/tiny-gpt/listing", listing_form())
+
+    pending = owner.post("/alice/tiny-gpt/listing/publish", {"action": "publish"}, follow=True).content.decode()
+    assert "The listing is pending review." in pending
+    from marketplace.services import listings
+
+    listings.review_listing(listing_id=Listing.objects.get().pk, approve=False, reason="Licence missing from card")
+    assert (
+        "Suspended by the operators: Licence missing from card" in owner.get("/alice/tiny-gpt/listing").content.decode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("prompt_price", "-1"), ("completion_price", "lots"), ("license", "MIT License!"), ("title", "")],
+)
+def test_bad_listing_input_shows_an_error_and_saves_nothing(provider, provider_model, field, value):
+    response = logged_in(provider).post("/alice/tiny-gpt/listing", listing_form(**{field: value}))
+
+    assert response.status_code == 200
+    assert 'class="errorlist' in response.content.decode()
+    assert Listing.objects.count() == 0 and PriceCard.objects.count() == 0
+
+
+def test_someone_else_cannot_see_or_edit_the_listing_editor(provider, provider_model, outsider):
+    intruder = logged_in(outsider)
+
+    assert intruder.get("/alice/tiny-gpt/listing").status_code == 404
+    assert intruder.post("/alice/tiny-gpt/listing", listing_form()).status_code == 404
+    assert intruder.post("/alice/tiny-gpt/listing/publish", {"action": "publish"}).status_code == 404
+    assert Listing.objects.count() == 0
+
+
+def test_wallet_lists_transactions_newest_first(consumer):
+    ledger.top_up(user=consumer, amount=MICRO, memo="first")
+    ledger.top_up(user=consumer, amount=2 * MICRO, memo="second")
+
+    page = logged_in(consumer).get("/settings/wallet").content.decode()
+
+    assert page.index("second") < page.index("first")
+    assert '<td class="amount">2.000000</td>' in page

@@ -1,0 +1,71 @@
+"""Operator screens: listing review and payouts go through the services; the ledger cannot be edited."""
+
+import pytest
+from django.test import Client
+
+from marketplace.models import LedgerTransaction, Listing, Payout, User
+from marketplace.money import MICRO
+from marketplace.services import ledger, listings
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def operator():
+    User.objects.create_superuser(username="root", email="root@example.com", password="operator-password-1")
+    client = Client()
+    client.login(username="root", password="operator-password-1")
+    return client
+
+
+@pytest.fixture
+def pending(provider, provider_model, settings):
+    settings.REVIEW_LISTINGS = True
+    listing = listings.save_listing(model=provider_model, by=provider, title="Tiny GPT", license="mit")
+    listings.set_prices(listing=listing, by=provider, prompt_price="1", completion_price="1")
+    return listings.submit_listing(listing_id=listing.pk, by=provider)
+
+
+def test_operator_suspends_with_a_reason_then_approves(operator, pending):
+    url = f"/admin/marketplace/listing/{pending.pk}/change/"
+
+    operator.post(url, {"review_note": "", "decision": "suspend"})
+    pending.refresh_from_db()
+    assert pending.status == "pending_review"  # no reason, no suspension
+
+    operator.post(url, {"review_note": "Card is empty", "decision": "suspend"})
+    pending.refresh_from_db()
+    assert (pending.status, pending.review_note) == ("suspended", "Card is empty")
+
+    operator.post("/admin/marketplace/listing/", {"action": "approve", "_selected_action": [pending.pk]})
+    pending.refresh_from_db()
+    assert (pending.status, pending.review_note) == ("published", "")
+    assert list(Listing.objects.published()) == [pending]
+
+
+def test_operator_marks_a_payout_paid(operator, provider):
+    external, earnings = ledger.account_for(None, "external"), ledger.account_for(provider.pk, "earnings")
+    from django.db import transaction
+
+    with transaction.atomic():
+        ledger.post_transaction(kind="adjustment", entries=[(external, -MICRO), (earnings, MICRO)])
+    payout = ledger.request_payout(user=provider, amount=MICRO)
+
+    operator.post("/admin/marketplace/payout/", {"action": "mark_paid", "_selected_action": [payout.pk]})
+
+    payout.refresh_from_db()
+    assert payout.status == "paid"
+    assert LedgerTransaction.objects.filter(kind="payout_paid").count() == 1
+    assert ledger.audit_ledger().ok
+
+
+def test_ledger_transactions_cannot_be_edited_or_deleted(operator, consumer):
+    posted = ledger.top_up(user=consumer, amount=MICRO)
+
+    assert operator.get(f"/admin/marketplace/ledgertransaction/{posted.pk}/change/").status_code == 200
+    operator.post(f"/admin/marketplace/ledgertransaction/{posted.pk}/change/", {"memo": "edited"})
+    operator.post(f"/admin/marketplace/ledgertransaction/{posted.pk}/delete/", {"post": "yes"})
+
+    posted.refresh_from_db()
+    assert posted.memo == "top-up" and LedgerTransaction.objects.count() == 1
+    assert Payout.objects.count() == 0

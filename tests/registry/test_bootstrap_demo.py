@@ -5,6 +5,7 @@ import io
 import pytest
 from django.core.management import call_command
 
+from marketplace.models import Listing, PriceCard
 from registry.models import Commit, Model, ValidationStatus
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,3 +27,10 @@ def test_bootstrap_demo_publishes_a_public_valid_model_once(client):
     ]  # fmt: skip
     assert "already published" in out.getvalue()
     assert client.get("/api/models/demo/pydoc-gpt").json()["sha"] == commit.sha
+    listing = Listing.objects.published().get(model=model)  # in the store, free, weights downloadable
+    assert (listing.price_card.prompt_price, listing.price_card.completion_price, listing.is_downloadable) == (
+        0,
+        0,
+        True,
+    )
+    assert (listing.license, listing.revision, PriceCard.objects.count()) == ("psf-2.0", "main", 1)

@@ -48,6 +48,7 @@ class Command(BaseCommand):
         if existing is not None and if_absent:
             head = services.head_commit(model=existing)
             if head is not None and head.validation_status == ValidationStatus.VALID:
+                self._list(existing)
                 self.stdout.write(f"{DEMO_OWNER}/{DEMO_NAME} is already published ({head.sha[:12]})")
                 return
         owner = self._owner()
@@ -94,10 +95,26 @@ class Command(BaseCommand):
         commit.refresh_from_db()
         if commit.validation_status != ValidationStatus.VALID:
             raise CommandError(f"the demo model did not validate: {commit.validation_error}")
+        self._list(model)
         self.stdout.write(
             f"published {DEMO_OWNER}/{DEMO_NAME}@{commit.sha[:12]}: {commit.validation_report['parameters']:,} "
             f"parameters, loss {result.final_loss:.2f} after {steps} steps ({result.seconds:.0f} s)"
         )
+
+    def _list(self, model: Model) -> None:
+        """Offer the demo model in the store: free to call, weights downloadable (it was made from PSF text)."""
+        from marketplace.models import Listing
+        from marketplace.services import listings
+
+        if Listing.objects.published().filter(model=model).exists():
+            return
+        listings.publish_now(
+            model=model, prompt_price="0", completion_price="0", is_downloadable=True, title="pydoc-gpt (demo)"
+        )
+        Listing.objects.filter(model=model).update(
+            summary="A small GPT-2 trained by this store on Python's documentation topics.", license="psf-2.0",
+            category="general", tags=["demo", "small"],
+        )  # fmt: skip
 
     def _owner(self) -> User:
         with transaction.atomic():

@@ -289,3 +289,17 @@ def test_price_changes_apply_to_new_calls_only(funded_consumer, make_key, listin
     assert (before.reservation.max_cost, after.reservation.max_cost) == (5000, 50000)
     assert metering.settle(request_id=before.request_id, prompt_tokens=1000, completion_tokens=500).cost == 5000
     assert Account.objects.get(user=funded_consumer, kind=AccountKind.WALLET).held == 50000
+
+
+def test_redis_unreachable_is_503_and_nothing_is_held(funded_consumer, make_key, listing, settings):
+    from marketplace.services import limits
+
+    api_key = key_of(make_key, funded_consumer)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    limits.reset_clients()
+
+    with pytest.raises(metering.ServiceUnavailable) as caught:
+        call(funded_consumer, api_key, listing.model)
+
+    assert (caught.value.status_code, caught.value.headers["Retry-After"]) == (503, "1")
+    assert wallet(funded_consumer) == (10 * MICRO, 0) and Reservation.objects.count() == 0

@@ -68,14 +68,18 @@ class LedgerTransaction(models.Model):
     """One balanced movement of credits. `idempotency_key` makes a retried operation a no-op."""
 
     kind = models.CharField(max_length=16, choices=TransactionKind.choices)
-    idempotency_key = models.CharField(max_length=120, null=True, blank=True, unique=True)
+    idempotency_key = models.CharField(max_length=120, null=True, blank=True)
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
     memo = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+", db_index=False
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        # a constraint, not unique=True: PostgreSQL then gets no second (pattern) index to update on every charge
+        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="ledger_transaction_unique_key")]
 
     def __str__(self) -> str:
         return f"{self.kind} #{self.pk}"

@@ -19,7 +19,9 @@ class MeteredCall(models.Model):
     constraint so PostgreSQL gets no second pattern index) and those declared by each table."""
 
     request_id = models.CharField(max_length=64)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="%(class)ss")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="%(class)ss", db_index=False
+    )  # usage records index (user, created_at); reservations are few
     # Links that history outlives: Django nulls them when the key, model or card is deleted. No database
     # constraint and no index of their own; the labels keep the history readable.
     api_key = models.ForeignKey(

@@ -34,6 +34,12 @@ ENTRY = LedgerEntry._meta.db_table
 CONSUMER_DAILY = ConsumerUsageDaily._meta.db_table
 PROVIDER_DAILY = ProviderEarningsDaily._meta.db_table
 
+
+def compact(sql: str) -> str:
+    """One line, single spaces: shorter than psycopg's 4 KiB limit for caching a statement's parsed form."""
+    return " ".join(sql.split())
+
+
 RESERVATION_COLUMNS = (
     "request_id", "user_id", "api_key_id", "model_id", "model_label", "commit_sha", "price_card_id", "payee_id",
     "prompt_price", "completion_price", "reserved_tokens", "max_cost", "spend_key", "created_at", "expires_at",
@@ -219,7 +225,7 @@ def add_to_rollups(
 # and if the books were damaged the CHECK (balance >= held) or the NOT NULL account of an entry aborts the
 # whole statement, so nothing is ever half-written.
 
-HOLD_AND_RESERVE_PG = f"""
+HOLD_AND_RESERVE_PG = compact(f"""
 WITH held AS (
     UPDATE {ACCOUNT} SET held = held + %(max_cost)s
     WHERE user_id = %(user_id)s AND kind = 'wallet' AND balance - held >= %(max_cost)s
@@ -228,7 +234,7 @@ WITH held AS (
 INSERT INTO {RESERVATION} ({", ".join(RESERVATION_COLUMNS)})
 SELECT {", ".join(f"%({name})s" for name in RESERVATION_COLUMNS)} FROM held
 RETURNING id
-"""
+""")
 
 
 def _execute_prepared(sql: str, params: dict) -> tuple | None:
@@ -246,7 +252,7 @@ def hold_and_reserve_pg(values: dict) -> int | None:
     return row[0] if row else None
 
 
-SETTLE_PG = f"""
+SETTLE_PG = compact(f"""
 WITH claimed AS (
     DELETE FROM {RESERVATION}
     WHERE request_id = %(request_id)s
@@ -330,7 +336,7 @@ SELECT usage.id, split.user_id, split.api_key_id, split.model_id, split.model_la
        split.fee, (SELECT id FROM posted),
        (SELECT tpm_limit FROM {ApiKey._meta.db_table} WHERE id = split.api_key_id)
 FROM split, usage
-"""
+""")
 
 SETTLED_COLUMNS = (
     "id", "user_id", "api_key_id", "model_id", "model_label", "commit_sha", "price_card_id", "payee_id",

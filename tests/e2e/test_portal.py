@@ -1,35 +1,11 @@
 """The provider portal in a real browser (Debian's chromium driven by Playwright), against a live server and
 a real Celery worker: sign up -> create a model -> upload a checkpoint with progress -> validation report."""
 
-import shutil
-
 import pytest
 
 from registry.models import Commit, ValidationStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
-
-
-@pytest.fixture
-def page(monkeypatch):
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls of the test itself are still sync.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
-
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is missing: run `make setup`")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page()
-        page.set_default_timeout(60_000)
-        yield page
-        browser.close()
 
 
 def create_and_upload(page, base_url, repo_id, folder):

@@ -1,0 +1,60 @@
+"""The money side in a real browser: a provider prices and publishes a listing, a consumer buys credits, a call
+is charged, and both see it on their pages."""
+
+import pytest
+
+from marketplace.models import ApiKey
+from marketplace.services import metering
+from registry import services as registry
+from tests.e2e.conftest import log_in
+from tests.marketplace.conftest import add_commit
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_publish_top_up_call_and_see_usage_and_earnings(page, live_server, provider, consumer, make_key, settings):
+    settings.REVIEW_LISTINGS = False
+    model = registry.create_model(owner=provider, name="tiny-gpt")
+    add_commit(model)
+    base = live_server.url
+
+    log_in(page, base, "alice")
+    page.goto(f"{base}/alice/tiny-gpt")
+    page.click("text=Store listing")
+    page.fill("#id_title", "Tiny GPT")
+    page.fill("#id_prompt_price", "100")
+    page.fill("#id_completion_price", "300")
+    page.click("#listing-form button[type=submit]")
+    page.wait_for_selector("text=Listing saved.")
+    page.click("text=Publish")
+    page.wait_for_selector("text=The listing is published.")
+    assert "published" in page.inner_text("#listing-status")
+    page.click("text=Log out")
+
+    log_in(page, base, "bob")
+    page.click("text=Wallet")
+    page.fill("#id_amount", "5")
+    page.click("main form button[type=submit]")
+    page.wait_for_selector("text=Added 5.000000 credits")
+    assert page.inner_text("[data-testid=balance]") == "5.000000"
+
+    make_key(consumer, scopes=("infer",))
+    granted = metering.authorize(user=consumer, api_key=ApiKey.objects.get(user=consumer), model=model,
+                                 prompt_tokens=1000, max_tokens=1000)  # fmt: skip
+    metering.settle(request_id=granted.request_id, prompt_tokens=1000, completion_tokens=1000)  # 0.4 credits
+
+    page.click("text=Wallet")
+    assert page.inner_text("[data-testid=balance]") == "4.600000"
+    page.click("text=Usage")
+    row = page.inner_text("#usage tbody tr")
+    assert row.split("\t") == ["alice/tiny-gpt", "1", "1000", "1000", "0.400000"]
+    assert page.locator(".chart rect").count() == 30
+    page.click("text=Log out")
+
+    log_in(page, base, "alice")
+    page.click("text=Earnings")
+    assert page.inner_text("[data-testid=earnings-balance]") == "0.320000"  # 0.4 minus the 20% fee
+    page.fill("#id_amount", "0.3")
+    page.click("main form button[type=submit]:has-text('Request payout')")
+    page.wait_for_selector("text=of 0.300000 credits requested")
+    assert page.inner_text("[data-testid=earnings-balance]") == "0.020000"

@@ -149,3 +149,16 @@ def test_test_provider_checkout_credits_at_once(consumer):
 
     assert checkout.redirect_url is None and checkout.payment_id.startswith("test_")
     assert ledger.credit_summary(user=consumer).balance == 3 * MICRO
+
+
+@pytest.mark.parametrize(("group_by", "queries"), [("day", 2), ("model", 2), ("key", 3)])
+def test_usage_reads_only_the_rollups_in_a_fixed_number_of_queries(
+    client, consumer, make_key, django_assert_num_queries, group_by, queries
+):
+    secret = make_key(consumer, scopes=("read",))
+    seed_usage(consumer, ApiKey.objects.get(user=consumer).pk)
+    client.get("/api/v1/credits", **bearer(secret))  # the key's last-used time is now fresh
+
+    # the key with its user, then the rollups (and the key names when grouped by key)
+    with django_assert_num_queries(queries):
+        assert client.get(f"/api/v1/usage?group_by={group_by}", **bearer(secret)).status_code == 200

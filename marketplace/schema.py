@@ -1,0 +1,15 @@
+"""drf-spectacular: describe the bearer API key, so every authenticated endpoint documents it."""
+
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+
+class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
+    target_class = "marketplace.authentication.ApiKeyAuthentication"
+    name = "apiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "An API key from /settings/keys: `Authorization: Bearer gpts_...`.",
+        }

@@ -32,6 +32,9 @@ class Account(models.Model):
     )
     balance = models.BigIntegerField(default=0)
     held = models.BigIntegerField(default=0)
+    # Running totals of a wallet, kept with its balance so the credits API never sums the whole history.
+    credited = models.BigIntegerField(default=0, db_default=0, help_text="Credits bought, net of refunded top-ups.")
+    spent = models.BigIntegerField(default=0, db_default=0, help_text="Credits spent on calls, net of refunds.")
 
     class Meta:
         constraints = [

@@ -135,13 +135,14 @@ def move_charge(*, consumer_id: int, payee_id: int, cost: int, share: int, fee: 
     sql = f"""
         UPDATE {ACCOUNT} SET
             balance = balance + CASE kind WHEN 'wallet' THEN %s WHEN 'earnings' THEN %s ELSE %s END,
-            held = held - CASE kind WHEN 'wallet' THEN %s ELSE 0 END
+            held = held - CASE kind WHEN 'wallet' THEN %s ELSE 0 END,
+            spent = spent + CASE kind WHEN 'wallet' THEN %s ELSE 0 END
         WHERE id IN (SELECT id FROM {ACCOUNT} WHERE {matching} ORDER BY id{lock})
           AND (kind <> 'wallet' OR balance - %s >= held - %s)
         RETURNING id, kind
     """
     with connection.cursor() as cursor:
-        cursor.execute(sql, [-cost, share, fee, release, consumer_id, payee_id, cost, release])
+        cursor.execute(sql, [-cost, share, fee, release, cost, consumer_id, payee_id, cost, release])
         return {kind: account_id for account_id, kind in cursor.fetchall()}
 
 
@@ -237,13 +238,13 @@ RETURNING id
 """)
 
 
-def _execute_prepared(sql: str, params: dict) -> tuple | None:
+def _execute_prepared(sql: str, params: dict, *, fetch: bool = True) -> tuple | None:
     """Run one statement on Django's connection (inside its transaction, if any) through a server-binding psycopg
     cursor, prepared on first use so later calls skip the planner. Django's own cursors bind on the client."""
     connection.ensure_connection()
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=settings.CHARGE_PREPARED_STATEMENTS or None)
-        return cursor.fetchone()
+        return cursor.fetchone() if fetch else None
 
 
 def hold_and_reserve_pg(values: dict) -> int | None:
@@ -265,7 +266,7 @@ split AS (
     SELECT claimed.*, cost * %(fee_percent)s / 100 AS fee FROM claimed
 ),
 wallet AS (
-    UPDATE {ACCOUNT} a SET balance = a.balance - s.cost, held = a.held - s.max_cost
+    UPDATE {ACCOUNT} a SET balance = a.balance - s.cost, held = a.held - s.max_cost, spent = a.spent + s.cost
     FROM split s
     WHERE a.user_id = s.user_id AND a.kind = 'wallet' AND s.max_cost > 0
     RETURNING a.id
@@ -331,11 +332,10 @@ provider_day AS (
         earnings = {PROVIDER_DAILY}.earnings + excluded.earnings,
         fee = {PROVIDER_DAILY}.fee + excluded.fee
 )
-SELECT usage.id, split.user_id, split.api_key_id, split.model_id, split.model_label, split.commit_sha,
-       split.price_card_id, split.payee_id, split.reserved_tokens, split.max_cost, split.spend_key, split.cost,
-       split.fee, (SELECT id FROM posted),
-       (SELECT tpm_limit FROM {ApiKey._meta.db_table} WHERE id = split.api_key_id)
-FROM split, usage
+SELECT u.id, user_id, api_key_id, model_id, model_label, commit_sha, price_card_id, payee_id, reserved_tokens,
+       max_cost, spend_key, cost, fee, (SELECT id FROM posted),
+       (SELECT tpm_limit FROM {ApiKey._meta.db_table} k WHERE k.id = api_key_id)
+FROM split, usage u
 """)
 
 SETTLED_COLUMNS = (
@@ -355,3 +355,71 @@ def settle_pg(*, request_id: str, prompt_tokens: int, completion_tokens: int, la
     if row is None:
         return None
     return dict(zip(SETTLED_COLUMNS, row, strict=True))
+
+
+# Authorize on PostgreSQL when no revision is pinned: find what to serve and at what price, check who may call
+# it, hold the maximum cost and record the reservation, all in one statement. Nothing is written unless the
+# model is servable to the caller and the wallet covers the cost; the row says which check failed.
+AUTHORIZE_PG = compact(f"""
+WITH offer AS (
+    SELECT m.id AS model_id, m.owner_id, m.is_private, l.id AS listing_id, l.status, p.id AS price_card_id,
+           CASE WHEN m.owner_id = %(user_id)s THEN 0 ELSE COALESCE(p.prompt_price, 0) END AS prompt_price,
+           CASE WHEN m.owner_id = %(user_id)s THEN 0 ELSE COALESCE(p.completion_price, 0) END AS completion_price,
+           c.id AS commit_id, c.sha AS commit_sha, c.validation_status
+    FROM {Model._meta.db_table} m
+    LEFT JOIN {Listing._meta.db_table} l ON l.model_id = m.id
+    LEFT JOIN {PriceCard._meta.db_table} p ON p.id = l.price_card_id
+    LEFT JOIN {Ref._meta.db_table} r ON r.model_id = m.id AND r.kind = 'branch' AND r.name = COALESCE(l.revision, 'main')
+    LEFT JOIN {Commit._meta.db_table} c ON c.id = r.commit_id
+    WHERE m.id = %(model_id)s
+),
+servable AS (
+    SELECT offer.*,
+           (%(prompt_tokens)s * prompt_price + %(max_tokens)s * completion_price + 999999) / 1000000 AS max_cost
+    FROM offer
+    WHERE validation_status = 'valid' AND (owner_id = %(user_id)s OR (status = 'published' AND NOT is_private))
+),
+held AS (
+    UPDATE {ACCOUNT} a SET held = a.held + s.max_cost
+    FROM servable s
+    WHERE s.max_cost > 0 AND a.user_id = %(user_id)s AND a.kind = 'wallet' AND a.balance - a.held >= s.max_cost
+    RETURNING a.id
+),
+reserved AS (
+    INSERT INTO {RESERVATION} ({", ".join(RESERVATION_COLUMNS)})
+    SELECT %(request_id)s, %(user_id)s, %(api_key_id)s, model_id, %(model_label)s, commit_sha,
+           CASE WHEN owner_id = %(user_id)s THEN NULL ELSE price_card_id END,
+           CASE WHEN max_cost > 0 THEN owner_id END, prompt_price, completion_price, %(reserved_tokens)s, max_cost,
+           CASE WHEN max_cost > 0 THEN %(spend_key)s ELSE '' END, %(created_at)s, %(expires_at)s
+    FROM servable
+    WHERE max_cost = 0 OR EXISTS (SELECT 1 FROM held)
+    RETURNING id
+)
+SELECT offer.listing_id, offer.status, offer.is_private, offer.commit_id, offer.commit_sha, offer.price_card_id,
+       offer.prompt_price, offer.completion_price, (SELECT max_cost FROM servable), (SELECT id FROM reserved)
+FROM offer
+""")
+
+AUTHORIZED_COLUMNS = (
+    "listing_id", "listing_status", "model_is_private", "commit_id", "commit_sha", "price_card_id", "prompt_price",
+    "completion_price", "max_cost", "reservation_id",
+)  # fmt: skip
+
+
+def authorize_pg(params: dict) -> dict | None:
+    """Run AUTHORIZE_PG; None if the model does not exist. `max_cost` is None when the caller may not call it
+    (or its revision is not valid); `reservation_id` is None when nothing was held."""
+    row = _execute_prepared(AUTHORIZE_PG, params)
+    return dict(zip(AUTHORIZED_COLUMNS, row, strict=True)) if row else None
+
+
+CANCEL_PG = compact(f"""
+WITH gone AS (DELETE FROM {RESERVATION} WHERE request_id = %(request_id)s RETURNING user_id, max_cost)
+UPDATE {ACCOUNT} a SET held = a.held - gone.max_cost FROM gone
+WHERE a.user_id = gone.user_id AND a.kind = 'wallet' AND gone.max_cost > 0
+""")
+
+
+def cancel_reservation_pg(request_id: str) -> None:
+    """Undo an authorization that was refused after its hold: no usage record, nothing charged."""
+    _execute_prepared(CANCEL_PG, {"request_id": request_id}, fetch=False)

@@ -77,13 +77,23 @@ def post_transaction(
         kinds[account.pk] = account.kind
     for account_id in release_holds:
         changes.setdefault(account_id, 0)
+    source = reverses.kind if reverses is not None else kind  # a refund moves the totals of what it reverses
     for account_id in sorted(changes):
         amount, release = changes[account_id], release_holds.get(account_id, 0)
+        is_wallet = kinds.get(account_id) == AccountKind.WALLET
+        credited = amount if is_wallet and source == TransactionKind.TOPUP else 0
+        spent = -amount if is_wallet and source == TransactionKind.CHARGE else 0
         rows = Account.objects.filter(pk=account_id)
         if kinds.get(account_id) != AccountKind.EXTERNAL:
             # new balance >= new held, i.e. balance + amount >= held - release
             rows = rows.filter(balance__gte=F("held") - release - amount, held__gte=release)
-        if rows.update(balance=F("balance") + amount, held=F("held") - release) != 1:
+        updated = rows.update(
+            balance=F("balance") + amount,
+            held=F("held") - release,
+            credited=F("credited") + credited,
+            spent=F("spent") + spent,
+        )
+        if updated != 1:
             raise InsufficientFunds("not enough credits for this operation", param="amount")
     ledger_transaction = LedgerTransaction.objects.create(
         kind=kind, idempotency_key=idempotency_key, reverses=reverses, memo=memo[:200], created_by=created_by
@@ -238,21 +248,31 @@ class CreditSummary:
 
 
 def credit_summary(*, user: User) -> CreditSummary:
-    """A consumer's wallet: balance, credits bought (net of refunded top-ups), credits spent (net of refunds)."""
+    """A consumer's wallet: balance, credits bought (net of refunded top-ups), credits spent (net of refunds).
+    One row read: the totals are kept on the wallet with its balance."""
     wallet = account_for(user.pk, AccountKind.WALLET)
-    entries = LedgerEntry.objects.filter(account=wallet)
+    return CreditSummary(
+        balance=wallet.balance, held=wallet.held, total_credits=wallet.credited, total_usage=wallet.spent
+    )
+
+
+def _wallet_totals_from_entries() -> dict[int, tuple[int, int]]:
+    """(credited, spent) of every wallet, summed from its entries: what the cached totals must equal."""
     topped = Q(transaction__kind=TransactionKind.TOPUP) | Q(
         transaction__kind=TransactionKind.REFUND, transaction__reverses__kind=TransactionKind.TOPUP
     )
     charged = Q(transaction__kind=TransactionKind.CHARGE) | Q(
         transaction__kind=TransactionKind.REFUND, transaction__reverses__kind=TransactionKind.CHARGE
     )
-    totals = entries.aggregate(
-        credits=Coalesce(Sum("amount", filter=topped), 0), usage=Coalesce(Sum("amount", filter=charged), 0)
+    rows = (
+        LedgerEntry.objects.filter(account__kind=AccountKind.WALLET)
+        .values("account_id")
+        .annotate(
+            credited=Coalesce(Sum("amount", filter=topped), 0), charged=Coalesce(Sum("amount", filter=charged), 0)
+        )
+        .order_by()
     )
-    return CreditSummary(
-        balance=wallet.balance, held=wallet.held, total_credits=totals["credits"], total_usage=-totals["usage"]
-    )
+    return {row["account_id"]: (row["credited"], -row["charged"]) for row in rows}
 
 
 @dataclasses.dataclass
@@ -268,8 +288,9 @@ class AuditReport:
 
 
 def audit_ledger() -> AuditReport:
-    """Check the ledger's invariants: every transaction sums to zero, every cached balance equals its entries,
-    no balance is negative, and every wallet's held credits equal its open reservations."""
+    """Check the ledger's invariants: every transaction sums to zero, every cached balance (and a wallet's bought
+    and spent totals) equals its entries, no balance is negative, and every wallet's held credits equal its open
+    reservations."""
     from marketplace.models import Reservation
 
     report = AuditReport(transactions=LedgerTransaction.objects.count(), entries=LedgerEntry.objects.count())
@@ -287,6 +308,7 @@ def audit_ledger() -> AuditReport:
         .annotate(total=Sum("max_cost"))
         .values_list("user_id", "total")
     )
+    wallet_totals = _wallet_totals_from_entries()
     for account in Account.objects.order_by("pk"):
         expected = sums.get(account.pk, 0)
         report.totals[account.kind] = report.totals.get(account.kind, 0) + account.balance
@@ -294,6 +316,13 @@ def audit_ledger() -> AuditReport:
             report.problems.append(f"account {account.pk} ({account}) caches {account.balance}, entries say {expected}")
         if account.kind != AccountKind.EXTERNAL and account.balance < 0:
             report.problems.append(f"account {account.pk} ({account}) is negative: {account.balance}")
+        if account.kind == AccountKind.WALLET and (account.credited, account.spent) != wallet_totals.get(
+            account.pk, (0, 0)
+        ):
+            report.problems.append(
+                f"account {account.pk} ({account}) caches bought/spent {account.credited}/{account.spent}, "
+                f"entries say {'/'.join(map(str, wallet_totals.get(account.pk, (0, 0))))}"
+            )
         if account.kind == AccountKind.WALLET and account.held != holds.get(account.user_id, 0):
             report.problems.append(
                 f"account {account.pk} ({account}) holds {account.held}, open reservations say "

@@ -59,16 +59,16 @@ if tokens_left < tokens then
   return {0, 'tokens', math.floor(requests_left), math.floor(tokens_left),
           math.ceil((tokens - tokens_left) * 60000 / tpm), reset_ms(requests_left, rpm), reset_ms(tokens_left, tpm)}
 end
-if cap >= 0 and cost > 0 then
+if cap >= 0 then
   local spent = redis.call('GET', KEYS[3])
   if spent == false then
     return {-1, 'spend_missing', 0, 0, 0, 0, 0}
   end
-  if tonumber(spent) + cost > cap then
+  if cost > 0 and tonumber(spent) + cost > cap then
     return {0, 'spend', math.floor(requests_left), math.floor(tokens_left), -1,
             reset_ms(requests_left, rpm), reset_ms(tokens_left, tpm)}
   end
-  redis.call('INCRBY', KEYS[3], cost)
+  if cost > 0 then redis.call('INCRBY', KEYS[3], cost) end
 end
 
 requests_left = requests_left - 1
@@ -108,6 +108,16 @@ return 1
 """
 
 
+# KEYS: spend counter. ARGV: cap, extra cost. Returns 1 (taken), 0 (over the cap) or -1 (counter missing).
+_SPEND_MORE = """
+local spent = redis.call('GET', KEYS[1])
+if spent == false then return -1 end
+if tonumber(spent) + tonumber(ARGV[2]) > tonumber(ARGV[1]) then return 0 end
+redis.call('INCRBY', KEYS[1], ARGV[2])
+return 1
+"""
+
+
 @functools.cache
 def client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
@@ -115,7 +125,11 @@ def client() -> redis.Redis:
 
 @functools.cache
 def _scripts() -> tuple:
-    return client().register_script(_AUTHORIZE), client().register_script(_GIVE_BACK)
+    return (
+        client().register_script(_AUTHORIZE),
+        client().register_script(_GIVE_BACK),
+        client().register_script(_SPEND_MORE),
+    )
 
 
 def reset_clients() -> None:
@@ -177,7 +191,7 @@ def take(
     *, subject: str, rpm: int, tpm: int, tokens: int, spend_key: str, spend_cap: int | None, cost: int, ttl: int
 ) -> Decision:
     """Take one request, `tokens` tokens and `cost` spend at once, or nothing."""
-    authorize, _ = _scripts()
+    authorize = _scripts()[0]
     result = authorize(
         keys=[f"rl:{subject}:req", f"rl:{subject}:tok", spend_key or f"spend:none:{subject}"],
         args=[rpm, tpm, tokens, -1 if spend_cap is None else spend_cap, cost, ttl],
@@ -204,11 +218,17 @@ def give_back(
 ) -> None:
     """Return unused tokens to the bucket and correct the spend counter once the real cost is known; return the
     request too when the call was refused after the counters admitted it."""
-    _, script = _scripts()
+    script = _scripts()[1]
     script(
         keys=[f"rl:{subject}:tok", spend_key or f"spend:none:{subject}", f"rl:{subject}:req"],
         args=[tokens, tpm, spend_delta, requests, rpm],
     )
+
+
+def take_more_spend(*, spend_key: str, spend_cap: int, extra: int) -> str:
+    """Reserve `extra` more on a spend counter: 'ok', 'spend' (over the cap) or 'spend_missing'."""
+    result = _scripts()[2](keys=[spend_key], args=[spend_cap, extra])
+    return {1: "ok", 0: "spend", -1: "spend_missing"}[int(result)]
 
 
 def retry_after_seconds(decision: Decision) -> int:

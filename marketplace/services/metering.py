@@ -127,6 +127,85 @@ def _pinned_commit(*, model: Model, revision: str) -> Commit:
     return commit
 
 
+@dataclasses.dataclass
+class _Counters:
+    """The Redis side of one authorization: which counters, what was taken, and how to give it back."""
+
+    api_key: ApiKey | None
+    subject: str
+    rpm: int
+    tpm: int
+    tokens: int
+    spend_cap: int | None
+    spend_key: str
+    period_start: dt.datetime | None
+    ttl: int
+    spend_taken: int = 0
+
+    @classmethod
+    def of(cls, *, user: User, api_key: ApiKey | None, tokens: int, now: dt.datetime) -> "_Counters":
+        key_id = api_key.pk if api_key else None
+        spend_cap = api_key.spend_limit if api_key else None
+        spend_key, period_start, ttl = ("", None, 0)
+        if spend_cap is not None:
+            spend_key, period_start, ttl = limits.spend_counter(key_id=key_id, period=api_key.spend_period, now=now)
+        return cls(
+            api_key=api_key,
+            subject=limits.subject(user_id=user.pk, key_id=key_id),
+            rpm=api_key.effective_rpm if api_key else settings.DEFAULT_KEY_RPM,
+            tpm=api_key.effective_tpm if api_key else settings.DEFAULT_KEY_TPM,
+            tokens=tokens,
+            spend_cap=spend_cap,
+            spend_key=spend_key,
+            period_start=period_start,
+            ttl=ttl,
+        )
+
+    def take(self, cost: int) -> limits.Decision:
+        """Take a request, the tokens and (with a spend cap) `cost`, or raise the refusal. Nothing on refusal."""
+        spend = cost if self.spend_cap is not None else 0
+        arguments = {"subject": self.subject, "rpm": self.rpm, "tpm": self.tpm, "tokens": self.tokens,
+                     "spend_key": self.spend_key, "spend_cap": self.spend_cap, "cost": spend, "ttl": self.ttl}  # fmt: skip
+        try:
+            decision = limits.take(**arguments)
+            if decision.reason == "spend_missing":
+                self._seed()
+                decision = limits.take(**arguments)
+        except redis.RedisError as exc:
+            raise ServiceUnavailable(f"rate limiter unavailable ({type(exc).__name__}); nothing was charged") from None
+        if not decision.admitted:
+            _refuse(decision, tokens=self.tokens, max_cost=cost, spend_cap=self.spend_cap)
+        self.spend_taken = spend
+        return decision
+
+    def take_more_spend(self, extra: int, *, max_cost: int, request_id: str) -> None:
+        """The real maximum cost turned out higher than the estimate taken: take the difference too."""
+        try:
+            outcome = limits.take_more_spend(spend_key=self.spend_key, spend_cap=self.spend_cap, extra=extra)
+            if outcome == "spend_missing":  # lost since take(): rebuild without this call, then add all of it
+                self._seed(excluding=request_id)
+                outcome = limits.take_more_spend(spend_key=self.spend_key, spend_cap=self.spend_cap, extra=extra)
+        except redis.RedisError as exc:
+            raise ServiceUnavailable(f"rate limiter unavailable ({type(exc).__name__}); nothing was charged") from None
+        if outcome != "ok":
+            raise _spend_cap_refusal(self.spend_cap, max_cost)
+        self.spend_taken += extra
+
+    def give_back_all(self) -> None:
+        _give_back_quietly(subject=self.subject, tokens=self.tokens, tpm=self.tpm, spend_key=self.spend_key,
+                           spend_delta=-self.spend_taken, requests=1, rpm=self.rpm)  # fmt: skip
+        self.spend_taken = 0
+
+    def _seed(self, excluding: str | None = None) -> None:
+        spent = _spent_in_period(self.api_key, self.period_start, self.spend_key, excluding=excluding)
+        limits.seed_spend(spend_key=self.spend_key, spent=spent, ttl=self.ttl)
+
+
+# The prices last seen per (model, caller is owner): an estimate for the spend cap before the database says
+# the real price. The database statement always charges the real one; a wrong estimate costs one more round trip.
+_PRICE_HINTS: dict[tuple[int, bool], tuple[int, int]] = {}
+
+
 def authorize(
     *,
     user: User,
@@ -143,6 +222,81 @@ def authorize(
         raise PermissionDenied("this API key lacks the 'infer' scope")
     if prompt_tokens < 0 or max_tokens < 0:
         raise InvalidInput("token counts cannot be negative", param="max_tokens")
+    now = timezone.now()
+    counters = _Counters.of(user=user, api_key=api_key, tokens=prompt_tokens + max_tokens, now=now)
+    values = {
+        "request_id": request_id or new_request_id(),
+        "user_id": user.pk,
+        "api_key_id": api_key.pk if api_key else None,
+        "model_id": model.pk,
+        "model_label": model.repo_id,
+        "reserved_tokens": prompt_tokens + max_tokens,
+        "created_at": now,
+        "expires_at": now + dt.timedelta(seconds=settings.RESERVATION_TTL_SECONDS),
+    }
+    if revision is None and _one_statement():
+        granted = _authorize_in_one_statement(user, model, counters, values, prompt_tokens, max_tokens)
+        if granted is not None:
+            return granted
+    return _authorize_step_by_step(user, model, revision, counters, values, prompt_tokens, max_tokens)
+
+
+def _authorize_in_one_statement(user, model, counters, values, prompt_tokens, max_tokens) -> Authorization | None:
+    """The common call (no pinned revision) on PostgreSQL: Redis first with the price estimated, then one
+    statement. None when the model is not servable to the caller: the step-by-step path then says why."""
+    is_owner = model.owner_id == user.pk
+    hint = _PRICE_HINTS.get((model.pk, is_owner), (0, 0))
+    estimate = token_cost(prompt_tokens=prompt_tokens, completion_tokens=max_tokens, prompt_price=hint[0],
+                          completion_price=hint[1])  # fmt: skip
+    decision = counters.take(estimate)
+    params = {**values, "prompt_tokens": prompt_tokens, "max_tokens": max_tokens, "spend_key": counters.spend_key}
+    try:
+        row = charge_sql.authorize_pg(params)
+    except IntegrityError:
+        counters.give_back_all()
+        raise Conflict(f"request id {values['request_id']} was already used", param="request_id") from None
+    except BaseException:
+        counters.give_back_all()
+        raise
+    if row is None or row["reservation_id"] is None:
+        counters.give_back_all()
+        if row is not None and row["max_cost"] is not None:
+            raise _short_of_credit(row["max_cost"])
+        return None
+    _PRICE_HINTS[(model.pk, is_owner)] = (row["prompt_price"], row["completion_price"])
+    max_cost = row["max_cost"]
+    if counters.spend_cap is not None and max_cost != counters.spend_taken:
+        try:
+            if max_cost > counters.spend_taken:
+                counters.take_more_spend(
+                    max_cost - counters.spend_taken, max_cost=max_cost, request_id=values["request_id"]
+                )
+            else:
+                _give_back_quietly(subject=counters.subject, tokens=0, tpm=counters.tpm, spend_key=counters.spend_key,
+                                   spend_delta=max_cost - counters.spend_taken)  # fmt: skip
+                counters.spend_taken = max_cost
+        except BaseException:
+            charge_sql.cancel_reservation_pg(values["request_id"])
+            counters.give_back_all()
+            raise
+    published = row["listing_status"] == ListingStatus.PUBLISHED and not row["model_is_private"]
+    reservation = Reservation(
+        **values,
+        id=row["reservation_id"],
+        commit_sha=row["commit_sha"],
+        price_card_id=None if is_owner else row["price_card_id"],
+        payee_id=model.owner_id if max_cost > 0 else None,
+        prompt_price=row["prompt_price"],
+        completion_price=row["completion_price"],
+        max_cost=max_cost,
+        spend_key=counters.spend_key if max_cost > 0 else "",
+    )
+    listing_id = row["listing_id"] if published else None
+    return Authorization(reservation=reservation, commit_id=row["commit_id"], listing_id=listing_id, rate=decision.rate)
+
+
+def _authorize_step_by_step(user, model, revision, counters, values, prompt_tokens, max_tokens) -> Authorization:
+    """Pinned revisions, SQLite, and every refusal's precise reason: look up, take counters, hold."""
     target = _target(user=user, model=model, revision=revision)
     max_cost = token_cost(
         prompt_tokens=prompt_tokens,
@@ -150,72 +304,54 @@ def authorize(
         prompt_price=target.prompt_price,
         completion_price=target.completion_price,
     )
-    now = timezone.now()
-    key_id = api_key.pk if api_key else None
-    subject = limits.subject(user_id=user.pk, key_id=key_id)
-    rpm = api_key.effective_rpm if api_key else settings.DEFAULT_KEY_RPM
-    tpm = api_key.effective_tpm if api_key else settings.DEFAULT_KEY_TPM
-    spend_cap = api_key.spend_limit if api_key else None
-    spend_key, period_start, ttl = ("", None, 0)
-    if spend_cap is not None:
-        spend_key, period_start, ttl = limits.spend_counter(key_id=key_id, period=api_key.spend_period, now=now)
-    tokens = prompt_tokens + max_tokens
-    counters = {"subject": subject, "rpm": rpm, "tpm": tpm, "tokens": tokens, "spend_key": spend_key}
-    try:
-        decision = limits.take(**counters, spend_cap=spend_cap, cost=max_cost, ttl=ttl)
-        if decision.reason == "spend_missing":
-            limits.seed_spend(spend_key=spend_key, spent=_spent_in_period(api_key, period_start, spend_key), ttl=ttl)
-            decision = limits.take(**counters, spend_cap=spend_cap, cost=max_cost, ttl=ttl)
-    except redis.RedisError as exc:
-        raise ServiceUnavailable(f"rate limiter unavailable ({type(exc).__name__}); nothing was charged") from None
-    if not decision.admitted:
-        _refuse(decision, tokens=tokens, max_cost=max_cost, spend_cap=spend_cap)
-    reserved_spend = max_cost if spend_cap is not None and max_cost > 0 else 0
+    decision = counters.take(max_cost)
     values = {
-        "request_id": request_id or new_request_id(),
-        "user_id": user.pk,
-        "api_key_id": key_id,
-        "model_id": model.pk,
-        "model_label": model.repo_id,
+        **values,
         "commit_sha": target.commit_sha,
         "price_card_id": target.price_card_id,
         "payee_id": model.owner_id if max_cost > 0 else None,
         "prompt_price": target.prompt_price,
         "completion_price": target.completion_price,
-        "reserved_tokens": tokens,
         "max_cost": max_cost,
-        "spend_key": spend_key if reserved_spend else "",
-        "created_at": now,
-        "expires_at": now + dt.timedelta(seconds=settings.RESERVATION_TTL_SECONDS),
+        "spend_key": counters.spend_key if counters.spend_taken else "",
     }
     try:
         values["id"] = _hold(values)
     except BaseException:
-        _give_back_quietly(subject=subject, tokens=tokens, tpm=tpm, spend_key=spend_key, spend_delta=-reserved_spend,
-                           requests=1, rpm=rpm)  # fmt: skip
+        counters.give_back_all()
         raise
     return Authorization(
         reservation=Reservation(**values), commit_id=target.commit_id, listing_id=target.listing_id, rate=decision.rate
     )
 
 
-def _hold(values: dict) -> int:
-    """Hold the maximum cost on the wallet and record the reservation, both or neither."""
-    short = InsufficientQuota(
-        f"You exceeded your current quota: this request may cost up to {format_credits(values['max_cost'])}"
+def _short_of_credit(max_cost: int) -> InsufficientQuota:
+    return InsufficientQuota(
+        f"You exceeded your current quota: this request may cost up to {format_credits(max_cost)}"
         " credits and your wallet does not hold that much. Top up your credits."
     )
+
+
+def _spend_cap_refusal(spend_cap: int, max_cost: int) -> InsufficientQuota:
+    return InsufficientQuota(
+        f"This key's spend limit of {format_credits(spend_cap)} credits would be exceeded by this request "
+        f"(up to {format_credits(max_cost)} credits). Raise the limit or wait for the next period."
+    )
+
+
+def _hold(values: dict) -> int:
+    """Hold the maximum cost on the wallet and record the reservation, both or neither."""
     try:
         if values["max_cost"] == 0:
             return charge_sql.insert_reservation(values)
         if _one_statement():
             reservation_id = charge_sql.hold_and_reserve_pg(values)
             if reservation_id is None:
-                raise short
+                raise _short_of_credit(values["max_cost"])
             return reservation_id
         with transaction.atomic():
             if not charge_sql.hold_credits(user_id=values["user_id"], amount=values["max_cost"]):
-                raise short
+                raise _short_of_credit(values["max_cost"])
             return charge_sql.insert_reservation(values)
     except IntegrityError:
         raise Conflict(f"request id {values['request_id']} was already used", param="request_id") from None
@@ -230,10 +366,7 @@ def _one_statement() -> bool:
 def _refuse(decision: limits.Decision, *, tokens: int, max_cost: int, spend_cap: int | None):
     rate_headers = decision.rate.headers()
     if decision.reason == "spend":
-        raise InsufficientQuota(
-            f"This key's spend limit of {format_credits(spend_cap)} credits would be exceeded by this request "
-            f"(up to {format_credits(max_cost)} credits). Raise the limit or wait for the next period."
-        )
+        raise _spend_cap_refusal(spend_cap, max_cost)
     if decision.reason == "tokens_too_large":
         raise RateLimited(
             f"Request too large: it may use {tokens} tokens, over the key's limit of "
@@ -251,12 +384,14 @@ def _refuse(decision: limits.Decision, *, tokens: int, max_cost: int, spend_cap:
     )
 
 
-def _spent_in_period(api_key: ApiKey, period_start: dt.datetime | None, spend_key: str) -> int:
+def _spent_in_period(
+    api_key: ApiKey, period_start: dt.datetime | None, spend_key: str, excluding: str | None = None
+) -> int:
     """Settled spend of a key in a period plus its open reservations there: what its spend counter holds."""
     settled = UsageRecord.objects.filter(api_key=api_key)
     if period_start is not None:
         settled = settled.filter(created_at__gte=period_start)
-    open_holds = Reservation.objects.filter(api_key=api_key, spend_key=spend_key)
+    open_holds = Reservation.objects.filter(api_key=api_key, spend_key=spend_key).exclude(request_id=excluding)
     return (settled.aggregate(total=Sum("cost"))["total"] or 0) + (
         open_holds.aggregate(total=Sum("max_cost"))["total"] or 0
     )

@@ -164,3 +164,15 @@ def _credit_earnings(earnings, amount):
     external = ledger.account_for(None, AccountKind.EXTERNAL)
     with transaction.atomic():
         ledger.post_transaction(kind="adjustment", entries=[(external, -amount), (earnings, amount)])
+
+
+def test_audit_checks_the_wallet_totals_too(consumer):
+    ledger.top_up(user=consumer, amount=MICRO)
+    wallet = ledger.account_for(consumer.pk, AccountKind.WALLET)
+    assert (wallet.credited, wallet.spent) == (MICRO, 0)
+
+    Account.objects.filter(pk=wallet.pk).update(spent=5)
+
+    assert ledger.audit_ledger().problems == [
+        f"account {wallet.pk} (consumer wallet of bob) caches bought/spent 1000000/5, entries say 1000000/0"
+    ]

@@ -1,0 +1,35 @@
+"""Refusals of the money side leave the API in the OpenAI error shape, with the headers clients act on."""
+
+from marketplace.api.errors import exception_handler
+from marketplace.exceptions import InsufficientQuota, RateLimited, ServiceUnavailable
+
+
+def test_rate_limited_is_429_with_retry_after_and_rate_headers():
+    headers = {"x-ratelimit-limit-requests": "3", "x-ratelimit-remaining-requests": "0",
+               "x-ratelimit-limit-tokens": "100", "x-ratelimit-remaining-tokens": "40", "Retry-After": "20"}  # fmt: skip
+    response = exception_handler(RateLimited("Rate limit reached", limit_type="requests", headers=headers), {})
+
+    assert response.status_code == 429
+    assert response.data == {
+        "error": {"message": "Rate limit reached", "type": "requests", "param": None, "code": "rate_limit_exceeded"}
+    }
+    assert {name: response[name] for name in headers} == headers
+
+
+def test_out_of_credit_is_429_insufficient_quota_that_should_not_be_retried():
+    response = exception_handler(InsufficientQuota("Top up your credits."), {})
+
+    assert (response.status_code, response["x-should-retry"]) == (429, "false")
+    assert response.data["error"] == {
+        "message": "Top up your credits.",
+        "type": "insufficient_quota",
+        "param": None,
+        "code": "insufficient_quota",
+    }
+
+
+def test_backing_service_down_is_503_with_retry_after():
+    response = exception_handler(ServiceUnavailable("rate limiter unavailable"), {})
+
+    assert (response.status_code, response["Retry-After"]) == (503, "1")
+    assert response.data["error"]["type"] == "server_error"

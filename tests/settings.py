@@ -15,3 +15,5 @@ CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; production uses PBKDF2
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # live-server threads must not hold connections past a test
+STATIC_ROOT = STORAGE_ROOT / "static"  # whitenoise wants the folder to exist; tests serve no collected files
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

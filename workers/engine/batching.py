@@ -1,0 +1,345 @@
+"""Continuous batching for causal LMs: requests join and leave the running batch between decode steps.
+
+One BatchEngine serves one loaded model. Its loop (one thread) repeats:
+
+    admit   prefill the waiting prompts together (left-padded) and merge their KV cache into the batch's
+    decode  one forward pass for every running sequence: one new token each, sampled with its own parameters
+    retire  drop finished or cancelled sequences from the batch (and the padding nobody needs any more)
+
+The batch's KV cache is a transformers DynamicCache, left-padded to a common length, with an attention mask
+and per-sequence position ids, so a sequence computes exactly what it would compute alone (the tests compare
+greedy output with `generate` token for token). Each request samples with its own torch.Generator, so a seed
+gives the same sample whatever else shares the batch. No Django here: the worker task feeds it and relays
+tokens."""
+
+import dataclasses
+import math
+import queue
+import threading
+from collections.abc import Callable
+
+import torch
+from transformers import DynamicCache
+
+FinishReason = str  # "stop" | "length" | "cancelled" | "error"
+
+
+@dataclasses.dataclass(frozen=True)
+class SamplingParams:
+    """How to pick each next token. temperature 0 is greedy; `logprobs` asks for that many alternatives."""
+
+    max_tokens: int = 16
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    seed: int | None = None
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    stop_token_ids: tuple[int, ...] = ()
+    logprobs: int | None = None
+
+    def __post_init__(self):
+        checks = [
+            (self.max_tokens >= 1, "max_tokens must be at least 1"),
+            (0.0 <= self.temperature <= 2.0, "temperature must be between 0 and 2"),
+            (0.0 < self.top_p <= 1.0, "top_p must be in (0, 1]"),
+            (self.top_k >= 0, "top_k cannot be negative"),
+            (-2.0 <= self.presence_penalty <= 2.0, "presence_penalty must be between -2 and 2"),
+            (-2.0 <= self.frequency_penalty <= 2.0, "frequency_penalty must be between -2 and 2"),
+            (self.logprobs is None or 0 <= self.logprobs <= 20, "top_logprobs must be between 0 and 20"),
+        ]
+        for ok, message in checks:
+            if not ok:
+                raise ValueError(message)
+
+    @property
+    def is_greedy(self) -> bool:
+        return self.temperature == 0.0
+
+
+@dataclasses.dataclass(frozen=True)
+class TokenEvent:
+    """One generated token, with its log-probability and the best alternatives when asked for."""
+
+    token_id: int
+    logprob: float
+    top_logprobs: tuple[tuple[int, float], ...] = ()
+
+
+class Generation:
+    """A request in the engine. `on_token` is called from the engine's thread for every token; the result is
+    complete when `done` is set (`finish_reason` says why it ended)."""
+
+    def __init__(self, prompt_ids: list[int], params: SamplingParams, on_token: Callable[[TokenEvent], None] = None):
+        if not prompt_ids:
+            raise ValueError("the prompt must hold at least one token")
+        self.prompt_ids = list(prompt_ids)
+        self.params = params
+        self.on_token = on_token
+        self.tokens: list[TokenEvent] = []
+        self.finish_reason: FinishReason | None = None
+        self.error: str | None = None
+        self.done = threading.Event()
+        self._cancelled = threading.Event()
+        self.generator = torch.Generator()
+        self.generator.manual_seed(params.seed if params.seed is not None else torch.seed())
+        self.counts: dict[int, int] = {}
+
+    def cancel(self) -> None:
+        """Stop after the current step (a client went away). Tokens made so far stay in `tokens`."""
+        self._cancelled.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    @property
+    def token_ids(self) -> list[int]:
+        return [event.token_id for event in self.tokens]
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self.done.wait(timeout)
+
+    def _emit(self, event: TokenEvent) -> None:
+        self.tokens.append(event)
+        self.counts[event.token_id] = self.counts.get(event.token_id, 0) + 1
+        if self.on_token is not None:
+            self.on_token(event)
+
+    def _finish(self, reason: FinishReason, error: str | None = None) -> None:
+        self.finish_reason, self.error = reason, error
+        self.done.set()
+
+
+class BatchEngine:
+    """Serves one model to many concurrent generations (see the module's docstring)."""
+
+    def __init__(self, model, *, max_batch: int = 32, max_context: int | None = None):
+        self.model = model.eval()
+        self.device = next(model.parameters()).device
+        self.max_batch = max_batch
+        self.max_context = (
+            max_context or getattr(model.config, "n_positions", None) or model.config.max_position_embeddings
+        )
+        self._waiting: queue.Queue[Generation] = queue.Queue()
+        self._running: list[Generation] = []
+        self._cache: DynamicCache | None = None
+        self._mask: torch.Tensor | None = None  # [batch, cached length]: 1 for real tokens, 0 for padding
+        self._positions: torch.Tensor | None = None  # [batch]: the position of each sequence's next token
+        self._next: torch.Tensor | None = None  # [batch]: each sequence's last token, to feed next
+        self._wakeup = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self.steps = 0
+
+    # --- the public side, safe from any thread
+
+    def submit(self, generation: Generation) -> Generation:
+        if len(generation.prompt_ids) + generation.params.max_tokens > self.max_context:
+            raise ValueError(
+                f"prompt ({len(generation.prompt_ids)} tokens) plus max_tokens ({generation.params.max_tokens}) "
+                f"exceeds the model's context of {self.max_context} tokens"
+            )
+        self._waiting.put(generation)
+        self._wakeup.set()
+        return generation
+
+    def start(self) -> "BatchEngine":
+        self._thread = threading.Thread(target=self._loop, name="batch-engine", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    @property
+    def active(self) -> int:
+        return len(self._running) + self._waiting.qsize()
+
+    # --- the loop
+
+    def _loop(self) -> None:
+        while not self._stopping.is_set():
+            if not self._running and self._waiting.empty():
+                self._wakeup.wait(timeout=0.5)
+                self._wakeup.clear()
+                continue
+            try:
+                self.step()
+            except Exception as exc:  # a bug or an out-of-memory: fail what is in flight, keep serving
+                for generation in [*self._running, *self._drain_waiting()]:
+                    generation._finish("error", f"{type(exc).__name__}: {exc}")
+                self._running, self._cache = [], None
+
+    def _drain_waiting(self) -> list[Generation]:
+        drained = []
+        while True:
+            try:
+                drained.append(self._waiting.get_nowait())
+            except queue.Empty:
+                return drained
+
+    @torch.inference_mode()
+    def step(self) -> None:
+        """Admit, decode one token for everyone, retire. Public so tests can drive the engine without a thread."""
+        self._admit()
+        self._retire()  # a sequence may be done after its first token
+        if self._running:
+            self._decode()
+            self._retire()
+        self.steps += 1
+
+    def _admit(self) -> None:
+        joining = []
+        while len(self._running) + len(joining) < self.max_batch:
+            try:
+                generation = self._waiting.get_nowait()
+            except queue.Empty:
+                break
+            if generation.cancelled:
+                generation._finish("cancelled")
+                continue
+            joining.append(generation)
+        if not joining:
+            return
+        longest = max(len(g.prompt_ids) for g in joining)
+        ids = torch.zeros(len(joining), longest, dtype=torch.long, device=self.device)
+        mask = torch.zeros(len(joining), longest, dtype=torch.long, device=self.device)
+        for row, generation in enumerate(joining):
+            length = len(generation.prompt_ids)
+            ids[row, longest - length :] = torch.tensor(generation.prompt_ids, device=self.device)
+            mask[row, longest - length :] = 1
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        cache = DynamicCache()
+        output = self.model(
+            input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
+        )
+        logits = output.logits[:, -1, :].float()
+        self._merge(output.past_key_values, mask, mask.sum(-1))
+        self._running.extend(joining)
+        self._sample_and_emit(logits, joining, offset=len(self._running) - len(joining))
+
+    def _merge(self, cache: DynamicCache, mask: torch.Tensor, lengths: torch.Tensor) -> None:
+        """Append new sequences (their cache and mask) to the batch, left-padding whichever side is shorter."""
+        if self._cache is None:
+            self._cache, self._mask, self._positions = cache, mask, lengths.clone()
+            return
+        old_length, new_length = self._mask.shape[1], mask.shape[1]
+        width = max(old_length, new_length)
+        for old_layer, new_layer in zip(self._cache.layers, cache.layers, strict=True):
+            old_layer.keys = torch.cat([_left_pad(old_layer.keys, width), _left_pad(new_layer.keys, width)])
+            old_layer.values = torch.cat([_left_pad(old_layer.values, width), _left_pad(new_layer.values, width)])
+        self._mask = torch.cat([_left_pad_mask(self._mask, width), _left_pad_mask(mask, width)])
+        self._positions = torch.cat([self._positions, lengths])
+
+    def _decode(self) -> None:
+        batch = len(self._running)
+        self._mask = torch.cat([self._mask, torch.ones(batch, 1, dtype=torch.long, device=self.device)], dim=1)
+        output = self.model(
+            input_ids=self._next[:, None],
+            attention_mask=self._mask,
+            position_ids=self._positions[:, None],
+            past_key_values=self._cache,
+            use_cache=True,
+        )
+        self._cache = output.past_key_values
+        self._positions = self._positions + 1
+        self._sample_and_emit(output.logits[:, -1, :].float(), self._running, offset=0)
+
+    def _sample_and_emit(self, logits: torch.Tensor, generations: list[Generation], *, offset: int) -> None:
+        """Pick one token per sequence (rows `offset`... of the batch) and hand it to its generation."""
+        raw_logprobs = torch.log_softmax(logits, dim=-1)
+        chosen = torch.empty(len(generations), dtype=torch.long, device=self.device)
+        greedy_rows = [row for row, g in enumerate(generations) if g.params.is_greedy and not _penalised(g)]
+        if greedy_rows:
+            chosen[greedy_rows] = logits[greedy_rows].argmax(dim=-1)
+        for row, generation in enumerate(generations):
+            if row not in greedy_rows:
+                chosen[row] = _sample(logits[row], generation)
+        tokens = chosen.tolist()
+        next_tokens = self._next if self._next is not None and offset > 0 else None
+        for row, (generation, token) in enumerate(zip(generations, tokens, strict=True)):
+            top = ()
+            if generation.params.logprobs:
+                values, indices = raw_logprobs[row].topk(generation.params.logprobs)
+                top = tuple(zip(indices.tolist(), values.tolist(), strict=True))
+            generation._emit(TokenEvent(token, float(raw_logprobs[row, token]), top))
+        if offset == 0:
+            self._next = chosen
+        else:
+            self._next = torch.cat([next_tokens, chosen]) if next_tokens is not None else chosen
+
+    def _retire(self) -> None:
+        keep = []
+        for row, generation in enumerate(self._running):
+            reason = _finished(generation, self._positions[row].item() if self._positions is not None else 0,
+                               self.max_context)  # fmt: skip
+            if reason is None:
+                keep.append(row)
+            else:
+                generation._finish(reason)
+        if len(keep) == len(self._running):
+            return
+        self._running = [self._running[row] for row in keep]
+        if not keep:
+            self._cache = self._mask = self._positions = self._next = None
+            return
+        index = torch.tensor(keep, device=self.device)
+        self._cache.batch_select_indices(index)
+        self._mask, self._positions, self._next = self._mask[index], self._positions[index], self._next[index]
+        unused = int((self._mask.sum(dim=0) == 0).long().cumprod(0).sum())  # leading columns that are all padding
+        if unused:
+            self._mask = self._mask[:, unused:]
+            for layer in self._cache.layers:
+                layer.keys, layer.values = layer.keys[:, :, unused:], layer.values[:, :, unused:]
+
+
+def _finished(generation: Generation, next_position: int, max_context: int) -> FinishReason | None:
+    if generation.cancelled:
+        return "cancelled"
+    if generation.tokens and generation.tokens[-1].token_id in generation.params.stop_token_ids:
+        return "stop"
+    if len(generation.tokens) >= generation.params.max_tokens or next_position >= max_context:
+        return "length"
+    return None
+
+
+def _penalised(generation: Generation) -> bool:
+    return bool(generation.params.presence_penalty or generation.params.frequency_penalty)
+
+
+def _sample(logits: torch.Tensor, generation: Generation) -> torch.Tensor:
+    """One token from one row of logits, with the generation's penalties, temperature, top-k, top-p and seed."""
+    params = generation.params
+    logits = logits.clone()
+    if generation.counts and _penalised(generation):
+        ids = torch.tensor(list(generation.counts), device=logits.device)
+        counts = torch.tensor(list(generation.counts.values()), dtype=logits.dtype, device=logits.device)
+        logits[ids] -= params.frequency_penalty * counts + params.presence_penalty
+    if params.is_greedy:
+        return logits.argmax()
+    logits = logits / params.temperature
+    if params.top_k and params.top_k < logits.shape[-1]:
+        threshold = logits.topk(params.top_k).values[-1]
+        logits[logits < threshold] = -math.inf
+    probabilities = torch.softmax(logits, dim=-1)
+    if params.top_p < 1.0:
+        ordered, order = probabilities.sort(descending=True)
+        beyond = ordered.cumsum(-1) - ordered > params.top_p  # keep the smallest set reaching top_p
+        ordered[beyond] = 0.0
+        probabilities = torch.zeros_like(probabilities).scatter(0, order, ordered)
+    return torch.multinomial(probabilities.cpu(), 1, generator=generation.generator)[0].to(logits.device)
+
+
+def _left_pad(tensor: torch.Tensor, width: int) -> torch.Tensor:
+    """[batch, heads, length, dim] -> [batch, heads, width, dim] with zeros in front."""
+    missing = width - tensor.shape[2]
+    return tensor if missing == 0 else torch.nn.functional.pad(tensor, (0, 0, missing, 0))
+
+
+def _left_pad_mask(mask: torch.Tensor, width: int) -> torch.Tensor:
+    missing = width - mask.shape[1]
+    return mask if missing == 0 else torch.nn.functional.pad(mask, (missing, 0))

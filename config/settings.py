@@ -146,6 +146,13 @@ if CHARGE_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"].endswith("postg
 if PLATFORM_FEE_PERCENT > 100:
     raise ImproperlyConfigured("PLATFORM_FEE_PERCENT must be between 0 and 100")
 
+# Inference workers
+INFER_CACHE_MB = env_int("INFER_CACHE_MB", 4096, minimum=1)  # loaded models per worker process, LRU beyond this
+INFER_MAX_BATCH = env_int("INFER_MAX_BATCH", 32, minimum=1)  # sequences decoded together per model
+INFER_DTYPE = env_str("INFER_DTYPE", "float32")  # float32 | bfloat16 | float16 (see docs/benchmarks.md)
+if INFER_DTYPE not in ("float32", "bfloat16", "float16"):
+    raise ImproperlyConfigured(f"INFER_DTYPE must be float32, bfloat16 or float16, got {INFER_DTYPE!r}")
+
 # Redis and Celery
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
@@ -154,7 +161,7 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"registry.tasks.*": {"queue": "validate"}}
+CELERY_TASK_ROUTES = {"registry.tasks.*": {"queue": "validate"}, "workers.tasks.generate": {"queue": "infer"}}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1)}
 CELERY_BEAT_SCHEDULE = {

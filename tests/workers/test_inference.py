@@ -1,0 +1,98 @@
+"""The infer task on a real Celery worker (threads pool) with the real Redis: tokens arrive through a Redis
+Stream, identical to generating in process; a cancel request stops the generation."""
+
+import json
+import time
+
+import pytest
+import redis
+import torch
+from django.conf import settings
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from registry import services
+from registry.models import Commit, ValidationStatus
+from workers import inference
+from workers.tasks import generate
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def infer_worker(transactional_db):
+    from celery.contrib.testing.worker import start_worker
+
+    from workers.celery import app
+
+    with start_worker(app, pool="threads", concurrency=8, queues=["infer"], perform_ping_check=False,
+                      loglevel="WARNING"):  # fmt: skip
+        yield
+    inference.model_cache.cache_clear()
+
+
+@pytest.fixture
+def served_commit(provider, tiny_checkpoint):
+    model = services.create_model(owner=provider, name="tiny-gpt")
+    operations = []
+    for path in sorted(tiny_checkpoint.iterdir()):
+        data = path.read_bytes()
+        blob = services.ingest_upload(user=provider, incoming_stream=[data], size=len(data))
+        operations.append(services.AddFile(path=path.name, blob=blob))
+    commit = services.commit_changes(model_id=model.pk, author=provider, operations=operations, message="upload")
+    Commit.objects.filter(pk=commit.pk).update(validation_status=ValidationStatus.VALID)  # validated elsewhere
+    return commit
+
+
+def read_stream(request_id, timeout=60):
+    client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
+    entries, last, deadline = [], "0", time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for _, batch in client.xread({inference.stream_key(request_id): last}, block=500) or []:
+            for entry_id, fields in batch:
+                last = entry_id
+                entries.append(fields)
+                if fields["type"] in ("done", "error"):
+                    return entries
+    raise AssertionError(f"no end of stream for {request_id}: {entries}")
+
+
+def test_tokens_stream_through_redis_and_match_generating_in_process(infer_worker, served_commit, tiny_checkpoint):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    prompt = tokenizer("def main():")["input_ids"]
+    request = {"request_id": "req_stream_1", "commit_id": served_commit.pk, "prompt_ids": prompt,
+               "params": {"max_tokens": 12, "temperature": 0.0, "logprobs": 2}, "stop": []}  # fmt: skip
+
+    generate.delay(request)
+    entries = read_stream("req_stream_1")
+
+    tokens = [int(e["token"]) for e in entries if e["type"] == "token" and int(e["token"]) >= 0]
+    model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint).eval()
+    with torch.no_grad():
+        expected = model.generate(torch.tensor([prompt]), attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
+                                  max_new_tokens=12, do_sample=False, pad_token_id=0, eos_token_id=None)  # fmt: skip
+    assert tokens == expected[0, len(prompt) :].tolist()[: len(tokens)]
+    done = entries[-1]
+    assert (done["type"], done["prompt_tokens"], done["completion_tokens"]) == (
+        "done",
+        str(len(prompt)),
+        str(len(tokens)),
+    )
+    assert done["finish_reason"] in ("length", "stop")
+    assert "".join(e["text"] for e in entries if e["type"] == "token") == tokenizer.decode(
+        tokens, skip_special_tokens=True
+    )
+    assert all(len(json.loads(e["top"])) == 2 for e in entries if e["type"] == "token" and int(e["token"]) >= 0)
+
+
+def test_a_cancel_request_stops_the_generation(infer_worker, served_commit, tiny_checkpoint):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    request = {"request_id": "req_cancel_1", "commit_id": served_commit.pk, "prompt_ids": tokenizer("x")["input_ids"],
+               "params": {"max_tokens": 100, "temperature": 1.0, "seed": 1, "stop_token_ids": []}, "stop": []}  # fmt: skip
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    client.set(inference.cancel_key("req_cancel_1"), 1, ex=60)  # the client is gone before it even started
+
+    generate.delay(request)
+    done = read_stream("req_cancel_1")[-1]
+
+    assert done["finish_reason"] == "cancelled"
+    assert int(done["completion_tokens"]) < 100

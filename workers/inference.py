@@ -1,0 +1,117 @@
+"""The infer worker's side of a call: run a generation on the engine of the (cached) model and stream it into
+Redis, so the gateway relays tokens as they come and a late reader loses nothing.
+
+Stream `infer:<request id>` (deleted STREAM_TTL_SECONDS after the end), one entry per event:
+    {"type": "token", "text": <delta, maybe "">, "token": id, "logprob": x, "top": [[id, x], ...] as JSON}
+    {"type": "done", "finish_reason": "stop" | "length" | "cancelled", "prompt_tokens": n, "completion_tokens": n}
+    {"type": "error", "message": ...}
+The gateway asks for a stop (the client went away) by setting `infer:<request id>:cancel`."""
+
+import functools
+import json
+import logging
+import queue
+
+import redis
+import torch
+from django.conf import settings
+
+from registry.checkout import checkout
+from registry.models import Commit, ValidationStatus
+from workers.engine.batching import Generation, SamplingParams
+from workers.engine.serving import LoadedModel, ModelCache, TextStream, load_model, pick_device
+
+logger = logging.getLogger(__name__)
+STREAM_TTL_SECONDS = 300
+POLL_SECONDS = 0.02
+
+
+def stream_key(request_id: str) -> str:
+    return f"infer:{request_id}"
+
+
+def cancel_key(request_id: str) -> str:
+    return f"infer:{request_id}:cancel"
+
+
+@functools.cache
+def redis_client() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@functools.cache
+def model_cache() -> ModelCache:
+    return ModelCache(budget_bytes=settings.INFER_CACHE_MB * 1024 * 1024)
+
+
+def loaded_model(commit: Commit) -> LoadedModel:
+    """The commit's model from this worker's cache, loading it from the blob store on first use."""
+
+    def load() -> LoadedModel:
+        with checkout(commit) as directory:
+            return load_model(
+                directory,
+                key=commit.sha,
+                device=pick_device(),
+                dtype=getattr(torch, settings.INFER_DTYPE),
+                max_batch=settings.INFER_MAX_BATCH,
+            )
+
+    return model_cache().get(commit.sha, load)
+
+
+def run_generation(request: dict) -> dict:
+    """Generate for one call and stream it. `request`: request_id, commit_id, prompt_ids, params (SamplingParams
+    fields), stop (strings). Returns the summary that the last stream entry also holds."""
+    request_id = request["request_id"]
+    key, client = stream_key(request_id), redis_client()
+    try:
+        commit = Commit.objects.get(pk=request["commit_id"], validation_status=ValidationStatus.VALID)
+        loaded = loaded_model(commit)
+        eos = loaded.tokenizer.eos_token_id
+        params = SamplingParams(**{"stop_token_ids": (eos,) if eos is not None else (), **request["params"]})
+        text = TextStream(loaded.tokenizer, tuple(request.get("stop") or ()))
+        events: queue.SimpleQueue = queue.SimpleQueue()
+        generation = loaded.engine.submit(Generation(request["prompt_ids"], params, on_token=events.put))
+    except Exception as exc:
+        logger.exception("generation %s could not start", request_id)
+        client.xadd(key, {"type": "error", "message": f"{type(exc).__name__}: {exc}"})
+        client.expire(key, STREAM_TTL_SECONDS)
+        raise
+    while True:
+        finished = generation.done.wait(POLL_SECONDS)
+        _relay(client, key, events, text, generation)
+        if finished:
+            break
+        if client.exists(cancel_key(request_id)):
+            generation.cancel()
+    reason = "stop" if text.stopped else generation.finish_reason
+    summary = {"type": "done", "finish_reason": reason, "prompt_tokens": len(request["prompt_ids"]),
+               "completion_tokens": len(generation.tokens), "error": generation.error or ""}  # fmt: skip
+    tail = text.finish()
+    pipe = client.pipeline(transaction=False)
+    if tail:
+        pipe.xadd(key, {"type": "token", "text": tail, "token": -1, "logprob": 0.0, "top": "[]"})
+    pipe.xadd(key, {name: value for name, value in summary.items()})
+    pipe.expire(key, STREAM_TTL_SECONDS)
+    pipe.execute()
+    return summary
+
+
+def _relay(client: redis.Redis, key: str, events: queue.SimpleQueue, text: TextStream, generation: Generation) -> None:
+    """Move the tokens the engine made since the last look into the stream, in one round trip."""
+    pipe = client.pipeline(transaction=False)
+    while True:
+        try:
+            event = events.get_nowait()
+        except queue.Empty:
+            break
+        if text.stopped:
+            continue  # made after a stop string: not part of the answer
+        delta = text.push(event.token_id)
+        top = json.dumps([[token, round(logprob, 6)] for token, logprob in event.top_logprobs])
+        pipe.xadd(key, {"type": "token", "text": delta, "token": event.token_id, "logprob": event.logprob, "top": top})
+        if text.stopped:
+            generation.cancel()
+    if pipe.command_stack:
+        pipe.execute()

@@ -153,6 +153,12 @@ INFER_DTYPE = env_str("INFER_DTYPE", "float32")  # float32 | bfloat16 | float16 
 if INFER_DTYPE not in ("float32", "bfloat16", "float16"):
     raise ImproperlyConfigured(f"INFER_DTYPE must be float32, bfloat16 or float16, got {INFER_DTYPE!r}")
 
+# The /v1 gateway
+MAX_PROMPT_CHARS = env_int("MAX_PROMPT_CHARS", 200_000, minimum=1)
+MAX_COMPLETION_TOKENS = env_int("MAX_COMPLETION_TOKENS", 4096, minimum=1)
+DEFAULT_CHAT_MAX_TOKENS = env_int("DEFAULT_CHAT_MAX_TOKENS", 256, minimum=1)  # chat calls that set no limit
+INFER_TIMEOUT_SECONDS = env_int("INFER_TIMEOUT_SECONDS", 120, minimum=1)  # a call running longer answers 504
+
 # Redis and Celery
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL

@@ -6,6 +6,7 @@ from registry.api.urls import api_urlpatterns, file_urlpatterns
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("v1/", include("marketplace.api.openai_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("marketplace.api.urls")),

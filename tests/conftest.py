@@ -82,3 +82,39 @@ def celery_worker(transactional_db):
         app, pool="threads", concurrency=2, queues=["validate", "default"], perform_ping_check=False, loglevel="WARNING"
     ):
         yield
+
+
+@pytest.fixture
+def infer_worker(transactional_db):
+    """A real Celery worker on the `infer` queue (threads pool, as in production), in this process."""
+    from celery.contrib.testing.worker import start_worker
+
+    from workers import inference
+    from workers.celery import app
+
+    with start_worker(app, pool="threads", concurrency=8, queues=["infer"], perform_ping_check=False,
+                      loglevel="WARNING"):  # fmt: skip
+        yield
+    for loaded in inference.model_cache()._models.values():
+        loaded.engine.stop()
+    inference.model_cache.cache_clear()
+
+
+@pytest.fixture
+def served_commit(provider, tiny_checkpoint):
+    """alice/tiny-gpt with the tiny checkpoint committed and marked valid (validation is tested elsewhere)."""
+    from registry import services
+    from registry.models import Commit, ValidationStatus
+
+    model = services.create_model(owner=provider, name="tiny-gpt")
+    operations = []
+    for path in sorted(tiny_checkpoint.iterdir()):
+        data = path.read_bytes()
+        blob = services.ingest_upload(user=provider, incoming_stream=[data], size=len(data))
+        operations.append(services.AddFile(path=path.name, blob=blob))
+    commit = services.commit_changes(model_id=model.pk, author=provider, operations=operations, message="upload")
+    Commit.objects.filter(pk=commit.pk).update(
+        validation_status=ValidationStatus.VALID, validation_report={"context_length": 128}
+    )
+    commit.refresh_from_db()
+    return commit

@@ -10,37 +10,10 @@ import torch
 from django.conf import settings
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from registry import services
-from registry.models import Commit, ValidationStatus
 from workers import inference
 from workers.tasks import generate
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def infer_worker(transactional_db):
-    from celery.contrib.testing.worker import start_worker
-
-    from workers.celery import app
-
-    with start_worker(app, pool="threads", concurrency=8, queues=["infer"], perform_ping_check=False,
-                      loglevel="WARNING"):  # fmt: skip
-        yield
-    inference.model_cache.cache_clear()
-
-
-@pytest.fixture
-def served_commit(provider, tiny_checkpoint):
-    model = services.create_model(owner=provider, name="tiny-gpt")
-    operations = []
-    for path in sorted(tiny_checkpoint.iterdir()):
-        data = path.read_bytes()
-        blob = services.ingest_upload(user=provider, incoming_stream=[data], size=len(data))
-        operations.append(services.AddFile(path=path.name, blob=blob))
-    commit = services.commit_changes(model_id=model.pk, author=provider, operations=operations, message="upload")
-    Commit.objects.filter(pk=commit.pk).update(validation_status=ValidationStatus.VALID)  # validated elsewhere
-    return commit
 
 
 def read_stream(request_id, timeout=60):

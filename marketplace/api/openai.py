@@ -1,0 +1,193 @@
+"""The OpenAI-compatible /v1 API: models, completions and chat completions, plain or streamed as SSE.
+
+Plain Django views (not DRF) so that errors, headers and the event stream are byte-for-byte what the `openai`
+client expects. The logic lives in marketplace.gateway; these views parse, call it, and shape the answer."""
+
+import json
+import time
+from collections.abc import Iterator
+
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from marketplace import gateway
+from marketplace.api.errors import error_body
+from marketplace.authentication import bearer_token
+from marketplace.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge
+from marketplace.models import UsageStatus
+from marketplace.services import authenticate_key
+
+MAX_BODY_BYTES = 4 * 1024 * 1024
+
+
+def _error(exc: DomainError) -> JsonResponse:
+    body = error_body(exc)
+    if isinstance(exc, NotAuthenticated):
+        body["error"]["type"] = "invalid_request_error"
+    return JsonResponse(body, status=exc.status_code, headers=exc.headers)
+
+
+def openai_view(view):
+    """Authenticate the bearer key and turn every DomainError into the OpenAI error shape."""
+
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        try:
+            token = bearer_token(request)
+            if token is None:
+                raise NotAuthenticated("You didn't provide an API key: send 'Authorization: Bearer <key>'.")
+            api_key = authenticate_key(raw_key=token)
+            return view(request, api_key.user, api_key, *args, **kwargs)
+        except DomainError as exc:
+            return _error(exc)
+
+    wrapped.__name__ = view.__name__
+    return csrf_exempt(wrapped)
+
+
+def _model_json(model) -> dict:
+    return {"id": model.repo_id, "object": "model", "created": int(model.created_at.timestamp()),
+            "owned_by": model.owner.username}  # fmt: skip
+
+
+@require_GET
+@openai_view
+def list_models(request, user, api_key):
+    return JsonResponse({"object": "list", "data": [_model_json(m) for m in gateway.visible_models(user)]})
+
+
+@require_GET
+@openai_view
+def retrieve_model(request, user, api_key, model_id: str):
+    return JsonResponse(_model_json(gateway.describe_model(model_id, user)))
+
+
+def _body(request: HttpRequest) -> dict:
+    if len(request.body) > MAX_BODY_BYTES:
+        raise PayloadTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
+    try:
+        return json.loads(request.body or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise InvalidInput("the body must be JSON") from None
+
+
+@require_POST
+@openai_view
+def completions(request, user, api_key):
+    return _serve(gateway.parse_completion(_body(request)), user, api_key)
+
+
+@require_POST
+@openai_view
+def chat_completions(request, user, api_key):
+    return _serve(gateway.parse_chat(_body(request)), user, api_key)
+
+
+def _serve(spec: gateway.CallSpec, user, api_key):
+    started = time.monotonic()
+    call = gateway.start_call(spec=spec, user=user, api_key=api_key)
+    if spec.stream:
+        response = StreamingHttpResponse(_sse(call, started), content_type="text/event-stream")
+        response["Cache-Control"] = "no-cache"
+        response["X-Accel-Buffering"] = "no"
+    else:
+        response = JsonResponse(_complete(call, started))
+    for name, value in call.headers().items():
+        response[name] = value
+    return response
+
+
+def _usage(call: gateway.Call) -> dict:
+    return {"prompt_tokens": call.prompt_tokens, "completion_tokens": call.completion_tokens,
+            "total_tokens": call.prompt_tokens + call.completion_tokens}  # fmt: skip
+
+
+def _envelope(call: gateway.Call, *, chunk: bool) -> dict:
+    kind = ("chat.completion.chunk" if chunk else "chat.completion") if call.spec.is_chat else "text_completion"
+    prefix = "chatcmpl" if call.spec.is_chat else "cmpl"
+    return {"id": f"{prefix}-{call.id}", "object": kind, "created": call.created, "model": call.spec.model,
+            "system_fingerprint": call.commit.sha}  # fmt: skip
+
+
+def _complete(call: gateway.Call, started: float) -> dict:
+    """Wait for the whole answer, settle, and shape it."""
+    parts, tokens = [], []
+    try:
+        for kind, fields in call.events():
+            if kind == "token":
+                parts.append(fields["text"])
+                if int(fields["token"]) >= 0:
+                    tokens.append(fields)
+    except BaseException:
+        call.finish(latency_ms=_ms(started), status=UsageStatus.ERROR)
+        raise
+    call.finish(latency_ms=_ms(started))
+    text = "".join(parts)
+    body = _envelope(call, chunk=False)
+    logprobs = _logprobs(call, tokens)
+    if call.spec.is_chat:
+        choice = {"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": logprobs,
+                  "finish_reason": _finish_reason(call)}  # fmt: skip
+    else:
+        choice = {"index": 0, "text": text, "logprobs": logprobs, "finish_reason": _finish_reason(call)}
+    return {**body, "choices": [choice], "usage": _usage(call)}
+
+
+def _finish_reason(call: gateway.Call) -> str:
+    return "stop" if call.finish_reason == "stop" else "length"
+
+
+def _logprobs(call: gateway.Call, tokens: list[dict]) -> dict | None:
+    if call.spec.logprobs is None:
+        return None
+    decode = call.tokenizer.decode
+    if call.spec.is_chat:
+        content = [{"token": decode([int(t["token"])]), "logprob": float(t["logprob"]), "bytes": None,
+                    "top_logprobs": gateway.top_logprobs(t, call.tokenizer)} for t in tokens]  # fmt: skip
+        return {"content": content}
+    return {
+        "tokens": [decode([int(t["token"])]) for t in tokens],
+        "token_logprobs": [float(t["logprob"]) for t in tokens],
+        "top_logprobs": [{e["token"]: e["logprob"] for e in gateway.top_logprobs(t, call.tokenizer)} for t in tokens],
+        "text_offset": None,
+    }
+
+
+def _sse(call: gateway.Call, started: float) -> Iterator[bytes]:
+    """Chunks exactly as OpenAI sends them; settle when the stream ends, however it ends."""
+    envelope = _envelope(call, chunk=True)
+    status = UsageStatus.ERROR
+
+    def event(payload: dict) -> bytes:
+        return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+
+    try:
+        if call.spec.is_chat:
+            yield event({**envelope, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
+                                                  "logprobs": None, "finish_reason": None}]})  # fmt: skip
+        for kind, fields in call.events():
+            if kind == "token" and fields["text"]:
+                if call.spec.is_chat:
+                    choice = {"index": 0, "delta": {"content": fields["text"]}, "logprobs": None, "finish_reason": None}
+                else:
+                    choice = {"index": 0, "text": fields["text"], "logprobs": None, "finish_reason": None}
+                yield event({**envelope, "choices": [choice]})
+        final = {"index": 0, "logprobs": None, "finish_reason": _finish_reason(call)}
+        final.update({"delta": {}} if call.spec.is_chat else {"text": ""})
+        yield event({**envelope, "choices": [final]})
+        if call.spec.include_usage:
+            yield event({**envelope, "choices": [], "usage": _usage(call)})
+        yield b"data: [DONE]\n\n"
+        status = UsageStatus.OK
+    except GeneratorExit:  # the client went away: stop the worker, charge what it made
+        call.cancel()
+        status = UsageStatus.CANCELLED
+        raise
+    except DomainError as exc:
+        yield event(error_body(exc))
+    finally:
+        call.finish(latency_ms=_ms(started), status=status)
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

@@ -1,0 +1,385 @@
+"""The /v1 gateway's logic: check a completion request, charge it, hand it to an infer worker, read its tokens.
+
+    parse_*      the OpenAI request body -> CallSpec, or InvalidInput naming the `param`
+    start_call   find the model, authorize (hold the maximum cost), tokenize with the served commit's tokenizer,
+                 check the context length, enqueue on `infer`        -> Call
+    Call.events  token deltas and the end, read from the worker's Redis Stream
+    Call.finish  settle exactly once with what was really generated (release if nothing was)
+
+The prompt's token count is not known before the served commit is: authorize holds an upper bound (byte-level
+tokenizers never make more tokens than UTF-8 bytes), settle charges the real count."""
+
+import dataclasses
+import functools
+import json
+import logging
+import threading
+import time
+import uuid
+from collections import OrderedDict
+
+import redis
+from django.conf import settings
+
+from marketplace.exceptions import DomainError, InvalidInput, ServiceUnavailable
+from marketplace.models import ApiKey, UsageStatus, User
+from marketplace.services import metering
+from registry.models import Commit, Model
+
+logger = logging.getLogger(__name__)
+SPECIAL_TOKEN_ALLOWANCE = 8
+DEFAULT_CHAT_TEMPLATE_NOTE = "role: content lines, then 'assistant:'"
+
+
+class ContextLengthExceeded(InvalidInput):
+    code = "context_length_exceeded"
+    error_type = "invalid_request_error"
+
+
+class GatewayTimeout(DomainError):
+    status_code = 504
+    code = "timeout"
+    error_type = "server_error"
+
+
+@dataclasses.dataclass(frozen=True)
+class CallSpec:
+    """A checked completion request."""
+
+    model: str
+    prompt: str | None = None
+    messages: tuple[dict, ...] = ()
+    max_tokens: int = 16
+    temperature: float = 1.0
+    top_p: float = 1.0
+    top_k: int = 0
+    seed: int | None = None
+    presence_penalty: float = 0.0
+    frequency_penalty: float = 0.0
+    stop: tuple[str, ...] = ()
+    logprobs: int | None = None
+    stream: bool = False
+    include_usage: bool = False
+
+    @property
+    def is_chat(self) -> bool:
+        return self.prompt is None
+
+
+def _number(body: dict, name: str, default, *, low, high, kind=float):
+    value = body.get(name, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not isinstance(value, int)):
+        raise InvalidInput(f"'{name}' must be {'an integer' if kind is int else 'a number'}", param=name)
+    if not low <= value <= high:
+        raise InvalidInput(f"'{name}' must be between {low} and {high}, got {value}", param=name)
+    return kind(value)
+
+
+def _common(body: dict) -> dict:
+    if not isinstance(body, dict):
+        raise InvalidInput("the body must be a JSON object")
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise InvalidInput("'model' is required: an id such as owner/name or owner/name@revision", param="model")
+    stop = body.get("stop")
+    if stop is None:
+        stop = ()
+    elif isinstance(stop, str):
+        stop = (stop,)
+    elif isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) and s for s in stop):
+        stop = tuple(stop)
+    else:
+        raise InvalidInput("'stop' must be a string or a list of up to 4 non-empty strings", param="stop")
+    n = body.get("n", 1)
+    if n != 1:
+        raise InvalidInput("'n' other than 1 is not supported yet", param="n")
+    if body.get("num_beams", 1) != 1:
+        raise InvalidInput("'num_beams' (beam search) is not supported yet", param="num_beams")
+    stream_options = body.get("stream_options") or {}
+    if not isinstance(stream_options, dict):
+        raise InvalidInput("'stream_options' must be an object", param="stream_options")
+    seed = body.get("seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise InvalidInput("'seed' must be an integer", param="seed")
+    return {
+        "model": model,
+        "temperature": _number(body, "temperature", 1.0, low=0, high=2),
+        "top_p": _number(body, "top_p", 1.0, low=0.0, high=1.0) or 1.0,
+        "top_k": _number(body, "top_k", 0, low=0, high=10_000, kind=int),
+        "seed": seed,
+        "presence_penalty": _number(body, "presence_penalty", 0.0, low=-2, high=2),
+        "frequency_penalty": _number(body, "frequency_penalty", 0.0, low=-2, high=2),
+        "stop": stop,
+        "stream": bool(body.get("stream", False)),
+        "include_usage": bool(stream_options.get("include_usage", False)),
+    }
+
+
+def parse_completion(body: dict) -> CallSpec:
+    fields = _common(body)
+    prompt = body.get("prompt")
+    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
+        prompt = prompt[0]
+    if not isinstance(prompt, str) or not prompt:
+        raise InvalidInput("'prompt' must be a non-empty string", param="prompt")
+    if len(prompt) > settings.MAX_PROMPT_CHARS:
+        raise InvalidInput(f"'prompt' is longer than {settings.MAX_PROMPT_CHARS} characters", param="prompt")
+    logprobs = body.get("logprobs")
+    if logprobs is not None:
+        logprobs = _number(body, "logprobs", None, low=0, high=5, kind=int)
+    max_tokens = _number(body, "max_tokens", 16, low=1, high=settings.MAX_COMPLETION_TOKENS, kind=int)
+    return CallSpec(prompt=prompt, max_tokens=max_tokens, logprobs=logprobs, **fields)
+
+
+def parse_chat(body: dict) -> CallSpec:
+    fields = _common(body)
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise InvalidInput("'messages' must be a non-empty list", param="messages")
+    for message in messages:
+        if (
+            not isinstance(message, dict)
+            or message.get("role") not in ("system", "developer", "user", "assistant")
+            or not isinstance(message.get("content"), str)
+        ):
+            raise InvalidInput("each message needs a role (system, user, assistant) and text content", param="messages")
+    if sum(len(m["content"]) for m in messages) > settings.MAX_PROMPT_CHARS:
+        raise InvalidInput(f"'messages' hold more than {settings.MAX_PROMPT_CHARS} characters", param="messages")
+    limit = body.get("max_completion_tokens", body.get("max_tokens"))
+    name = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
+    max_tokens = _number({name: limit}, name, None, low=1, high=settings.MAX_COMPLETION_TOKENS, kind=int)
+    logprobs = None
+    if body.get("logprobs"):
+        logprobs = _number(body, "top_logprobs", 0, low=0, high=20, kind=int)
+    spec = CallSpec(
+        messages=tuple({"role": m["role"], "content": m["content"]} for m in messages),
+        max_tokens=max_tokens or 0,
+        logprobs=logprobs,
+        **fields,
+    )
+    return spec
+
+
+def parse_model_id(model_id: str) -> tuple[str, str, str | None]:
+    """'owner/name' or 'owner/name@revision' -> (owner, name, revision or None)."""
+    base, _, revision = model_id.partition("@")
+    owner, _, name = base.partition("/")
+    if not owner or not name or "/" in name:
+        raise metering.ModelNotFound(f"The model '{model_id}' does not exist", param="model")
+    return owner, name, revision or None
+
+
+def find_callable_model(*, model_id: str, user: User) -> tuple[Model, str | None]:
+    owner, name, revision = parse_model_id(model_id)
+    model = Model.objects.visible_to(user).by_id(owner, name).select_related("owner").first()
+    if model is None:
+        raise metering.ModelNotFound(
+            f"The model '{model_id}' does not exist or you do not have access to it.", param="model"
+        )
+    return model, revision
+
+
+class _TokenizerCache:
+    """Tokenizers of served commits, by sha (the web process needs them to count and check prompts)."""
+
+    def __init__(self, size: int = 16):
+        self.size = size
+        self._items: OrderedDict[str, object] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, commit: Commit):
+        with self._lock:
+            if commit.sha in self._items:
+                self._items.move_to_end(commit.sha)
+                return self._items[commit.sha]
+        from transformers import AutoTokenizer
+
+        from registry.checkout import checkout
+
+        with checkout(commit) as directory:
+            tokenizer = AutoTokenizer.from_pretrained(directory)
+        with self._lock:
+            self._items[commit.sha] = tokenizer
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return tokenizer
+
+
+tokenizers = _TokenizerCache()
+
+
+def render_chat(tokenizer, messages: tuple[dict, ...]) -> str:
+    """The tokenizer's chat template when it has one; otherwise 'role: content' lines and 'assistant:'."""
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+    lines = [f"{m['role']}: {m['content']}" for m in messages]
+    return "\n".join([*lines, "assistant:"])
+
+
+@functools.cache
+def _redis() -> redis.Redis:
+    return redis.Redis.from_url(settings.REDIS_URL, decode_responses=True, socket_timeout=5)
+
+
+@dataclasses.dataclass
+class Call:
+    """A call under way: its charge, the commit served, and how to read and end it."""
+
+    spec: CallSpec
+    authorization: metering.Authorization
+    commit: Commit
+    prompt_tokens: int
+    tokenizer: object
+    created: int
+    completion_tokens: int = 0
+    finish_reason: str | None = None
+    settled: bool = False
+    id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex[:24])
+
+    @property
+    def request_id(self) -> str:
+        return self.authorization.request_id
+
+    def headers(self) -> dict[str, str]:
+        return self.authorization.headers()
+
+    def events(self, *, timeout: float | None = None):
+        """Yield ("token", fields) for each token and ("done", fields) at the end, as the worker streams them."""
+        from workers.inference import stream_key
+
+        key, last = stream_key(self.request_id), "0"
+        deadline = time.monotonic() + (timeout or settings.INFER_TIMEOUT_SECONDS)
+        client = _redis()
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.cancel()
+                raise GatewayTimeout(f"the model did not finish within {settings.INFER_TIMEOUT_SECONDS} s")
+            batches = client.xread({key: last}, block=int(min(remaining, 1.0) * 1000), count=256) or []
+            for _, entries in batches:
+                for entry_id, fields in entries:
+                    last = entry_id
+                    if fields["type"] == "token":
+                        if int(fields["token"]) >= 0:
+                            self.completion_tokens += 1
+                        yield "token", fields
+                    elif fields["type"] == "done":
+                        self.finish_reason = fields["finish_reason"]
+                        yield "done", fields
+                        return
+                    else:
+                        raise ServiceUnavailable(f"the model failed: {fields.get('message', 'unknown error')}")
+
+    def cancel(self) -> None:
+        from workers.inference import cancel_key
+
+        try:
+            _redis().set(cancel_key(self.request_id), 1, ex=300)
+        except redis.RedisError:
+            logger.warning("could not ask the worker to stop %s", self.request_id)
+
+    def finish(self, *, latency_ms: int, status: str = UsageStatus.OK) -> None:
+        """Charge what was generated, once. Nothing generated (an error before the first token): release."""
+        if self.settled:
+            return
+        self.settled = True
+        if self.completion_tokens == 0 and status != UsageStatus.OK:
+            metering.release(request_id=self.request_id, status=status)
+            return
+        metering.settle(
+            request_id=self.request_id,
+            prompt_tokens=self.prompt_tokens,
+            completion_tokens=self.completion_tokens,
+            latency_ms=latency_ms,
+            status=status,
+        )
+
+
+def start_call(*, spec: CallSpec, user: User, api_key: ApiKey | None) -> Call:
+    """Authorize, tokenize, check the context, enqueue. Every refusal leaves nothing held."""
+    model, revision = find_callable_model(model_id=spec.model, user=user)
+    text_bound = len((spec.prompt or "".join(m["content"] for m in spec.messages)).encode()) + 64 * len(spec.messages)
+    max_tokens = spec.max_tokens or settings.DEFAULT_CHAT_MAX_TOKENS
+    authorization = metering.authorize(
+        user=user, api_key=api_key, model=model, revision=revision,
+        prompt_tokens=text_bound + SPECIAL_TOKEN_ALLOWANCE, max_tokens=max_tokens,
+    )  # fmt: skip
+    try:
+        commit = Commit.objects.get(pk=authorization.commit_id)
+        tokenizer = tokenizers.get(commit)
+        text = spec.prompt if not spec.is_chat else render_chat(tokenizer, spec.messages)
+        prompt_ids = tokenizer(text, add_special_tokens=True)["input_ids"]
+        context = _context_length(commit)
+        if not spec.max_tokens:  # chat without a limit: whatever fits, up to the default
+            max_tokens = max(1, min(max_tokens, context - len(prompt_ids)))
+        if len(prompt_ids) + max_tokens > context:
+            raise ContextLengthExceeded(
+                f"This model's maximum context length is {context} tokens. However, you requested "
+                f"{len(prompt_ids) + max_tokens} tokens ({len(prompt_ids)} in the prompt, {max_tokens} for the "
+                "completion). Please reduce the prompt or the completion length.",
+                param="messages" if spec.is_chat else "prompt",
+            )
+        call = Call(spec=spec, authorization=authorization, commit=commit, prompt_tokens=len(prompt_ids),
+                    tokenizer=tokenizer, created=int(time.time()))  # fmt: skip
+        _enqueue(call, prompt_ids, max_tokens)
+    except BaseException:
+        metering.release(request_id=authorization.request_id, status=UsageStatus.ERROR)
+        raise
+    return call
+
+
+def _context_length(commit: Commit) -> int:
+    report = commit.validation_report or {}
+    return int(report.get("context_length") or 1024)
+
+
+def _enqueue(call: Call, prompt_ids: list[int], max_tokens: int) -> None:
+    from workers.tasks import generate
+
+    spec = call.spec
+    params = {
+        "max_tokens": max_tokens, "temperature": spec.temperature, "top_p": spec.top_p, "top_k": spec.top_k,
+        "seed": spec.seed, "presence_penalty": spec.presence_penalty, "frequency_penalty": spec.frequency_penalty,
+        "logprobs": spec.logprobs,
+    }  # fmt: skip
+    request = {"request_id": call.request_id, "commit_id": call.commit.pk, "prompt_ids": prompt_ids,
+               "params": params, "stop": list(spec.stop)}  # fmt: skip
+    try:
+        generate.apply_async(args=[request], queue="infer", retry=False)
+    except Exception as exc:  # the broker is unreachable: kombu raises its own OperationalError
+        raise ServiceUnavailable(
+            f"the inference queue is unavailable ({type(exc).__name__}); nothing was charged"
+        ) from None
+
+
+def top_logprobs(fields: dict, tokenizer) -> list[dict]:
+    return [
+        {"token": tokenizer.decode([token]), "logprob": logprob}
+        for token, logprob in json.loads(fields.get("top") or "[]")
+    ]
+
+
+def visible_models(user: User):
+    """Published listings plus the caller's own valid models, as /v1/models lists them."""
+    from marketplace.models import Listing
+    from registry.models import ValidationStatus
+
+    listed = Listing.objects.published().select_related("model__owner")
+    own = Model.objects.filter(owner=user, commits__validation_status=ValidationStatus.VALID).select_related("owner")
+    models = {listing.model.repo_id: listing.model for listing in listed}
+    for model in own.distinct():
+        models.setdefault(model.repo_id, model)
+    return [models[key] for key in sorted(models)]
+
+
+def describe_model(model_id: str, user: User) -> Model:
+    from marketplace.models import Listing
+
+    model, _ = find_callable_model(model_id=model_id, user=user)
+    if model.owner_id != user.pk and not Listing.objects.published().filter(model=model).exists():
+        raise metering.ModelNotFound(
+            f"The model '{model_id}' does not exist or you do not have access to it.", param="model"
+        )
+    return model

@@ -1,0 +1,102 @@
+"""The stock `openai` client is the conformance test of /v1: a live server, a real infer worker, real Redis."""
+
+import openai
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from marketplace.models import AccountKind, UsageRecord
+from marketplace.money import MICRO, token_cost
+from marketplace.services import ledger, listings
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def listed(provider, served_commit, settings):
+    settings.REVIEW_LISTINGS = False
+    listing = listings.save_listing(model=served_commit.model, by=provider, title="Tiny GPT", license="mit")
+    listings.set_prices(listing=listing, by=provider, prompt_price="2", completion_price="6")
+    listings.submit_listing(listing_id=listing.pk, by=provider)
+    return served_commit
+
+
+@pytest.fixture
+def client(live_server, consumer, make_key, listed, infer_worker):
+    ledger.top_up(user=consumer, amount=10 * MICRO)
+    return openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=make_key(consumer, scopes=("infer",)), max_retries=0)
+
+
+def greedy(tiny_checkpoint, prompt_ids, max_tokens):
+    model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint).eval()
+    with torch.no_grad():
+        out = model.generate(torch.tensor([prompt_ids]), attention_mask=torch.ones(1, len(prompt_ids), dtype=torch.long),
+                             max_new_tokens=max_tokens, do_sample=False, pad_token_id=0)  # fmt: skip
+    return out[0, len(prompt_ids) :].tolist()
+
+
+def test_models_list_and_retrieve(client):
+    assert [m.id for m in client.models.list().data] == ["alice/tiny-gpt"]
+    model = client.models.retrieve("alice/tiny-gpt")
+    assert (model.id, model.owned_by, model.object) == ("alice/tiny-gpt", "alice", "model")
+
+
+def test_completion_matches_generate_and_is_charged(client, consumer, listed, tiny_checkpoint):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    prompt_ids = tokenizer("def main():")["input_ids"]
+    expected_ids = greedy(tiny_checkpoint, prompt_ids, 8)
+    if tokenizer.eos_token_id in expected_ids:
+        expected_ids = expected_ids[: expected_ids.index(tokenizer.eos_token_id) + 1]
+
+    raw = client.completions.with_raw_response.create(
+        model="alice/tiny-gpt", prompt="def main():", max_tokens=8, temperature=0
+    )
+    completion = raw.parse()
+
+    assert raw.headers["x-request-id"].startswith("req_")
+    assert int(raw.headers["x-ratelimit-limit-requests"]) == 600
+    assert completion.choices[0].text == tokenizer.decode(expected_ids, skip_special_tokens=True)
+    assert completion.system_fingerprint == listed.sha
+    assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (len(prompt_ids), len(expected_ids))
+    cost = token_cost(prompt_tokens=len(prompt_ids), completion_tokens=len(expected_ids), prompt_price=2 * MICRO,
+                      completion_price=6 * MICRO)  # fmt: skip
+    record = UsageRecord.objects.get(request_id=raw.headers["x-request-id"])
+    assert (record.cost, record.commit_sha) == (cost, listed.sha)
+    wallet = ledger.account_for(consumer.pk, AccountKind.WALLET)
+    assert (wallet.balance, wallet.held) == (10 * MICRO - cost, 0)
+
+
+def test_streamed_chat_equals_the_plain_answer_and_ends_with_usage(client):
+    messages = [{"role": "user", "content": "Say something about lists."}]
+    plain = client.chat.completions.create(model="alice/tiny-gpt", messages=messages, max_tokens=10, temperature=0)
+    chunks = list(client.chat.completions.create(model="alice/tiny-gpt", messages=messages, max_tokens=10,
+                                                 temperature=0, stream=True, stream_options={"include_usage": True}))  # fmt: skip
+
+    streamed = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert streamed == plain.choices[0].message.content
+    assert chunks[0].choices[0].delta.role == "assistant"
+    assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == plain.usage.completion_tokens
+    assert chunks[-2].choices[0].finish_reason == plain.choices[0].finish_reason
+    assert UsageRecord.objects.filter(status="ok").count() == 2
+
+
+def test_errors_arrive_as_the_clients_exceptions(client, live_server, consumer):
+    with pytest.raises(openai.AuthenticationError):
+        openai.OpenAI(base_url=f"{live_server.url}/v1", api_key="gpts_wrong", max_retries=0).models.list()
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.completions.create(model="alice/nothing", prompt="x", max_tokens=2)
+    assert missing.value.code == "model_not_found"
+    with pytest.raises(openai.BadRequestError) as bad:
+        client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=2, temperature=3)
+    assert bad.value.body["param"] == "temperature"
+    with pytest.raises(openai.BadRequestError) as too_long:
+        client.completions.create(model="alice/tiny-gpt", prompt="word " * 100, max_tokens=100)
+    assert too_long.value.code == "context_length_exceeded"
+    ledger.reverse_transaction(
+        transaction_id=ledger.account_for(consumer.pk, AccountKind.WALLET).entries.get().transaction_id
+    )
+    with pytest.raises(openai.RateLimitError) as broke:
+        client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=2)
+    assert broke.value.code == "insufficient_quota"
+    assert UsageRecord.objects.filter(cost__gt=0).count() == 0  # nothing refused was charged
+    assert ledger.audit_ledger().ok

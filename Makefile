@@ -7,7 +7,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gptstore
 
-.PHONY: setup run web worker test lint bench migrate demo lock clean
+.PHONY: setup run web worker infer-worker test lint bench migrate demo lock clean
 
 setup: $(STAMP) browser
 
@@ -31,9 +31,10 @@ demo: migrate
 
 run: demo
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	@echo "Serving http://127.0.0.1:$(PORT) (web + worker). Ctrl-C stops both."
+	@echo "Serving http://127.0.0.1:$(PORT) (web + workers). Ctrl-C stops them all."
 	@trap 'kill 0' INT TERM EXIT; \
-	  $(BIN)/celery -A workers worker -Q validate,default -c 1 -B -s var/celerybeat-schedule --loglevel INFO & \
+	  $(BIN)/celery -A workers worker -Q validate,default -c 1 -B -s var/celerybeat-schedule --loglevel INFO -n main@%h & \
+	  $(BIN)/celery -A workers worker -Q infer -P threads -c $${INFER_CONCURRENCY:-32} --loglevel INFO -n infer@%h & \
 	  $(BIN)/gunicorn config.wsgi -b 127.0.0.1:$(PORT) -k gthread --threads 8 -w 2 --timeout 0 & \
 	  wait
 
@@ -44,6 +45,10 @@ web: migrate
 worker: setup
 	@./scripts/ensure-services.sh
 	$(BIN)/celery -A workers worker -Q validate,default -c $${WORKER_CONCURRENCY:-1} --loglevel INFO
+
+infer-worker: setup
+	@./scripts/ensure-services.sh
+	$(BIN)/celery -A workers worker -Q infer -P threads -c $${INFER_CONCURRENCY:-32} --loglevel INFO -n infer@%h
 
 test: setup
 	@./scripts/ensure-services.sh postgres

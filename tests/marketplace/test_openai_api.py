@@ -77,7 +77,7 @@ def test_streamed_chat_equals_the_plain_answer_and_ends_with_usage(client):
     assert chunks[0].choices[0].delta.role == "assistant"
     assert chunks[-1].choices == [] and chunks[-1].usage.completion_tokens == plain.usage.completion_tokens
     assert chunks[-2].choices[0].finish_reason == plain.choices[0].finish_reason
-    assert UsageRecord.objects.filter(status="ok").count() == 2
+    wait_for(lambda: UsageRecord.objects.filter(status="ok").count() == 2)
 
 
 def test_errors_arrive_as_the_clients_exceptions(client, live_server, consumer):
@@ -100,3 +100,49 @@ def test_errors_arrive_as_the_clients_exceptions(client, live_server, consumer):
     assert broke.value.code == "insufficient_quota"
     assert UsageRecord.objects.filter(cost__gt=0).count() == 0  # nothing refused was charged
     assert ledger.audit_ledger().ok
+
+
+def test_sixteen_concurrent_streams_all_complete(client):
+    from concurrent.futures import ThreadPoolExecutor
+
+    def stream(index):
+        chunks = client.completions.create(model="alice/tiny-gpt", prompt=f"item {index}:", max_tokens=12,
+                                           temperature=0.8, seed=index, stream=True)  # fmt: skip
+        return [c.choices[0].finish_reason for c in chunks if c.choices][-1]
+
+    with ThreadPoolExecutor(16) as pool:
+        reasons = list(pool.map(stream, range(16)))
+
+    assert len(reasons) == 16 and set(reasons) <= {"stop", "length"}
+    wait_for(lambda: UsageRecord.objects.filter(status="ok").count() == 16)  # settled after the last byte
+    assert ledger.audit_ledger().ok
+
+
+def wait_for(condition, timeout=30):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_a_client_that_disconnects_mid_stream_is_charged_only_for_what_was_made(client, consumer):
+    import time
+
+    stream = client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=100, temperature=1.0,
+                                       seed=3, stream=True, extra_body={"frequency_penalty": 0})  # fmt: skip
+    first = next(iter(stream))
+    assert first.choices[0].text is not None
+    stream.close()  # the client goes away
+
+    deadline = time.monotonic() + 30
+    while not UsageRecord.objects.filter(status="cancelled").exists():
+        assert time.monotonic() < deadline, "the call was never settled"
+        time.sleep(0.1)
+    record = UsageRecord.objects.get()
+    assert 0 < record.completion_tokens < 100
+    assert record.cost == token_cost(prompt_tokens=record.prompt_tokens, completion_tokens=record.completion_tokens,
+                                     prompt_price=2 * MICRO, completion_price=6 * MICRO)  # fmt: skip
+    wallet = ledger.account_for(consumer.pk, AccountKind.WALLET)
+    assert (wallet.balance, wallet.held) == (10 * MICRO - record.cost, 0)

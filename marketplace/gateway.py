@@ -344,7 +344,8 @@ def _enqueue(call: Call, prompt_ids: list[int], max_tokens: int) -> None:
         "seed": spec.seed, "presence_penalty": spec.presence_penalty, "frequency_penalty": spec.frequency_penalty,
         "logprobs": spec.logprobs,
     }  # fmt: skip
-    request = {"request_id": call.request_id, "commit_id": call.commit.pk, "prompt_ids": prompt_ids,
+    request = {"request_id": call.request_id, "commit_id": call.commit.pk, "commit_sha": call.commit.sha,
+               "prompt_ids": prompt_ids,
                "params": params, "stop": list(spec.stop)}  # fmt: skip
     try:
         generate.apply_async(args=[request], queue="infer", retry=False)

@@ -11,6 +11,7 @@ import functools
 import json
 import logging
 import queue
+import time
 
 import redis
 import torch
@@ -23,7 +24,8 @@ from workers.engine.serving import LoadedModel, ModelCache, TextStream, load_mod
 
 logger = logging.getLogger(__name__)
 STREAM_TTL_SECONDS = 300
-POLL_SECONDS = 0.02
+CANCEL_CHECK_SECONDS = 0.1
+FINISHED = object()  # put in a generation's event queue after its last token
 
 
 def stream_key(request_id: str) -> str:
@@ -44,10 +46,12 @@ def model_cache() -> ModelCache:
     return ModelCache(budget_bytes=settings.INFER_CACHE_MB * 1024 * 1024)
 
 
-def loaded_model(commit: Commit) -> LoadedModel:
-    """The commit's model from this worker's cache, loading it from the blob store on first use."""
+def loaded_model(commit_id: int, commit_sha: str) -> LoadedModel:
+    """The commit's model from this worker's cache (no database query when it is loaded), loading it from the
+    blob store on first use. Only valid commits are served: the gateway authorized this one."""
 
     def load() -> LoadedModel:
+        commit = Commit.objects.get(pk=commit_id, sha=commit_sha, validation_status=ValidationStatus.VALID)
         with checkout(commit) as directory:
             return load_model(
                 directory,
@@ -57,34 +61,40 @@ def loaded_model(commit: Commit) -> LoadedModel:
                 max_batch=settings.INFER_MAX_BATCH,
             )
 
-    return model_cache().get(commit.sha, load)
+    return model_cache().get(commit_sha, load)
 
 
 def run_generation(request: dict) -> dict:
-    """Generate for one call and stream it. `request`: request_id, commit_id, prompt_ids, params (SamplingParams
-    fields), stop (strings). Returns the summary that the last stream entry also holds."""
+    """Generate for one call and stream it. `request`: request_id, commit_id, commit_sha, prompt_ids, params
+    (SamplingParams fields), stop (strings). Returns the summary that the last stream entry also holds."""
     request_id = request["request_id"]
     key, client = stream_key(request_id), redis_client()
     try:
-        commit = Commit.objects.get(pk=request["commit_id"], validation_status=ValidationStatus.VALID)
-        loaded = loaded_model(commit)
+        loaded = loaded_model(request["commit_id"], request["commit_sha"])
         eos = loaded.tokenizer.eos_token_id
         params = SamplingParams(**{"stop_token_ids": (eos,) if eos is not None else (), **request["params"]})
         text = TextStream(loaded.tokenizer, tuple(request.get("stop") or ()))
         events: queue.SimpleQueue = queue.SimpleQueue()
-        generation = loaded.engine.submit(Generation(request["prompt_ids"], params, on_token=events.put))
+        generation = loaded.engine.submit(
+            Generation(request["prompt_ids"], params, on_token=events.put, on_finish=lambda: events.put(FINISHED))
+        )
     except Exception as exc:
         logger.exception("generation %s could not start", request_id)
         client.xadd(key, {"type": "error", "message": f"{type(exc).__name__}: {exc}"})
         client.expire(key, STREAM_TTL_SECONDS)
         raise
-    while True:
-        finished = generation.done.wait(POLL_SECONDS)
-        _relay(client, key, events, text, generation)
-        if finished:
-            break
-        if client.exists(cancel_key(request_id)):
-            generation.cancel()
+    next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
+    finished = False
+    while not finished:
+        try:
+            waiting = [events.get(timeout=CANCEL_CHECK_SECONDS)]  # wakes at once when a token or the end comes
+        except queue.Empty:
+            waiting = []
+        finished = _relay(client, key, waiting, events, text, generation)
+        if not finished and time.monotonic() >= next_cancel_check:
+            next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
+            if client.exists(cancel_key(request_id)):
+                generation.cancel()
     reason = "stop" if text.stopped else generation.finish_reason
     summary = {"type": "done", "finish_reason": reason, "prompt_tokens": len(request["prompt_ids"]),
                "completion_tokens": len(generation.tokens), "error": generation.error or ""}  # fmt: skip
@@ -98,14 +108,19 @@ def run_generation(request: dict) -> dict:
     return summary
 
 
-def _relay(client: redis.Redis, key: str, events: queue.SimpleQueue, text: TextStream, generation: Generation) -> None:
-    """Move the tokens the engine made since the last look into the stream, in one round trip."""
-    pipe = client.pipeline(transaction=False)
+def _relay(client, key: str, waiting: list, events: queue.SimpleQueue, text: TextStream, generation) -> bool:
+    """Move the tokens the engine made since the last look into the stream, in one round trip. True at the end."""
     while True:
         try:
-            event = events.get_nowait()
+            waiting.append(events.get_nowait())
         except queue.Empty:
             break
+    pipe = client.pipeline(transaction=False)
+    finished = False
+    for event in waiting:
+        if event is FINISHED:
+            finished = True
+            continue
         if text.stopped:
             continue  # made after a stop string: not part of the answer
         delta = text.push(event.token_id)
@@ -115,3 +130,4 @@ def _relay(client: redis.Redis, key: str, events: queue.SimpleQueue, text: TextS
             generation.cancel()
     if pipe.command_stack:
         pipe.execute()
+    return finished

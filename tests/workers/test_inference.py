@@ -32,7 +32,7 @@ def read_stream(request_id, timeout=60):
 def test_tokens_stream_through_redis_and_match_generating_in_process(infer_worker, served_commit, tiny_checkpoint):
     tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
     prompt = tokenizer("def main():")["input_ids"]
-    request = {"request_id": "req_stream_1", "commit_id": served_commit.pk, "prompt_ids": prompt,
+    request = {"request_id": "req_stream_1", "commit_id": served_commit.pk, "commit_sha": served_commit.sha, "prompt_ids": prompt,
                "params": {"max_tokens": 12, "temperature": 0.0, "logprobs": 2}, "stop": []}  # fmt: skip
 
     generate.delay(request)
@@ -59,7 +59,7 @@ def test_tokens_stream_through_redis_and_match_generating_in_process(infer_worke
 
 def test_a_cancel_request_stops_the_generation(infer_worker, served_commit, tiny_checkpoint):
     tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
-    request = {"request_id": "req_cancel_1", "commit_id": served_commit.pk, "prompt_ids": tokenizer("x")["input_ids"],
+    request = {"request_id": "req_cancel_1", "commit_id": served_commit.pk, "commit_sha": served_commit.sha, "prompt_ids": tokenizer("x")["input_ids"],
                "params": {"max_tokens": 100, "temperature": 1.0, "seed": 1, "stop_token_ids": []}, "stop": []}  # fmt: skip
     client = redis.Redis.from_url(settings.REDIS_URL)
     client.set(inference.cancel_key("req_cancel_1"), 1, ex=60)  # the client is gone before it even started

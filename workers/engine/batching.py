@@ -70,12 +70,18 @@ class Generation:
     """A request in the engine. `on_token` is called from the engine's thread for every token; the result is
     complete when `done` is set (`finish_reason` says why it ended)."""
 
-    def __init__(self, prompt_ids: list[int], params: SamplingParams, on_token: Callable[[TokenEvent], None] = None):
+    def __init__(
+        self,
+        prompt_ids: list[int],
+        params: SamplingParams,
+        on_token: Callable[[TokenEvent], None] | None = None,
+        on_finish: Callable[[], None] | None = None,
+    ):
         if not prompt_ids:
             raise ValueError("the prompt must hold at least one token")
         self.prompt_ids = list(prompt_ids)
         self.params = params
-        self.on_token = on_token
+        self.on_token, self.on_finish = on_token, on_finish
         self.tokens: list[TokenEvent] = []
         self.finish_reason: FinishReason | None = None
         self.error: str | None = None
@@ -109,6 +115,8 @@ class Generation:
     def _finish(self, reason: FinishReason, error: str | None = None) -> None:
         self.finish_reason, self.error = reason, error
         self.done.set()
+        if self.on_finish is not None:
+            self.on_finish()
 
 
 class BatchEngine:

@@ -1,0 +1,218 @@
+"""Serving throughput through the whole stack (gunicorn + Redis + a Celery infer worker), with 32 concurrent
+streaming `openai` clients asking for 64 new tokens each, against baselines run in this process on the same
+model with the same prompts:
+
+    naive        transformers `generate` per request, one after another
+    hf_batch     transformers `generate` with a static batch of 32
+    transformers `transformers serve --continuous-batching`: only if its extras (fastapi, uvicorn) are installed
+
+Models, built here (nothing downloaded): a GPT-2-small-sized model (12 layers, 768 wide, 50,257-token vocabulary:
+124M parameters, random init) and a demo-sized one (4 layers, 128 wide). `overhead_ms_p50` is what the stack adds
+to a 1-token completion over the same engine in process. Ratios are aggregate generated tokens per second.
+
+Last line: vs_naive=R vs_hf_batch=R vs_transformers_serve=R overhead_ms_p50=X ttft_ms_p50=Y
+(BENCH_SERVE_SMALL_ONLY=1 skips the 124M model for a quick run.)"""
+
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CLIENTS, NEW_TOKENS = 32, 64
+DATABASE = "gptstore_bench_serve"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build_checkpoint(directory: Path, *, layers: int, heads: int, width: int, vocab: int) -> Path:
+    from workers.engine.pretrain import GPTShape, build_gpt2, pretrain_corpus_sample, save_checkpoint, train_tokenizer
+
+    tokenizer = train_tokenizer(pretrain_corpus_sample(), vocab_size=min(vocab, 4096))
+    if len(tokenizer) < vocab:  # pad to GPT-2's vocabulary so the output layer has GPT-2's size
+        tokenizer.add_tokens([f"<extra_{i}>" for i in range(vocab - len(tokenizer))])
+    model = build_gpt2(tokenizer, GPTShape(n_layer=layers, n_head=heads, n_embd=width, n_positions=1024))
+    return save_checkpoint(model, tokenizer, directory)
+
+
+def prompts(tokenizer) -> list[list[int]]:
+    texts = [f"Question {i}: how does the for statement iterate over item number {i}?" for i in range(CLIENTS)]
+    return [tokenizer(text)["input_ids"] for text in texts]
+
+
+def baselines(checkpoint: Path) -> dict:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from workers.engine.batching import BatchEngine, Generation, SamplingParams
+
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    model = AutoModelForCausalLM.from_pretrained(checkpoint).eval()
+    batch = prompts(tokenizer)
+    greedy = {"do_sample": False, "pad_token_id": 0, "eos_token_id": None}
+    with torch.no_grad():
+        started = time.perf_counter()
+        for ids in batch[:4]:  # four are enough to know the rate of one-at-a-time
+            model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                           max_new_tokens=NEW_TOKENS, **greedy)  # fmt: skip
+        naive = 4 * NEW_TOKENS / (time.perf_counter() - started)
+        width = max(map(len, batch))
+        ids = torch.zeros(len(batch), width, dtype=torch.long)
+        mask = torch.zeros_like(ids)
+        for row, prompt in enumerate(batch):
+            ids[row, width - len(prompt) :], mask[row, width - len(prompt) :] = torch.tensor(prompt), 1
+        started = time.perf_counter()
+        model.generate(ids, attention_mask=mask, max_new_tokens=NEW_TOKENS, **greedy)
+        hf_batch = len(batch) * NEW_TOKENS / (time.perf_counter() - started)
+    engine = BatchEngine(model, max_batch=32).start()
+    one_token = []
+    for ids in batch[:20]:
+        started = time.perf_counter()
+        engine.submit(Generation(ids, SamplingParams(max_tokens=1, temperature=0.0))).wait(60)
+        one_token.append(time.perf_counter() - started)
+    engine.stop()
+    return {"naive": naive, "hf_batch": hf_batch, "engine_one_token_s": statistics.median(one_token)}
+
+
+def run_stack(work: Path, checkpoints: dict[str, Path]) -> dict:
+    """Start web + infer worker on a scratch database, publish the models, drive them with openai clients."""
+    env = {**os.environ, "VAR_DIR": str(work), "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
+           "REDIS_URL": "redis://127.0.0.1:6379/7", "STORAGE_ROOT": str(work / "storage"), "LOG_LEVEL": "WARNING",
+           "ALLOWED_HOSTS": "127.0.0.1", "DEFAULT_KEY_RPM": "100000", "DEFAULT_KEY_TPM": "100000000",
+           "INFER_MAX_BATCH": "32", "REVIEW_LISTINGS": "0"}  # fmt: skip
+    for sql in (f"DROP DATABASE IF EXISTS {DATABASE}", f"CREATE DATABASE {DATABASE}"):
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True)
+    python, manage = sys.executable, [sys.executable, str(ROOT / "manage.py")]
+    subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)
+    subprocess.run(["redis-cli", "-n", "7", "flushdb"], check=True, capture_output=True)
+    setup = subprocess.run([python, "-c", SETUP, json.dumps({k: str(v) for k, v in checkpoints.items()})], env=env,
+                           cwd=ROOT, check=True, capture_output=True, text=True)  # fmt: skip
+    key = setup.stdout.strip().splitlines()[-1]
+    port = free_port()
+    web = subprocess.Popen([python, "-m", "gunicorn", "config.wsgi", "-b", f"127.0.0.1:{port}", "-k", "gthread",
+                            "--threads", "48", "-w", "1", "--timeout", "0"], env=env, cwd=ROOT,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    worker = subprocess.Popen([python, "-m", "celery", "-A", "workers", "worker", "-Q", "infer", "-P", "threads", "-c",
+                               "64", "--loglevel", "WARNING"], env=env, cwd=ROOT, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        import openai
+
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0, timeout=600)
+        for _ in range(100):
+            try:
+                client.models.list()
+                break
+            except openai.APIConnectionError:
+                time.sleep(0.2)
+        results = {}
+        for name in checkpoints:
+            client.completions.create(model=f"bench/{name}", prompt="warm up", max_tokens=2)  # loads the model
+            results[name] = drive(client, f"bench/{name}")
+        overhead = []
+        for i in range(20):
+            started = time.perf_counter()
+            client.completions.create(model="bench/demo", prompt=f"Question {i}: how", max_tokens=1, temperature=0)
+            overhead.append(time.perf_counter() - started)
+        results["http_one_token_s"] = statistics.median(overhead)
+        return results
+    finally:
+        web.terminate()
+        worker.terminate()
+        web.wait(timeout=30)
+        worker.wait(timeout=60)
+        subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DATABASE}"])
+
+
+def drive(client, model: str) -> dict:
+    """32 concurrent streaming clients; aggregate generated tokens per second and time to first token."""
+    first_token, tokens, barrier = [], [], threading.Barrier(CLIENTS)
+
+    def one(index: int):
+        barrier.wait()
+        started = time.perf_counter()
+        stream = client.completions.create(model=model, prompt=f"Question {index}: how does the for statement "
+                                           f"iterate over item number {index}?", max_tokens=NEW_TOKENS,
+                                           temperature=0, stream=True, stream_options={"include_usage": True})  # fmt: skip
+        seen_first = False
+        for chunk in stream:
+            if chunk.choices and chunk.choices[0].text and not seen_first:
+                first_token.append(time.perf_counter() - started)
+                seen_first = True
+            if chunk.usage:
+                tokens.append(chunk.usage.completion_tokens)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(CLIENTS)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    return {"tokens_per_s": sum(tokens) / elapsed, "ttft_s": statistics.median(first_token), "tokens": sum(tokens)}
+
+
+SETUP = """
+import json, sys
+import django
+django.setup()
+from django.utils import timezone
+from marketplace import services as accounts
+from marketplace.services import listings
+from registry import services as registry
+from registry.models import Commit, ValidationStatus
+from pathlib import Path
+owner = accounts.create_user(username="bench", password="bench-password-1")
+for name, folder in json.loads(sys.argv[1]).items():
+    model = registry.create_model(owner=owner, name=name)
+    operations = []
+    for path in sorted(Path(folder).iterdir()):
+        data = path.read_bytes()
+        blob = registry.ingest_upload(user=owner, incoming_stream=[data], size=len(data))
+        operations.append(registry.AddFile(path=path.name, blob=blob))
+    commit = registry.commit_changes(model_id=model.pk, author=owner, operations=operations, message="bench")
+    Commit.objects.filter(pk=commit.pk).update(validation_status=ValidationStatus.VALID,
+        validation_report={"context_length": 1024}, validated_at=timezone.now())
+_, key = accounts.create_api_key(user=owner, name="bench", scopes=["infer"])
+print(key)
+"""
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    work = Path(tempfile.mkdtemp(prefix="bench-serve-", dir=ROOT / "var"))
+    try:
+        checkpoints = {"demo": build_checkpoint(work / "demo", layers=4, heads=4, width=128, vocab=4096)}
+        if not os.environ.get("BENCH_SERVE_SMALL_ONLY"):
+            checkpoints["gpt2-small"] = build_checkpoint(work / "small", layers=12, heads=12, width=768, vocab=50257)
+        target = "gpt2-small" if "gpt2-small" in checkpoints else "demo"
+        stack = run_stack(work, checkpoints)
+        base = baselines(checkpoints[target])
+        demo_base = baselines(checkpoints["demo"]) if target != "demo" else base
+        ours = stack[target]["tokens_per_s"]
+        for name in checkpoints:
+            print(f"{name}: stack {stack[name]['tokens_per_s']:.0f} tok/s ({stack[name]['tokens']} tokens), "
+                  f"ttft p50 {stack[name]['ttft_s'] * 1000:.0f} ms")  # fmt: skip
+        print(f"{target} in process: naive {base['naive']:.0f} tok/s, hf_batch {base['hf_batch']:.0f} tok/s")
+        print("transformers serve: not run (needs transformers' serving extras: fastapi and uvicorn)")
+        overhead = (stack["http_one_token_s"] - demo_base["engine_one_token_s"]) * 1000
+        print(f"vs_naive={ours / base['naive']:.2f} vs_hf_batch={ours / base['hf_batch']:.2f} vs_transformers_serve=nan "
+              f"overhead_ms_p50={overhead:.1f} ttft_ms_p50={stack[target]['ttft_s'] * 1000:.0f}")  # fmt: skip
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

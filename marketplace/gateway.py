@@ -36,6 +36,48 @@ class ContextLengthExceeded(InvalidInput):
     error_type = "invalid_request_error"
 
 
+class QueueFull(ServiceUnavailable):
+    code = "model_overloaded"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.headers = {"Retry-After": "2"}
+
+
+# KEYS: the model's in-flight set. ARGV: now (s), stale age (s), limit, request id. 1 admitted, 0 full.
+_ADMIT = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
+redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return 1
+"""
+
+
+def admit_to_queue(*, commit_sha: str, request_id: str) -> None:
+    """Count the call against its model's bound (INFER_QUEUE_LIMIT calls queued or running), or raise QueueFull.
+    Calls that never finished drop out after INFER_TIMEOUT_SECONDS, so a crash cannot fill the bound for good."""
+    try:
+        admitted = _redis().eval(_ADMIT, 1, f"inferq:{commit_sha}", time.time(), settings.INFER_TIMEOUT_SECONDS,
+                                 settings.INFER_QUEUE_LIMIT, request_id)  # fmt: skip
+    except redis.RedisError as exc:
+        raise ServiceUnavailable(
+            f"the inference queue is unavailable ({type(exc).__name__}); nothing was charged"
+        ) from None
+    if not admitted:
+        raise QueueFull(
+            f"The model is busy: {settings.INFER_QUEUE_LIMIT} calls are already waiting for it. Retry shortly; "
+            "nothing was charged."
+        )
+
+
+def leave_queue(*, commit_sha: str, request_id: str) -> None:
+    try:
+        _redis().zrem(f"inferq:{commit_sha}", request_id)
+    except redis.RedisError:
+        logger.warning("could not take %s off the queue bound of %s; it expires on its own", request_id, commit_sha)
+
+
 class GatewayTimeout(DomainError):
     status_code = 504
     code = "timeout"
@@ -285,6 +327,7 @@ class Call:
         if self.settled:
             return
         self.settled = True
+        leave_queue(commit_sha=self.commit.sha, request_id=self.request_id)
         if self.completion_tokens == 0 and status != UsageStatus.OK:
             metering.release(request_id=self.request_id, status=status)
             return
@@ -323,7 +366,12 @@ def start_call(*, spec: CallSpec, user: User, api_key: ApiKey | None) -> Call:
             )
         call = Call(spec=spec, authorization=authorization, commit=commit, prompt_tokens=len(prompt_ids),
                     tokenizer=tokenizer, created=int(time.time()))  # fmt: skip
-        _enqueue(call, prompt_ids, max_tokens)
+        admit_to_queue(commit_sha=commit.sha, request_id=call.request_id)
+        try:
+            _enqueue(call, prompt_ids, max_tokens)
+        except BaseException:
+            leave_queue(commit_sha=commit.sha, request_id=call.request_id)
+            raise
     except BaseException:
         metering.release(request_id=authorization.request_id, status=UsageStatus.ERROR)
         raise

@@ -146,3 +146,16 @@ def test_a_client_that_disconnects_mid_stream_is_charged_only_for_what_was_made(
                                      prompt_price=2 * MICRO, completion_price=6 * MICRO)  # fmt: skip
     wallet = ledger.account_for(consumer.pk, AccountKind.WALLET)
     assert (wallet.balance, wallet.held) == (10 * MICRO - record.cost, 0)
+
+
+def test_a_model_past_its_queue_bound_answers_503_and_charges_nothing(client, consumer, settings):
+    settings.INFER_QUEUE_LIMIT = 0
+
+    with pytest.raises(openai.InternalServerError) as busy:
+        client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=2)
+
+    assert (busy.value.status_code, busy.value.code) == (503, "model_overloaded")
+    assert busy.value.response.headers["retry-after"] == "2"
+    assert UsageRecord.objects.filter(cost__gt=0).count() == 0
+    wallet = ledger.account_for(consumer.pk, AccountKind.WALLET)
+    assert (wallet.balance, wallet.held) == (10 * MICRO, 0)

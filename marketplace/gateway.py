@@ -102,6 +102,7 @@ class CallSpec:
     logprobs: int | None = None
     stream: bool = False
     include_usage: bool = False
+    n: int = 1
 
     @property
     def is_chat(self) -> bool:
@@ -134,9 +135,7 @@ def _common(body: dict) -> dict:
         stop = tuple(stop)
     else:
         raise InvalidInput("'stop' must be a string or a list of up to 4 non-empty strings", param="stop")
-    n = body.get("n", 1)
-    if n != 1:
-        raise InvalidInput("'n' other than 1 is not supported yet", param="n")
+    n = _number(body, "n", 1, low=1, high=settings.MAX_CHOICES, kind=int)
     if body.get("num_beams", 1) != 1:
         raise InvalidInput("'num_beams' (beam search) is not supported yet", param="num_beams")
     stream_options = body.get("stream_options") or {}
@@ -156,6 +155,7 @@ def _common(body: dict) -> dict:
         "stop": stop,
         "stream": bool(body.get("stream", False)),
         "include_usage": bool(stream_options.get("include_usage", False)),
+        "n": n,
     }
 
 
@@ -276,7 +276,7 @@ class Call:
     tokenizer: object
     created: int
     completion_tokens: int = 0
-    finish_reason: str | None = None
+    finish_reasons: list[str] = dataclasses.field(default_factory=list)
     settled: bool = False
     id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex[:24])
 
@@ -308,7 +308,9 @@ class Call:
                             self.completion_tokens += 1
                         yield "token", fields
                     elif fields["type"] == "done":
-                        self.finish_reason = fields["finish_reason"]
+                        self.finish_reasons = json.loads(fields.get("finish_reasons") or "[]") or [
+                            fields["finish_reason"]
+                        ]
                         yield "done", fields
                         return
                     else:
@@ -347,7 +349,7 @@ def start_call(*, spec: CallSpec, user: User, api_key: ApiKey | None) -> Call:
     max_tokens = spec.max_tokens or settings.DEFAULT_CHAT_MAX_TOKENS
     authorization = metering.authorize(
         user=user, api_key=api_key, model=model, revision=revision,
-        prompt_tokens=text_bound + SPECIAL_TOKEN_ALLOWANCE, max_tokens=max_tokens,
+        prompt_tokens=text_bound + SPECIAL_TOKEN_ALLOWANCE, max_tokens=max_tokens * spec.n,
     )  # fmt: skip
     try:
         commit = Commit.objects.get(pk=authorization.commit_id)
@@ -394,7 +396,7 @@ def _enqueue(call: Call, prompt_ids: list[int], max_tokens: int) -> None:
     }  # fmt: skip
     request = {"request_id": call.request_id, "commit_id": call.commit.pk, "commit_sha": call.commit.sha,
                "prompt_ids": prompt_ids,
-               "params": params, "stop": list(spec.stop)}  # fmt: skip
+               "params": params, "stop": list(spec.stop), "n": spec.n}  # fmt: skip
     try:
         generate.apply_async(args=[request], queue="infer", retry=False)
     except Exception as exc:  # the broker is unreachable: kombu raises its own OperationalError

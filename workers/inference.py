@@ -66,68 +66,95 @@ def loaded_model(commit_id: int, commit_sha: str) -> LoadedModel:
 
 def run_generation(request: dict) -> dict:
     """Generate for one call and stream it. `request`: request_id, commit_id, commit_sha, prompt_ids, params
-    (SamplingParams fields), stop (strings). Returns the summary that the last stream entry also holds."""
+    (SamplingParams fields), stop (strings), n (choices, default 1; choice i samples with seed + i). Returns the
+    summary that the last stream entry also holds."""
     request_id = request["request_id"]
     key, client = stream_key(request_id), redis_client()
+    choices = int(request.get("n") or 1)
+    generations: list[Generation] = []
     try:
         loaded = loaded_model(request["commit_id"], request["commit_sha"])
         eos = loaded.tokenizer.eos_token_id
-        params = SamplingParams(**{"stop_token_ids": (eos,) if eos is not None else (), **request["params"]})
-        text = TextStream(loaded.tokenizer, tuple(request.get("stop") or ()))
+        base = {"stop_token_ids": (eos,) if eos is not None else (), **request["params"]}
         events: queue.SimpleQueue = queue.SimpleQueue()
-        generation = loaded.engine.submit(
-            Generation(request["prompt_ids"], params, on_token=events.put, on_finish=lambda: events.put(FINISHED))
-        )
+        texts = []
+        for index in range(choices):
+            seed = base.get("seed")
+            params = SamplingParams(**{**base, "seed": seed + index if seed is not None else None})
+            texts.append(TextStream(loaded.tokenizer, tuple(request.get("stop") or ())))
+            generations.append(
+                Generation(
+                    request["prompt_ids"],
+                    params,
+                    on_token=lambda event, index=index: events.put((index, event)),
+                    on_finish=lambda index=index: events.put((index, FINISHED)),
+                )  # fmt: skip
+            )
+        for generation in generations:
+            loaded.engine.submit(generation)
     except Exception as exc:
         logger.exception("generation %s could not start", request_id)
+        for generation in generations:
+            generation.cancel()
         client.xadd(key, {"type": "error", "message": f"{type(exc).__name__}: {exc}"})
         client.expire(key, STREAM_TTL_SECONDS)
         raise
     next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
-    finished = False
-    while not finished:
+    running = set(range(choices))
+    while running:
         try:
-            waiting = [events.get(timeout=CANCEL_CHECK_SECONDS)]  # wakes at once when a token or the end comes
+            waiting = [events.get(timeout=CANCEL_CHECK_SECONDS)]  # wakes at once when a token or an end comes
         except queue.Empty:
             waiting = []
-        finished = _relay(client, key, waiting, events, text, generation)
-        if not finished and time.monotonic() >= next_cancel_check:
+        running -= _relay(client, key, waiting, events, texts, generations)
+        if running and time.monotonic() >= next_cancel_check:
             next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
             if client.exists(cancel_key(request_id)):
-                generation.cancel()
-    reason = "stop" if text.stopped else generation.finish_reason
-    summary = {"type": "done", "finish_reason": reason, "prompt_tokens": len(request["prompt_ids"]),
-               "completion_tokens": len(generation.tokens), "error": generation.error or ""}  # fmt: skip
-    tail = text.finish()
+                for generation in generations:
+                    generation.cancel()
+    reasons = [
+        "stop" if text.stopped else generation.finish_reason
+        for text, generation in zip(texts, generations, strict=True)
+    ]
+    errors = [generation.error for generation in generations if generation.error]
+    summary = {"type": "done", "finish_reason": reasons[0], "finish_reasons": json.dumps(reasons),
+               "prompt_tokens": len(request["prompt_ids"]),
+               "completion_tokens": sum(len(generation.tokens) for generation in generations),
+               "error": errors[0] if errors else ""}  # fmt: skip
     pipe = client.pipeline(transaction=False)
-    if tail:
-        pipe.xadd(key, {"type": "token", "text": tail, "token": -1, "logprob": 0.0, "top": "[]"})
-    pipe.xadd(key, {name: value for name, value in summary.items()})
+    for index, text in enumerate(texts):
+        tail = text.finish()
+        if tail:
+            pipe.xadd(key, {"type": "token", "index": index, "text": tail, "token": -1, "logprob": 0.0, "top": "[]"})
+    pipe.xadd(key, summary)
     pipe.expire(key, STREAM_TTL_SECONDS)
     pipe.execute()
     return summary
 
 
-def _relay(client, key: str, waiting: list, events: queue.SimpleQueue, text: TextStream, generation) -> bool:
-    """Move the tokens the engine made since the last look into the stream, in one round trip. True at the end."""
+def _relay(client, key: str, waiting: list, events: queue.SimpleQueue, texts: list, generations: list) -> set[int]:
+    """Move the tokens the engine made since the last look into the stream, in one round trip. Returns the
+    choices that ended."""
     while True:
         try:
             waiting.append(events.get_nowait())
         except queue.Empty:
             break
     pipe = client.pipeline(transaction=False)
-    finished = False
-    for event in waiting:
+    ended = set()
+    for index, event in waiting:
         if event is FINISHED:
-            finished = True
+            ended.add(index)
             continue
+        text = texts[index]
         if text.stopped:
             continue  # made after a stop string: not part of the answer
         delta = text.push(event.token_id)
         top = json.dumps([[token, round(logprob, 6)] for token, logprob in event.top_logprobs])
-        pipe.xadd(key, {"type": "token", "text": delta, "token": event.token_id, "logprob": event.logprob, "top": top})
+        pipe.xadd(key, {"type": "token", "index": index, "text": delta, "token": event.token_id,
+                        "logprob": event.logprob, "top": top})  # fmt: skip
         if text.stopped:
-            generation.cancel()
+            generations[index].cancel()
     if pipe.command_stack:
         pipe.execute()
-    return finished
+    return ended

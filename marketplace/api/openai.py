@@ -110,31 +110,34 @@ def _envelope(call: gateway.Call, *, chunk: bool) -> dict:
 
 
 def _complete(call: gateway.Call, started: float) -> dict:
-    """Wait for the whole answer, settle, and shape it."""
-    parts, tokens = [], []
+    """Wait for the whole answer, settle, and shape it: one choice per `n`."""
+    parts = [[] for _ in range(call.spec.n)]
+    tokens = [[] for _ in range(call.spec.n)]
     try:
         for kind, fields in call.events():
             if kind == "token":
-                parts.append(fields["text"])
+                index = int(fields.get("index", 0))
+                parts[index].append(fields["text"])
                 if int(fields["token"]) >= 0:
-                    tokens.append(fields)
+                    tokens[index].append(fields)
     except BaseException:
         call.finish(latency_ms=_ms(started), status=UsageStatus.ERROR)
         raise
     call.finish(latency_ms=_ms(started))
-    text = "".join(parts)
-    body = _envelope(call, chunk=False)
-    logprobs = _logprobs(call, tokens)
-    if call.spec.is_chat:
-        choice = {"index": 0, "message": {"role": "assistant", "content": text}, "logprobs": logprobs,
-                  "finish_reason": _finish_reason(call)}  # fmt: skip
-    else:
-        choice = {"index": 0, "text": text, "logprobs": logprobs, "finish_reason": _finish_reason(call)}
-    return {**body, "choices": [choice], "usage": _usage(call)}
+    choices = []
+    for index in range(call.spec.n):
+        text, logprobs, reason = "".join(parts[index]), _logprobs(call, tokens[index]), _finish_reason(call, index)
+        if call.spec.is_chat:
+            choices.append({"index": index, "message": {"role": "assistant", "content": text}, "logprobs": logprobs,
+                            "finish_reason": reason})  # fmt: skip
+        else:
+            choices.append({"index": index, "text": text, "logprobs": logprobs, "finish_reason": reason})
+    return {**_envelope(call, chunk=False), "choices": choices, "usage": _usage(call)}
 
 
-def _finish_reason(call: gateway.Call) -> str:
-    return "stop" if call.finish_reason == "stop" else "length"
+def _finish_reason(call: gateway.Call, index: int) -> str:
+    reasons = call.finish_reasons
+    return "stop" if index < len(reasons) and reasons[index] == "stop" else "length"
 
 
 def _logprobs(call: gateway.Call, tokens: list[dict]) -> dict | None:
@@ -163,18 +166,22 @@ def _sse(call: gateway.Call, started: float) -> Iterator[bytes]:
 
     try:
         if call.spec.is_chat:
-            yield event({**envelope, "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""},
-                                                  "logprobs": None, "finish_reason": None}]})  # fmt: skip
+            for index in range(call.spec.n):
+                yield event({**envelope, "choices": [{"index": index, "delta": {"role": "assistant", "content": ""},
+                                                      "logprobs": None, "finish_reason": None}]})  # fmt: skip
         for kind, fields in call.events():
             if kind == "token" and fields["text"]:
+                index = int(fields.get("index", 0))
                 if call.spec.is_chat:
-                    choice = {"index": 0, "delta": {"content": fields["text"]}, "logprobs": None, "finish_reason": None}
+                    choice = {"index": index, "delta": {"content": fields["text"]}, "logprobs": None,
+                              "finish_reason": None}  # fmt: skip
                 else:
-                    choice = {"index": 0, "text": fields["text"], "logprobs": None, "finish_reason": None}
+                    choice = {"index": index, "text": fields["text"], "logprobs": None, "finish_reason": None}
                 yield event({**envelope, "choices": [choice]})
-        final = {"index": 0, "logprobs": None, "finish_reason": _finish_reason(call)}
-        final.update({"delta": {}} if call.spec.is_chat else {"text": ""})
-        yield event({**envelope, "choices": [final]})
+        for index in range(call.spec.n):
+            final = {"index": index, "logprobs": None, "finish_reason": _finish_reason(call, index)}
+            final.update({"delta": {}} if call.spec.is_chat else {"text": ""})
+            yield event({**envelope, "choices": [final]})
         if call.spec.include_usage:
             yield event({**envelope, "choices": [], "usage": _usage(call)})
         yield b"data: [DONE]\n\n"

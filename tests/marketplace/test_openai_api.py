@@ -159,3 +159,27 @@ def test_a_model_past_its_queue_bound_answers_503_and_charges_nothing(client, co
     assert UsageRecord.objects.filter(cost__gt=0).count() == 0
     wallet = ledger.account_for(consumer.pk, AccountKind.WALLET)
     assert (wallet.balance, wallet.held) == (10 * MICRO, 0)
+
+
+def test_n_choices_are_sampled_with_their_own_seeds_and_charged_together(client, consumer):
+    completion = client.completions.create(
+        model="alice/tiny-gpt", prompt="x", max_tokens=6, temperature=1.0, seed=5, n=3
+    )
+    again = client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=6, temperature=1.0, seed=5, n=3)
+    streamed = list(client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=6, temperature=1.0,
+                                              seed=5, n=3, stream=True))  # fmt: skip
+
+    texts = [choice.text for choice in completion.choices]
+    assert [choice.index for choice in completion.choices] == [0, 1, 2]
+    assert texts == [choice.text for choice in again.choices]  # same seed, same samples
+    assert len(set(texts)) > 1  # seed + i per choice: not three copies
+    joined = ["".join(c.choices[0].text for c in streamed if c.choices and c.choices[0].index == i) for i in range(3)]
+    assert joined == texts
+    tokens = completion.usage.completion_tokens
+    assert 3 <= tokens <= 18  # the three choices together, 1 to 6 tokens each
+    wait_for(lambda: UsageRecord.objects.count() == 3)
+    first = UsageRecord.objects.order_by("id").first()
+    assert (first.prompt_tokens, first.completion_tokens) == (completion.usage.prompt_tokens, tokens)
+    with pytest.raises(openai.BadRequestError) as too_many:
+        client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=2, n=9)
+    assert too_many.value.body["param"] == "n"

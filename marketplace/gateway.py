@@ -25,6 +25,7 @@ from marketplace.exceptions import DomainError, InvalidInput, ServiceUnavailable
 from marketplace.models import ApiKey, UsageStatus, User
 from marketplace.services import metering
 from registry.models import Commit, Model
+from workers.streams import GENERATE_TASK, cancel_key, stream_key
 
 logger = logging.getLogger(__name__)
 SPECIAL_TOKEN_ALLOWANCE = 8
@@ -289,8 +290,6 @@ class Call:
 
     def events(self, *, timeout: float | None = None):
         """Yield ("token", fields) for each token and ("done", fields) at the end, as the worker streams them."""
-        from workers.inference import stream_key
-
         key, last = stream_key(self.request_id), "0"
         deadline = time.monotonic() + (timeout or settings.INFER_TIMEOUT_SECONDS)
         client = _redis()
@@ -317,8 +316,6 @@ class Call:
                         raise ServiceUnavailable(f"the model failed: {fields.get('message', 'unknown error')}")
 
     def cancel(self) -> None:
-        from workers.inference import cancel_key
-
         try:
             _redis().set(cancel_key(self.request_id), 1, ex=300)
         except redis.RedisError:
@@ -386,7 +383,7 @@ def _context_length(commit: Commit) -> int:
 
 
 def _enqueue(call: Call, prompt_ids: list[int], max_tokens: int) -> None:
-    from workers.tasks import generate
+    from workers.celery import app
 
     spec = call.spec
     params = {
@@ -398,7 +395,7 @@ def _enqueue(call: Call, prompt_ids: list[int], max_tokens: int) -> None:
                "prompt_ids": prompt_ids,
                "params": params, "stop": list(spec.stop), "n": spec.n}  # fmt: skip
     try:
-        generate.apply_async(args=[request], queue="infer", retry=False)
+        app.send_task(GENERATE_TASK, args=[request], queue="infer", retry=False)  # by name: no torch in the web
     except Exception as exc:  # the broker is unreachable: kombu raises its own OperationalError
         raise ServiceUnavailable(
             f"the inference queue is unavailable ({type(exc).__name__}); nothing was charged"

@@ -21,19 +21,12 @@ from registry.checkout import checkout
 from registry.models import Commit, ValidationStatus
 from workers.engine.batching import Generation, SamplingParams
 from workers.engine.serving import LoadedModel, ModelCache, TextStream, load_model, pick_device
+from workers.streams import cancel_key, stream_key
 
 logger = logging.getLogger(__name__)
 STREAM_TTL_SECONDS = 300
 CANCEL_CHECK_SECONDS = 0.1
 FINISHED = object()  # put in a generation's event queue after its last token
-
-
-def stream_key(request_id: str) -> str:
-    return f"infer:{request_id}"
-
-
-def cancel_key(request_id: str) -> str:
-    return f"infer:{request_id}:cancel"
 
 
 @functools.cache

@@ -10,7 +10,7 @@ import torch
 from django.conf import settings
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from workers import inference
+from workers import streams
 from workers.tasks import generate
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,7 +20,7 @@ def read_stream(request_id, timeout=60):
     client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
     entries, last, deadline = [], "0", time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for _, batch in client.xread({inference.stream_key(request_id): last}, block=500) or []:
+        for _, batch in client.xread({streams.stream_key(request_id): last}, block=500) or []:
             for entry_id, fields in batch:
                 last = entry_id
                 entries.append(fields)
@@ -62,7 +62,7 @@ def test_a_cancel_request_stops_the_generation(infer_worker, served_commit, tiny
     request = {"request_id": "req_cancel_1", "commit_id": served_commit.pk, "commit_sha": served_commit.sha, "prompt_ids": tokenizer("x")["input_ids"],
                "params": {"max_tokens": 100, "temperature": 1.0, "seed": 1, "stop_token_ids": []}, "stop": []}  # fmt: skip
     client = redis.Redis.from_url(settings.REDIS_URL)
-    client.set(inference.cancel_key("req_cancel_1"), 1, ex=60)  # the client is gone before it even started
+    client.set(streams.cancel_key("req_cancel_1"), 1, ex=60)  # the client is gone before it even started
 
     generate.delay(request)
     done = read_stream("req_cancel_1")[-1]

@@ -1,0 +1,15 @@
+"""Names of the Redis keys a call's tokens travel through, shared by the gateway and the infer worker (no torch
+here, so web processes never import the ML runtime)."""
+
+
+def stream_key(request_id: str) -> str:
+    """The Redis Stream the worker writes a call's tokens to."""
+    return f"infer:{request_id}"
+
+
+def cancel_key(request_id: str) -> str:
+    """Set by the gateway when the client went away; the worker then stops the generation."""
+    return f"infer:{request_id}:cancel"
+
+
+GENERATE_TASK = "workers.tasks.generate"

@@ -1,11 +1,11 @@
 """The hot path of charging in plain SQL: a handful of statements per call instead of ~20 ORM queries.
 
 The ORM costs ~0.4 ms of Python per query on the machines we measured, which alone would blow the 2 ms budget
-for authorize + settle (docs/benchmarks.md). Every statement here is portable between PostgreSQL and SQLite
-(>= 3.35: RETURNING, upsert); row locks are taken in account-id order on PostgreSQL so concurrent charges
-never deadlock. The ledger rules are the same as `ledger.post_transaction`: the audit checks both."""
+for authorize + settle (docs/benchmarks.md). The first half is portable between PostgreSQL and SQLite (>= 3.35:
+RETURNING, upsert), used step by step; the second half does each step in one PostgreSQL statement. Row locks
+are taken in account-id order on PostgreSQL so concurrent charges never deadlock. The ledger rules are the same
+as `ledger.post_transaction`: the audit checks both."""
 
-import dataclasses
 import datetime as dt
 
 import psycopg
@@ -44,44 +44,6 @@ RESERVATION_COLUMNS = (
     "request_id", "user_id", "api_key_id", "model_id", "model_label", "commit_sha", "price_card_id", "payee_id",
     "prompt_price", "completion_price", "reserved_tokens", "max_cost", "spend_key", "created_at", "expires_at",
 )  # fmt: skip
-
-
-@dataclasses.dataclass(frozen=True)
-class Offer:
-    """A model's listing as one query sees it: status, prices, and the head of the branch it offers."""
-
-    listing_id: int
-    status: str
-    revision: str
-    price_card_id: int | None
-    prompt_price: int
-    completion_price: int
-    head_commit_id: int | None
-    head_sha: str | None
-    head_status: str | None
-    model_is_private: bool
-
-
-def find_offer(model_id: int) -> Offer | None:
-    sql = f"""
-        SELECT l.id, l.status, l.revision, p.id, p.prompt_price, p.completion_price, c.id, c.sha, c.validation_status,
-               m.is_private
-        FROM {Listing._meta.db_table} l
-        JOIN {Model._meta.db_table} m ON m.id = l.model_id
-        LEFT JOIN {PriceCard._meta.db_table} p ON p.id = l.price_card_id
-        LEFT JOIN {Ref._meta.db_table} r ON r.model_id = l.model_id AND r.kind = 'branch' AND r.name = l.revision
-        LEFT JOIN {Commit._meta.db_table} c ON c.id = r.commit_id
-        WHERE l.model_id = %(model_id)s
-    """
-    if connection.vendor == "postgresql":
-        row = _execute_prepared(sql, {"model_id": model_id})
-    else:
-        with connection.cursor() as cursor:
-            cursor.execute(sql.replace("%(model_id)s", "%s"), [model_id])
-            row = cursor.fetchone()
-    if row is None:
-        return None
-    return Offer(row[0], row[1], row[2], row[3], row[4] or 0, row[5] or 0, row[6], row[7], row[8], bool(row[9]))
 
 
 def hold_credits(*, user_id: int, amount: int) -> bool:
@@ -226,17 +188,6 @@ def add_to_rollups(
 # and if the books were damaged the CHECK (balance >= held) or the NOT NULL account of an entry aborts the
 # whole statement, so nothing is ever half-written.
 
-HOLD_AND_RESERVE_PG = compact(f"""
-WITH held AS (
-    UPDATE {ACCOUNT} SET held = held + %(max_cost)s
-    WHERE user_id = %(user_id)s AND kind = 'wallet' AND balance - held >= %(max_cost)s
-    RETURNING id
-)
-INSERT INTO {RESERVATION} ({", ".join(RESERVATION_COLUMNS)})
-SELECT {", ".join(f"%({name})s" for name in RESERVATION_COLUMNS)} FROM held
-RETURNING id
-""")
-
 
 def _execute_prepared(sql: str, params: dict, *, fetch: bool = True) -> tuple | None:
     """Run one statement on Django's connection (inside its transaction, if any) through a server-binding psycopg
@@ -245,12 +196,6 @@ def _execute_prepared(sql: str, params: dict, *, fetch: bool = True) -> tuple | 
     with psycopg.Cursor(connection.connection) as cursor:
         cursor.execute(sql, params, prepare=settings.CHARGE_PREPARED_STATEMENTS or None)
         return cursor.fetchone() if fetch else None
-
-
-def hold_and_reserve_pg(values: dict) -> int | None:
-    """Hold the maximum cost and insert the reservation; None (and nothing written) if the wallet is short."""
-    row = _execute_prepared(HOLD_AND_RESERVE_PG, values)
-    return row[0] if row else None
 
 
 SETTLE_PG = compact(f"""

@@ -32,6 +32,7 @@ from marketplace.exceptions import (
 from marketplace.models import (
     AccountKind,
     ApiKey,
+    Listing,
     ListingStatus,
     Reservation,
     UsageRecord,
@@ -90,25 +91,21 @@ def new_request_id() -> str:
 
 def _target(*, user: User, model: Model, revision: str | None) -> _Target:
     """What to serve and at what price. Owners call any valid revision of their model, free; others only a
-    published listing, at its revision unless they pin another valid commit of the model."""
-    offer = charge_sql.find_offer(model.pk)
-    published = offer is not None and offer.status == ListingStatus.PUBLISHED and not offer.model_is_private
+    published listing, at its revision unless they pin another valid commit of the model. (The common call on
+    PostgreSQL does all of this inside AUTHORIZE_PG; this is the path that also says why a call is refused.)"""
+    listing = Listing.objects.published().select_related("model", "price_card").filter(model_id=model.pk).first()
     is_owner = model.owner_id == user.pk
-    if not is_owner and not published:
+    if not is_owner and listing is None:
         raise ModelNotFound(
             f"The model '{model.repo_id}' does not exist or you do not have access to it.", param="model"
         )
-    paid = published and not is_owner
-    prices = (offer.price_card_id, offer.prompt_price, offer.completion_price) if paid else (None, 0, 0)
-    listing_id = offer.listing_id if published else None
-    if revision is None and published:
-        if offer.head_status == ValidationStatus.VALID:  # the common case: one query in all
-            return _Target(offer.head_commit_id, offer.head_sha, listing_id, *prices)
-        from marketplace.models import Listing
-
-        commit = served_commit(listing=Listing.objects.select_related("model").get(pk=offer.listing_id))
-        return _Target(commit.pk, commit.sha, listing_id, *prices)
-    commit = _pinned_commit(model=model, revision=revision or "main")
+    card = listing.price_card if listing is not None and not is_owner else None
+    prices = (card.pk, card.prompt_price, card.completion_price) if card else (None, 0, 0)
+    listing_id = listing.pk if listing is not None else None
+    if revision is None and listing is not None:
+        commit = served_commit(listing=listing)
+    else:
+        commit = _pinned_commit(model=model, revision=revision or "main")
     return _Target(commit.pk, commit.sha, listing_id, *prices)
 
 
@@ -344,11 +341,6 @@ def _hold(values: dict) -> int:
     try:
         if values["max_cost"] == 0:
             return charge_sql.insert_reservation(values)
-        if _one_statement():
-            reservation_id = charge_sql.hold_and_reserve_pg(values)
-            if reservation_id is None:
-                raise _short_of_credit(values["max_cost"])
-            return reservation_id
         with transaction.atomic():
             if not charge_sql.hold_credits(user_id=values["user_id"], amount=values["max_cost"]):
                 raise _short_of_credit(values["max_cost"])

@@ -29,7 +29,6 @@ from workers.streams import GENERATE_TASK, cancel_key, stream_key
 
 logger = logging.getLogger(__name__)
 SPECIAL_TOKEN_ALLOWANCE = 8
-DEFAULT_CHAT_TEMPLATE_NOTE = "role: content lines, then 'assistant:'"
 
 
 class ContextLengthExceeded(InvalidInput):
@@ -39,10 +38,7 @@ class ContextLengthExceeded(InvalidInput):
 
 class QueueFull(ServiceUnavailable):
     code = "model_overloaded"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.headers = {"Retry-After": "2"}
+    headers = {"Retry-After": "2"}
 
 
 # KEYS: the model's in-flight set. ARGV: now (s), stale age (s), limit, request id. 1 admitted, 0 full.

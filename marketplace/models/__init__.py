@@ -11,7 +11,6 @@ from marketplace.models.accounts import (
     namespace_validator,
 )
 from marketplace.models.ledger import (
-    USER_ACCOUNT_KINDS,
     Account,
     AccountKind,
     LedgerEntry,
@@ -33,7 +32,6 @@ from marketplace.models.usage import (
 
 __all__ = [
     "NAMESPACE_PATTERN",
-    "USER_ACCOUNT_KINDS",
     "Account",
     "AccountKind",
     "ApiKey",

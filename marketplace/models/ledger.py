@@ -17,9 +17,6 @@ class AccountKind(models.TextChoices):
     EXTERNAL = "external", "outside world (payments in, payouts out)"
 
 
-USER_ACCOUNT_KINDS = (AccountKind.WALLET, AccountKind.EARNINGS)
-
-
 class Account(models.Model):
     """A balance in micro-credits. Users own a wallet and an earnings account; the platform owns the rest.
 

@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
@@ -80,8 +81,6 @@ def edit_listing(request, namespace: str, name: str):
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            from django.db import transaction
-
             with transaction.atomic():  # the listing and its prices together, or neither
                 saved = listings.save_listing(
                     model=model, by=request.user, title=data["title"], summary=data["summary"],

@@ -1,5 +1,7 @@
-"""A separate process that fires authorize-and-settle calls at the shared database and Redis, as a web
-process would. Started by the concurrency tests; prints a JSON summary on its last line.
+"""Fire authorize-and-settle calls from many threads at the shared database and Redis, as web processes would.
+
+`fire` is used in the test process; run as a module it is a separate process for the multi-process tests, and
+prints a JSON summary on its last line:
 
     python -m tests.marketplace.charge_burst --user U --key K --model M --calls N --threads T --start-at EPOCH
 """
@@ -10,6 +12,46 @@ import os
 import threading
 import time
 from collections import Counter
+
+
+def fire(*, user, api_key, model, calls: int, threads: int, prompt: int, max_tokens: int) -> Counter:
+    """`calls` authorize + settle pairs over `threads` threads that start together: outcome -> count."""
+    from django.db import connections
+
+    from marketplace.exceptions import DomainError
+    from marketplace.services import metering
+
+    outcomes: Counter = Counter()
+    lock = threading.Lock()
+    remaining = iter(range(calls))
+    barrier = threading.Barrier(threads)
+
+    def work() -> None:
+        barrier.wait()
+        try:
+            while True:
+                with lock:
+                    if next(remaining, None) is None:
+                        return
+                try:
+                    granted = metering.authorize(
+                        user=user, api_key=api_key, model=model, prompt_tokens=prompt, max_tokens=max_tokens
+                    )
+                    metering.settle(request_id=granted.request_id, prompt_tokens=prompt, completion_tokens=max_tokens)
+                    outcome = "admitted"
+                except DomainError as exc:
+                    outcome = exc.code
+                with lock:
+                    outcomes[outcome] += 1
+        finally:
+            connections.close_all()
+
+    workers = [threading.Thread(target=work) for _ in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join()
+    return outcomes
 
 
 def main() -> None:
@@ -25,46 +67,16 @@ def main() -> None:
     django.setup()
     from django.db import connections
 
-    from marketplace.exceptions import DomainError
     from marketplace.models import ApiKey, User
-    from marketplace.services import metering
     from registry.models import Model
 
     user = User.objects.get(pk=args.user)
     api_key = ApiKey.objects.get(pk=args.key) if args.key else None
     model = Model.objects.select_related("owner").get(pk=args.model)
-    outcomes: Counter = Counter()
-    lock = threading.Lock()
-    remaining = iter(range(args.calls))
-
-    def work() -> None:
-        try:
-            while True:
-                with lock:
-                    if next(remaining, None) is None:
-                        return
-                try:
-                    granted = metering.authorize(
-                        user=user, api_key=api_key, model=model, prompt_tokens=args.prompt, max_tokens=args.max_tokens
-                    )
-                    metering.settle(
-                        request_id=granted.request_id, prompt_tokens=args.prompt, completion_tokens=args.max_tokens
-                    )
-                    outcome = "admitted"
-                except DomainError as exc:
-                    outcome = exc.code
-                with lock:
-                    outcomes[outcome] += 1
-        finally:
-            connections.close_all()
-
     connections.close_all()
     time.sleep(max(0.0, args.start_at - time.time()))
-    threads = [threading.Thread(target=work) for _ in range(args.threads)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = fire(user=user, api_key=api_key, model=model, calls=args.calls, threads=args.threads,
+                    prompt=args.prompt, max_tokens=args.max_tokens)  # fmt: skip
     print(json.dumps(dict(outcomes)))
 
 

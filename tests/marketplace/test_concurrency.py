@@ -4,17 +4,16 @@ import json
 import os
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 
 import pytest
 from django.conf import settings
-from django.db import connection, connections
+from django.db import connection
 
-from marketplace.exceptions import DomainError
 from marketplace.models import AccountKind, ApiKey, LedgerTransaction, UsageRecord
-from marketplace.services import ledger, listings, metering
+from marketplace.services import ledger, listings
+from tests.marketplace.charge_burst import fire
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -63,36 +62,8 @@ def test_200_concurrent_charges_against_credit_for_100_admit_exactly_100(consume
     ledger.top_up(user=consumer, amount=100 * CALL_COST)
     make_key(consumer, scopes=("infer",))
     api_key = ApiKey.objects.get(user=consumer)
-    outcomes: Counter = Counter()
-    lock = threading.Lock()
-    barrier = threading.Barrier(40)
-    calls = iter(range(200))
-
-    def work():
-        barrier.wait()
-        try:
-            while True:
-                with lock:
-                    if next(calls, None) is None:
-                        return
-                try:
-                    granted = metering.authorize(
-                        user=consumer, api_key=api_key, model=cheap_listing.model, prompt_tokens=100, max_tokens=100
-                    )
-                    metering.settle(request_id=granted.request_id, prompt_tokens=100, completion_tokens=100)
-                    outcome = "admitted"
-                except DomainError as exc:
-                    outcome = exc.code
-                with lock:
-                    outcomes[outcome] += 1
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=work) for _ in range(40)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    outcomes = fire(user=consumer, api_key=api_key, model=cheap_listing.model, calls=200, threads=40, prompt=100,
+                    max_tokens=100)  # fmt: skip
 
     assert outcomes == {"admitted": 100, "insufficient_quota": 100}
     wallet = ledger.account_for(consumer.pk, AccountKind.WALLET)

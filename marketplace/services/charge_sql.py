@@ -305,8 +305,15 @@ def settle_pg(*, request_id: str, prompt_tokens: int, completion_tokens: int, la
 # Authorize on PostgreSQL when no revision is pinned: find what to serve and at what price, check who may call
 # it, hold the maximum cost and record the reservation, all in one statement. Nothing is written unless the
 # model is servable to the caller and the wallet covers the cost; the row says which check failed.
+# Run on its own (autocommit), the hold commits without waiting for the WAL flush (`synchronous_commit = off`
+# for this one transaction; `lazy_commit`): a hold is temporary, and the settle that follows commits durably,
+# which flushes the hold with it. A PostgreSQL crash can forget at most the holds of its last ~0.6 s
+# (3 x wal_writer_delay); their calls then go uncharged (docs/marketplace.md). Atomicity is unchanged.
 AUTHORIZE_PG = compact(f"""
-WITH offer AS (
+WITH commit_mode AS (
+    SELECT CASE WHEN %(lazy_commit)s THEN set_config('synchronous_commit', 'off', true) END AS mode
+),
+offer AS (
     SELECT m.id AS model_id, m.owner_id, m.is_private, l.id AS listing_id, l.status, p.id AS price_card_id,
            CASE WHEN m.owner_id = %(user_id)s THEN 0 ELSE COALESCE(p.prompt_price, 0) END AS prompt_price,
            CASE WHEN m.owner_id = %(user_id)s THEN 0 ELSE COALESCE(p.completion_price, 0) END AS completion_price,
@@ -342,7 +349,7 @@ reserved AS (
 )
 SELECT offer.listing_id, offer.status, offer.is_private, offer.commit_id, offer.commit_sha, offer.price_card_id,
        offer.prompt_price, offer.completion_price, (SELECT max_cost FROM servable), (SELECT id FROM reserved)
-FROM offer
+FROM offer, commit_mode
 """)
 
 AUTHORIZED_COLUMNS = (
@@ -351,9 +358,13 @@ AUTHORIZED_COLUMNS = (
 )  # fmt: skip
 
 
-def authorize_pg(params: dict) -> dict | None:
+def authorize_pg(params: dict, *, lazy_commit: bool | None = None) -> dict | None:
     """Run AUTHORIZE_PG; None if the model does not exist. `max_cost` is None when the caller may not call it
-    (or its revision is not valid); `reservation_id` is None when nothing was held."""
+    (or its revision is not valid); `reservation_id` is None when nothing was held. The commit is lazy only when
+    the statement is its own transaction, unless `lazy_commit` says otherwise."""
+    if lazy_commit is None:
+        lazy_commit = not connection.in_atomic_block
+    params = {**params, "lazy_commit": lazy_commit}
     row = _execute_prepared(AUTHORIZE_PG, params)
     return dict(zip(AUTHORIZED_COLUMNS, row, strict=True)) if row else None
 

@@ -21,11 +21,11 @@ from collections import OrderedDict
 import redis
 from django.conf import settings
 
-from marketplace.exceptions import DomainError, InvalidInput, ServiceUnavailable
+from marketplace.exceptions import DomainError, InvalidInput, NotFound, ServiceUnavailable
 from marketplace.models import ApiKey, UsageStatus, User
 from marketplace.services import metering
 from registry.models import Commit, Model
-from workers.streams import GENERATE_TASK, cancel_key, stream_key
+from workers.streams import GENERATE_TASK, cancel_key, stream_key, worker_key
 
 logger = logging.getLogger(__name__)
 SPECIAL_TOKEN_ALLOWANCE = 8
@@ -34,6 +34,10 @@ SPECIAL_TOKEN_ALLOWANCE = 8
 class ContextLengthExceeded(InvalidInput):
     code = "context_length_exceeded"
     error_type = "invalid_request_error"
+
+
+class WorkerLost(ServiceUnavailable):
+    code = "worker_lost"
 
 
 class QueueFull(ServiceUnavailable):
@@ -286,7 +290,7 @@ class Call:
 
     def events(self, *, timeout: float | None = None):
         """Yield ("token", fields) for each token and ("done", fields) at the end, as the worker streams them."""
-        key, last = stream_key(self.request_id), "0"
+        key, last, worker = stream_key(self.request_id), "0", None
         deadline = time.monotonic() + (timeout or settings.INFER_TIMEOUT_SECONDS)
         client = _redis()
         while True:
@@ -295,10 +299,17 @@ class Call:
                 self.cancel()
                 raise GatewayTimeout(f"the model did not finish within {settings.INFER_TIMEOUT_SECONDS} s")
             batches = client.xread({key: last}, block=int(min(remaining, 1.0) * 1000), count=256) or []
+            if not batches and worker is not None and not client.exists(worker_key(worker)):
+                raise WorkerLost(
+                    f"the inference worker running this request stopped (restarted or crashed) after "
+                    f"{self.completion_tokens} tokens; only tokens already delivered are charged. Retry the request."
+                )
             for _, entries in batches:
                 for entry_id, fields in entries:
                     last = entry_id
-                    if fields["type"] == "token":
+                    if fields["type"] == "start":
+                        worker = fields["worker"]
+                    elif fields["type"] == "token":
                         if int(fields["token"]) >= 0:
                             self.completion_tokens += 1
                         yield "token", fields
@@ -317,22 +328,26 @@ class Call:
         except redis.RedisError:
             logger.warning("could not ask the worker to stop %s", self.request_id)
 
-    def finish(self, *, latency_ms: int, status: str = UsageStatus.OK) -> None:
-        """Charge what was generated, once. Nothing generated (an error before the first token): release."""
+    def finish(self, *, latency_ms: int, status: str = UsageStatus.OK, delivered: bool = True) -> None:
+        """Charge what was delivered, once. Nothing delivered (an error before the first token, or a plain answer
+        that never reached the client): release. Never raises for a reservation that is already gone."""
         if self.settled:
             return
         self.settled = True
         leave_queue(commit_sha=self.commit.sha, request_id=self.request_id)
-        if self.completion_tokens == 0 and status != UsageStatus.OK:
-            metering.release(request_id=self.request_id, status=status)
-            return
-        metering.settle(
-            request_id=self.request_id,
-            prompt_tokens=self.prompt_tokens,
-            completion_tokens=self.completion_tokens,
-            latency_ms=latency_ms,
-            status=status,
-        )
+        try:
+            if status != UsageStatus.OK and (self.completion_tokens == 0 or not delivered):
+                metering.release(request_id=self.request_id, status=status)
+                return
+            metering.settle(
+                request_id=self.request_id,
+                prompt_tokens=self.prompt_tokens,
+                completion_tokens=self.completion_tokens,
+                latency_ms=latency_ms,
+                status=status,
+            )
+        except NotFound:  # its hold was voided (expired) or lost in a database crash: nothing to charge
+            logger.error("no reservation for request %s at settle; it was not charged", self.request_id)
 
 
 def start_call(*, spec: CallSpec, user: User, api_key: ApiKey | None) -> Call:

@@ -100,21 +100,27 @@ def infer_worker(transactional_db):
     inference.model_cache.cache_clear()
 
 
-@pytest.fixture
-def served_commit(provider, tiny_checkpoint):
-    """alice/tiny-gpt with the tiny checkpoint committed and marked valid (validation is tested elsewhere)."""
+def commit_valid_checkpoint(owner, name: str, directory: Path, *, context_length: int):
+    """A new model `owner/name` holding the checkpoint's files in one commit, marked valid (validation is
+    tested elsewhere)."""
     from registry import services
     from registry.models import Commit, ValidationStatus
 
-    model = services.create_model(owner=provider, name="tiny-gpt")
+    model = services.create_model(owner=owner, name=name)
     operations = []
-    for path in sorted(tiny_checkpoint.iterdir()):
+    for path in sorted(directory.iterdir()):
         data = path.read_bytes()
-        blob = services.ingest_upload(user=provider, incoming_stream=[data], size=len(data))
+        blob = services.ingest_upload(user=owner, incoming_stream=[data], size=len(data))
         operations.append(services.AddFile(path=path.name, blob=blob))
-    commit = services.commit_changes(model_id=model.pk, author=provider, operations=operations, message="upload")
+    commit = services.commit_changes(model_id=model.pk, author=owner, operations=operations, message="upload")
     Commit.objects.filter(pk=commit.pk).update(
-        validation_status=ValidationStatus.VALID, validation_report={"context_length": 128}
+        validation_status=ValidationStatus.VALID, validation_report={"context_length": context_length}
     )
     commit.refresh_from_db()
     return commit
+
+
+@pytest.fixture
+def served_commit(provider, tiny_checkpoint):
+    """alice/tiny-gpt with the tiny checkpoint committed and marked valid."""
+    return commit_valid_checkpoint(provider, "tiny-gpt", tiny_checkpoint, context_length=128)

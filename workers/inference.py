@@ -2,15 +2,21 @@
 Redis, so the gateway relays tokens as they come and a late reader loses nothing.
 
 Stream `infer:<request id>` (deleted STREAM_TTL_SECONDS after the end), one entry per event:
+    {"type": "start", "worker": <worker id>}   first, so the gateway can tell when that worker dies
     {"type": "token", "text": <delta, maybe "">, "token": id, "logprob": x, "top": [[id, x], ...] as JSON}
     {"type": "done", "finish_reason": "stop" | "length" | "cancelled", "prompt_tokens": n, "completion_tokens": n}
     {"type": "error", "message": ...}
-The gateway asks for a stop (the client went away) by setting `infer:<request id>:cancel`."""
+The gateway asks for a stop (the client went away) by setting `infer:<request id>:cancel`. Each worker process
+keeps `infer:worker:<worker id>` alive while it runs (a heartbeat thread); a gateway waiting on a call whose worker
+key expired ends the call with a clear error instead of waiting for its timeout."""
 
 import functools
 import json
 import logging
+import os
 import queue
+import socket
+import threading
 import time
 
 import redis
@@ -21,7 +27,7 @@ from registry.checkout import checkout
 from registry.models import Commit, ValidationStatus
 from workers.engine.batching import Generation, SamplingParams
 from workers.engine.serving import LoadedModel, ModelCache, TextStream, load_model, pick_device
-from workers.streams import cancel_key, stream_key
+from workers.streams import WORKER_HEARTBEAT_TTL_SECONDS, cancel_key, stream_key, worker_key
 
 logger = logging.getLogger(__name__)
 STREAM_TTL_SECONDS = 300
@@ -32,6 +38,25 @@ FINISHED = object()  # put in a generation's event queue after its last token
 @functools.cache
 def redis_client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
+
+
+@functools.cache
+def heartbeat() -> str:
+    """This process's worker id, kept alive in Redis by a daemon thread from the first call on."""
+    worker_id = f"{socket.gethostname()}:{os.getpid()}"
+    key = worker_key(worker_id)
+    redis_client().set(key, 1, ex=WORKER_HEARTBEAT_TTL_SECONDS)
+
+    def beat() -> None:
+        while True:
+            time.sleep(1)
+            try:
+                redis_client().set(key, 1, ex=WORKER_HEARTBEAT_TTL_SECONDS)
+            except redis.RedisError as exc:
+                logger.warning("infer heartbeat failed: %s", exc)
+
+    threading.Thread(target=beat, name="infer-heartbeat", daemon=True).start()
+    return worker_id
 
 
 @functools.cache
@@ -66,6 +91,7 @@ def run_generation(request: dict) -> dict:
     choices = int(request.get("n") or 1)
     generations: list[Generation] = []
     try:
+        client.xadd(key, {"type": "start", "worker": heartbeat()})
         loaded = loaded_model(request["commit_id"], request["commit_sha"])
         eos = loaded.tokenizer.eos_token_id
         base = {"stop_token_ids": (eos,) if eos is not None else (), **request["params"]}

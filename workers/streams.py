@@ -13,3 +13,12 @@ def cancel_key(request_id: str) -> str:
 
 
 GENERATE_TASK = "workers.tasks.generate"
+
+
+def worker_key(worker_id: str) -> str:
+    """Present while the infer worker `worker_id` is alive: it refreshes the key every second, with a TTL of
+    WORKER_HEARTBEAT_TTL_SECONDS. A call whose worker's key is gone will get no more tokens."""
+    return f"infer:worker:{worker_id}"
+
+
+WORKER_HEARTBEAT_TTL_SECONDS = 3

@@ -120,8 +120,8 @@ def _complete(call: gateway.Call, started: float) -> dict:
                 parts[index].append(fields["text"])
                 if int(fields["token"]) >= 0:
                     tokens[index].append(fields)
-    except BaseException:
-        call.finish(latency_ms=_ms(started), status=UsageStatus.ERROR)
+    except BaseException:  # the client gets an error, not the answer: nothing is charged
+        call.finish(latency_ms=_ms(started), status=UsageStatus.ERROR, delivered=False)
         raise
     call.finish(latency_ms=_ms(started))
     choices = []
@@ -190,7 +190,8 @@ def _sse(call: gateway.Call, started: float) -> Iterator[bytes]:
         call.cancel()
         status = UsageStatus.CANCELLED
         raise
-    except DomainError as exc:
+    except DomainError as exc:  # charged before the client hears of it: its next look at usage sees this call
+        call.finish(latency_ms=_ms(started), status=status)
         yield event(error_body(exc))
     finally:
         call.finish(latency_ms=_ms(started), status=status)

@@ -1,0 +1,104 @@
+"""An infer worker process killed mid-request: the caller gets a clear error within seconds (not the timeout),
+is charged only for the tokens it received, and the next call, served by the restarted worker, succeeds."""
+
+import os
+import signal
+import subprocess
+import sys
+
+import openai
+import pytest
+from django.conf import settings
+from django.db import connection
+
+from marketplace.models import AccountKind, UsageRecord, UsageStatus
+from marketplace.money import MICRO, token_cost
+from marketplace.services import ledger, listings
+from tests.conftest import commit_valid_checkpoint
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(scope="module")
+def slow_checkpoint(tmp_path_factory):
+    """Big enough that 900 greedy tokens take seconds on a CPU (~4 s with transformers here), so the worker is
+    surely killed mid-generation; it never makes its end-of-text token in those 900."""
+    from workers.engine.pretrain import GPTShape, build_gpt2, pretrain_corpus_sample, save_checkpoint, train_tokenizer
+
+    tokenizer = train_tokenizer(pretrain_corpus_sample(), vocab_size=512)
+    model = build_gpt2(tokenizer, GPTShape(n_layer=4, n_head=4, n_embd=256, n_positions=1024))
+    return save_checkpoint(model, tokenizer, tmp_path_factory.mktemp("slow") / "ckpt")
+
+
+def start_infer_worker(log_path) -> subprocess.Popen:
+    """`celery worker -Q infer -P threads` in its own process, on the test database, storage and Redis."""
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "STORAGE_ROOT": str(settings.STORAGE_ROOT),
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "infer", "-P", "threads", "-c", "4",
+         "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
+        env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT,
+    )  # fmt: skip
+
+
+def test_a_worker_killed_mid_stream_ends_the_call_clearly_and_the_next_call_succeeds(
+    live_server, provider, consumer, make_key, slow_checkpoint, tmp_path, settings
+):
+    if connection.vendor != "postgresql":
+        pytest.fail("run this on PostgreSQL (DATABASE_URL): the worker is another process")
+    settings.REVIEW_LISTINGS = False
+    settings.INFER_TIMEOUT_SECONDS = 120  # a timeout would say "timeout": the error must come from the heartbeat
+    commit = commit_valid_checkpoint(provider, "slow-gpt", slow_checkpoint, context_length=1024)
+    listing = listings.save_listing(model=commit.model, by=provider, title="Slow GPT", license="mit")
+    listings.set_prices(listing=listing, by=provider, prompt_price="2", completion_price="6")
+    listings.submit_listing(listing_id=listing.pk, by=provider)
+    ledger.top_up(user=consumer, amount=10 * MICRO)
+    client = openai.OpenAI(
+        base_url=f"{live_server.url}/v1", api_key=make_key(consumer, scopes=("infer",)), max_retries=0, timeout=120
+    )
+    log = tmp_path / "worker.log"
+    worker = start_infer_worker(log)
+    try:
+        stream = client.completions.create(
+            model="alice/slow-gpt", prompt="def main():", max_tokens=900, temperature=0, stream=True
+        )
+        received = [next(iter(stream)).choices[0].text]  # the worker has loaded the model and is generating
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(timeout=30)
+        with pytest.raises(openai.APIError) as failure:
+            for chunk in stream:
+                received.append(chunk.choices[0].text)
+    finally:
+        worker.kill()
+        worker.wait(timeout=30)
+
+    assert failure.value.body["code"] == "worker_lost", failure.value.body
+    assert failure.value.body["type"] == "server_error"
+    record = UsageRecord.objects.get(model_label="alice/slow-gpt")
+    assert record.status == UsageStatus.ERROR
+    assert len(received) <= record.completion_tokens < 900
+    assert record.cost == token_cost(prompt_tokens=record.prompt_tokens, completion_tokens=record.completion_tokens,
+                                     prompt_price=2 * MICRO, completion_price=6 * MICRO)  # fmt: skip
+    wallet = ledger.account_for(consumer.pk, AccountKind.WALLET)
+    assert (wallet.balance, wallet.held) == (10 * MICRO - record.cost, 0)
+
+    restarted = start_infer_worker(log)
+    try:
+        completion = client.completions.create(
+            model="alice/slow-gpt", prompt="def main():", max_tokens=5, temperature=0
+        )
+    finally:
+        restarted.terminate()
+        restarted.wait(timeout=30)
+
+    assert completion.usage.completion_tokens == 5
+    assert completion.choices[0].finish_reason == "length"
+    text, streamed = completion.choices[0].text, "".join(received)
+    assert text.startswith(streamed) or streamed.startswith(text)  # both greedy from the same prompt
+    assert UsageRecord.objects.filter(model_label="alice/slow-gpt", status=UsageStatus.OK).count() == 1

@@ -1,6 +1,9 @@
 """Personas, keys, a tiny checkpoint, a live server and a real Celery worker."""
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +13,26 @@ from django.conf import settings
 from marketplace import services as accounts
 
 PASSWORD = "correct-horse-battery-staple"
+
+
+def start_worker_process(*celery_args: str, log_path: Path) -> subprocess.Popen:
+    """`celery -A workers worker <args>` in its own process, on the test database (PostgreSQL only: the data must
+    be committed, so use it from transactional tests), the test storage and the test Redis."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.fail("run this on PostgreSQL (DATABASE_URL): the worker is another process")
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "STORAGE_ROOT": str(settings.STORAGE_ROOT),
+        "REDIS_URL": settings.REDIS_URL,
+    }
+    command = [sys.executable, "-m", "celery", "-A", "workers", "worker", *celery_args, "--without-gossip",
+               "--without-mingle", "--loglevel", "INFO"]  # fmt: skip
+    return subprocess.Popen(command, env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
 
 
 @pytest.fixture(scope="session", autouse=True)

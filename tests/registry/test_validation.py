@@ -1,19 +1,16 @@
 """Validation on a real Celery worker consuming the real Redis broker, including a worker killed mid-task."""
 
-import os
 import signal
-import subprocess
-import sys
 import time
 
 import psutil
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from registry import services
 from registry.models import Commit, ValidationStatus
 from registry.storage import receive_bytes, store_blob
+from tests.conftest import start_worker_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -74,21 +71,7 @@ def test_the_model_page_shows_the_report(celery_worker, client, provider, tiny_c
 
 
 def test_a_worker_process_killed_mid_validation_is_redelivered_and_completes(provider, tiny_checkpoint, tmp_path):
-    if connection.vendor != "postgresql":
-        pytest.fail("run this on PostgreSQL (DATABASE_URL): the worker is another process")
-    db = connection.settings_dict
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "STORAGE_ROOT": str(settings.STORAGE_ROOT),
-        "REDIS_URL": settings.REDIS_URL,
-    }
-    worker = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "workers", "worker", "-Q", "validate", "-c", "1", "-P", "prefork",
-         "--without-gossip", "--without-mingle", "--loglevel", "INFO"],
-        env=env, stdout=open(tmp_path / "worker.log", "wb"), stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    worker = start_worker_process("-Q", "validate", "-c", "1", "-P", "prefork", log_path=tmp_path / "worker.log")
     try:
         model = services.create_model(owner=provider, name="tiny")
         commit = commit_folder(provider, model, tiny_checkpoint)

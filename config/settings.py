@@ -159,6 +159,7 @@ MAX_COMPLETION_TOKENS = env_int("MAX_COMPLETION_TOKENS", 4096, minimum=1)
 DEFAULT_CHAT_MAX_TOKENS = env_int("DEFAULT_CHAT_MAX_TOKENS", 256, minimum=1)  # chat calls that set no limit
 INFER_TIMEOUT_SECONDS = env_int("INFER_TIMEOUT_SECONDS", 120, minimum=1)  # a call running longer answers 504
 MAX_CHOICES = env_int("MAX_CHOICES", 8, minimum=1)  # the largest `n`
+MAX_BEAMS = env_int("MAX_BEAMS", 8, minimum=1)  # the largest `num_beams` (beam search runs outside the batch)
 INFER_QUEUE_LIMIT = env_int("INFER_QUEUE_LIMIT", 256, minimum=0)  # calls queued or running per model, then 503
 
 # Redis and Celery

@@ -104,6 +104,7 @@ class CallSpec:
     stream: bool = False
     include_usage: bool = False
     n: int = 1
+    num_beams: int = 1
 
     @property
     def is_chat(self) -> bool:
@@ -137,8 +138,9 @@ def _common(body: dict) -> dict:
     else:
         raise InvalidInput("'stop' must be a string or a list of up to 4 non-empty strings", param="stop")
     n = _number(body, "n", 1, low=1, high=settings.MAX_CHOICES, kind=int)
-    if body.get("num_beams", 1) != 1:
-        raise InvalidInput("'num_beams' (beam search) is not supported yet", param="num_beams")
+    num_beams = _number(body, "num_beams", 1, low=1, high=settings.MAX_BEAMS, kind=int)
+    if num_beams > 1:
+        _check_beam_search(body, n=n, num_beams=num_beams)
     stream_options = body.get("stream_options") or {}
     if not isinstance(stream_options, dict):
         raise InvalidInput("'stream_options' must be an object", param="stream_options")
@@ -157,7 +159,20 @@ def _common(body: dict) -> dict:
         "stream": bool(body.get("stream", False)),
         "include_usage": bool(stream_options.get("include_usage", False)),
         "n": n,
+        "num_beams": num_beams,
     }
+
+
+def _check_beam_search(body: dict, *, n: int, num_beams: int) -> None:
+    """Beam search is deterministic (temperature, top_p, top_k and seed do not apply) and returns the `n` best
+    beams; it gives no logprobs and takes no penalties."""
+    if n > num_beams:
+        raise InvalidInput(f"'n' ({n}) cannot be larger than 'num_beams' ({num_beams})", param="n")
+    if body.get("logprobs") not in (None, False):
+        raise InvalidInput("'logprobs' is not available with beam search ('num_beams' > 1)", param="logprobs")
+    for name in ("presence_penalty", "frequency_penalty"):
+        if body.get(name):
+            raise InvalidInput(f"'{name}' is not available with beam search ('num_beams' > 1)", param=name)
 
 
 def parse_completion(body: dict) -> CallSpec:
@@ -404,7 +419,7 @@ def _enqueue(call: Call, prompt_ids: list[int], max_tokens: int) -> None:
     }  # fmt: skip
     request = {"request_id": call.request_id, "commit_id": call.commit.pk, "commit_sha": call.commit.sha,
                "prompt_ids": prompt_ids,
-               "params": params, "stop": list(spec.stop), "n": spec.n}  # fmt: skip
+               "params": params, "stop": list(spec.stop), "n": spec.n, "num_beams": spec.num_beams}  # fmt: skip
     try:
         app.send_task(GENERATE_TASK, args=[request], queue="infer", retry=False)  # by name: no torch in the web
     except Exception as exc:  # the broker is unreachable: kombu raises its own OperationalError

@@ -26,6 +26,7 @@ from django.conf import settings
 from registry.checkout import checkout
 from registry.models import Commit, ValidationStatus
 from workers.engine.batching import Generation, SamplingParams
+from workers.engine.beams import beam_search
 from workers.engine.serving import LoadedModel, ModelCache, TextStream, load_model, pick_device
 from workers.streams import WORKER_HEARTBEAT_TTL_SECONDS, cancel_key, stream_key, worker_key
 
@@ -88,6 +89,8 @@ def run_generation(request: dict) -> dict:
     summary that the last stream entry also holds."""
     request_id = request["request_id"]
     key, client = stream_key(request_id), redis_client()
+    if int(request.get("num_beams") or 1) > 1:
+        return run_beam_search(request)
     choices = int(request.get("n") or 1)
     generations: list[Generation] = []
     try:
@@ -177,3 +180,52 @@ def _relay(client, key: str, waiting: list, events: queue.SimpleQueue, texts: li
     if pipe.command_stack:
         pipe.execute()
     return ended
+
+
+def run_beam_search(request: dict) -> dict:
+    """A call with `num_beams` > 1: search outside the batch, then stream each returned beam (the `n` best) at
+    once. Stop strings cut a beam as they cut a sample; the client going away stops the search between steps."""
+    request_id = request["request_id"]
+    key, client = stream_key(request_id), redis_client()
+    try:
+        client.xadd(key, {"type": "start", "worker": heartbeat()})
+        loaded = loaded_model(request["commit_id"], request["commit_sha"])
+        next_check = [0.0]
+
+        def cancelled() -> bool:
+            if time.monotonic() < next_check[0]:
+                return False
+            next_check[0] = time.monotonic() + CANCEL_CHECK_SECONDS
+            return bool(client.exists(cancel_key(request_id)))
+
+        beams = beam_search(
+            loaded.model, request["prompt_ids"], num_beams=int(request["num_beams"]),
+            num_return=int(request.get("n") or 1), max_tokens=int(request["params"]["max_tokens"]),
+            eos_token_id=loaded.tokenizer.eos_token_id, should_stop=cancelled,
+        )  # fmt: skip
+    except Exception as exc:
+        logger.exception("beam search %s failed", request_id)
+        client.xadd(key, {"type": "error", "message": f"{type(exc).__name__}: {exc}"})
+        client.expire(key, STREAM_TTL_SECONDS)
+        raise
+    pipe = client.pipeline(transaction=False)
+    reasons, completion_tokens = [], 0
+    for index, beam in enumerate(beams):
+        text = TextStream(loaded.tokenizer, tuple(request.get("stop") or ()))
+        for token_id in beam.token_ids:
+            delta = text.push(token_id)
+            completion_tokens += 1
+            pipe.xadd(key, {"type": "token", "index": index, "text": delta, "token": token_id, "logprob": 0.0,
+                            "top": "[]"})  # fmt: skip
+            if text.stopped:
+                break
+        tail = text.finish()
+        if tail:
+            pipe.xadd(key, {"type": "token", "index": index, "text": tail, "token": -1, "logprob": 0.0, "top": "[]"})
+        reasons.append("stop" if text.stopped or beam.ended_by_eos else "length")
+    summary = {"type": "done", "finish_reason": reasons[0], "finish_reasons": json.dumps(reasons),
+               "prompt_tokens": len(request["prompt_ids"]), "completion_tokens": completion_tokens, "error": ""}  # fmt: skip
+    pipe.xadd(key, summary)
+    pipe.expire(key, STREAM_TTL_SECONDS)
+    pipe.execute()
+    return summary

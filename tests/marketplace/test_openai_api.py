@@ -183,3 +183,35 @@ def test_n_choices_are_sampled_with_their_own_seeds_and_charged_together(client,
     with pytest.raises(openai.BadRequestError) as too_many:
         client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=2, n=9)
     assert too_many.value.body["param"] == "n"
+
+
+def test_beam_search_returns_transformers_best_beams(client, tiny_checkpoint):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint).eval()
+    prompt_ids = tokenizer("def main():")["input_ids"]
+    with torch.no_grad():
+        out = model.generate(torch.tensor([prompt_ids]), attention_mask=torch.ones(1, len(prompt_ids), dtype=torch.long),
+                             max_new_tokens=8, num_beams=4, num_return_sequences=2, do_sample=False,
+                             early_stopping=True, pad_token_id=tokenizer.eos_token_id)  # fmt: skip
+    expected = []
+    for row in out[:, len(prompt_ids) :].tolist():
+        if tokenizer.eos_token_id in row:
+            row = row[: row.index(tokenizer.eos_token_id) + 1]
+        expected.append(tokenizer.decode(row, skip_special_tokens=True))
+
+    completion = client.completions.create(
+        model="alice/tiny-gpt", prompt="def main():", max_tokens=8, n=2, extra_body={"num_beams": 4}
+    )  # temperature is left at its default: beam search does not sample
+    streamed = list(client.completions.create(model="alice/tiny-gpt", prompt="def main():", max_tokens=8, n=2,
+                                              stream=True, extra_body={"num_beams": 4}))  # fmt: skip
+
+    assert [choice.text for choice in completion.choices] == expected
+    joined = ["".join(c.choices[0].text for c in streamed if c.choices and c.choices[0].index == i) for i in range(2)]
+    assert joined == expected
+    greedy_text = tokenizer.decode(greedy(tiny_checkpoint, prompt_ids, 8), skip_special_tokens=True)
+    assert completion.choices[0].text != greedy_text  # for this prompt the best beam is not the greedy answer
+    for body, param in (({"num_beams": 2}, "n"), ({"num_beams": 4, "frequency_penalty": 1}, "frequency_penalty"),
+                        ({"num_beams": 9}, "num_beams")):  # fmt: skip
+        with pytest.raises(openai.BadRequestError) as bad:
+            client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=2, n=3, extra_body=body)
+        assert bad.value.body["param"] == param

@@ -170,13 +170,15 @@ def _sse(call: gateway.Call, started: float) -> Iterator[bytes]:
                 yield event({**envelope, "choices": [{"index": index, "delta": {"role": "assistant", "content": ""},
                                                       "logprobs": None, "finish_reason": None}]})  # fmt: skip
         for kind, fields in call.events():
-            if kind == "token" and fields["text"]:
+            scored = call.spec.logprobs is not None and int(fields.get("token", -1)) >= 0
+            if kind == "token" and (fields["text"] or scored):
                 index = int(fields.get("index", 0))
+                logprobs = _logprobs(call, [fields]) if scored else None
                 if call.spec.is_chat:
-                    choice = {"index": index, "delta": {"content": fields["text"]}, "logprobs": None,
+                    choice = {"index": index, "delta": {"content": fields["text"]}, "logprobs": logprobs,
                               "finish_reason": None}  # fmt: skip
                 else:
-                    choice = {"index": index, "text": fields["text"], "logprobs": None, "finish_reason": None}
+                    choice = {"index": index, "text": fields["text"], "logprobs": logprobs, "finish_reason": None}
                 yield event({**envelope, "choices": [choice]})
         for index in range(call.spec.n):
             final = {"index": index, "logprobs": None, "finish_reason": _finish_reason(call, index)}

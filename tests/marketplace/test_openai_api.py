@@ -215,3 +215,35 @@ def test_beam_search_returns_transformers_best_beams(client, tiny_checkpoint):
         with pytest.raises(openai.BadRequestError) as bad:
             client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=2, n=3, extra_body=body)
         assert bad.value.body["param"] == param
+
+
+def test_logprobs_are_the_models_and_stream_as_in_the_plain_answer(client, tiny_checkpoint):
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint).eval()
+    prompt_ids = tokenizer("def main():")["input_ids"]
+    generated = greedy(tiny_checkpoint, prompt_ids, 4)
+    with torch.no_grad():
+        scores = torch.log_softmax(model(torch.tensor([prompt_ids + generated])).logits[0].float(), dim=-1)
+    steps = scores[len(prompt_ids) - 1 : -1]
+    expected = [steps[i, token].item() for i, token in enumerate(generated)]
+    expected_top = [[tokenizer.decode([t]) for t in step.topk(2).indices.tolist()] for step in steps]
+
+    plain = client.completions.create(model="alice/tiny-gpt", prompt="def main():", max_tokens=4, temperature=0,
+                                      logprobs=2)  # fmt: skip
+    messages = [{"role": "user", "content": "def main():"}]
+    chat = client.chat.completions.create(model="alice/tiny-gpt", messages=messages, max_tokens=4, temperature=0,
+                                          logprobs=True, top_logprobs=2)  # fmt: skip
+    chunks = list(client.chat.completions.create(model="alice/tiny-gpt", messages=messages, max_tokens=4,
+                                                 temperature=0, logprobs=True, top_logprobs=2, stream=True))  # fmt: skip
+
+    scored = plain.choices[0].logprobs
+    assert scored.tokens == [tokenizer.decode([t]) for t in generated]
+    assert scored.token_logprobs == pytest.approx(expected, abs=1e-4)
+    assert [list(top) for top in scored.top_logprobs] == expected_top
+    streamed = [entry for c in chunks if c.choices and c.choices[0].logprobs for entry in c.choices[0].logprobs.content]
+    plain_chat = chat.choices[0].logprobs.content
+    assert len(plain_chat) == chat.usage.completion_tokens == len(streamed)
+    assert [(e.token, round(e.logprob, 5)) for e in streamed] == [(e.token, round(e.logprob, 5)) for e in plain_chat]
+    assert [[t.token for t in e.top_logprobs] for e in streamed] == [
+        [t.token for t in e.top_logprobs] for e in plain_chat
+    ]

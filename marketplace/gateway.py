@@ -24,6 +24,7 @@ from django.conf import settings
 from marketplace.exceptions import DomainError, InvalidInput, NotFound, ServiceUnavailable
 from marketplace.models import ApiKey, UsageStatus, User
 from marketplace.services import metering
+from marketplace.tokenization import LightTokenizer
 from registry.models import Commit, Model
 from workers.streams import GENERATE_TASK, cancel_key, stream_key, worker_key
 
@@ -252,12 +253,10 @@ class _TokenizerCache:
             if commit.sha in self._items:
                 self._items.move_to_end(commit.sha)
                 return self._items[commit.sha]
-        from transformers import AutoTokenizer
-
         from registry.checkout import checkout
 
         with checkout(commit) as directory:
-            tokenizer = AutoTokenizer.from_pretrained(directory)
+            tokenizer = LightTokenizer(directory)
         with self._lock:
             self._items[commit.sha] = tokenizer
             while len(self._items) > self.size:
@@ -268,10 +267,13 @@ class _TokenizerCache:
 tokenizers = _TokenizerCache()
 
 
-def render_chat(tokenizer, messages: tuple[dict, ...]) -> str:
+def render_chat(tokenizer: LightTokenizer, messages: tuple[dict, ...]) -> str:
     """The tokenizer's chat template when it has one; otherwise 'role: content' lines and 'assistant:'."""
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
+    if tokenizer.chat_template:
+        try:
+            return tokenizer.render_chat(list(messages))
+        except Exception as exc:  # the template is the provider's code: jinja2 errors, raise_exception(...)
+            raise InvalidInput(f"the model's chat template rejected these messages: {exc}", param="messages") from None
     lines = [f"{m['role']}: {m['content']}" for m in messages]
     return "\n".join([*lines, "assistant:"])
 
@@ -289,7 +291,7 @@ class Call:
     authorization: metering.Authorization
     commit: Commit
     prompt_tokens: int
-    tokenizer: object
+    tokenizer: LightTokenizer
     created: int
     completion_tokens: int = 0
     finish_reasons: list[str] = dataclasses.field(default_factory=list)
@@ -378,7 +380,7 @@ def start_call(*, spec: CallSpec, user: User, api_key: ApiKey | None) -> Call:
         commit = Commit.objects.get(pk=authorization.commit_id)
         tokenizer = tokenizers.get(commit)
         text = spec.prompt if not spec.is_chat else render_chat(tokenizer, spec.messages)
-        prompt_ids = tokenizer(text, add_special_tokens=True)["input_ids"]
+        prompt_ids = tokenizer.encode(text)
         context = _context_length(commit)
         if not spec.max_tokens:  # chat without a limit: whatever fits, up to the default
             max_tokens = max(1, min(max_tokens, context - len(prompt_ids)))

@@ -247,3 +247,30 @@ def test_logprobs_are_the_models_and_stream_as_in_the_plain_answer(client, tiny_
     assert [[t.token for t in e.top_logprobs] for e in streamed] == [
         [t.token for t in e.top_logprobs] for e in plain_chat
     ]
+
+
+def test_chat_renders_the_models_template_or_the_plain_default(live_server, provider, make_key, checkpoint_copy,
+                                                               tiny_checkpoint, served_commit, infer_worker):  # fmt: skip
+    import json
+
+    from tests.conftest import commit_valid_checkpoint
+
+    config_path = checkpoint_copy / "tokenizer_config.json"
+    template = "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}\n{% endfor %}[assistant]"
+    config_path.write_text(json.dumps({**json.loads(config_path.read_text()), "chat_template": template}))
+    commit_valid_checkpoint(provider, "chat-gpt", checkpoint_copy, context_length=128)
+    owner = openai.OpenAI(
+        base_url=f"{live_server.url}/v1", api_key=make_key(provider, scopes=("infer",)), max_retries=0
+    )
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is a list?"}]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+
+    templated = owner.chat.completions.create(model="alice/chat-gpt", messages=messages, max_tokens=3, temperature=0)
+    plain = owner.chat.completions.create(model="alice/tiny-gpt", messages=messages, max_tokens=3, temperature=0)
+
+    for answer, prompt in ((templated, "[system] Be brief.\n[user] What is a list?\n[assistant]"),
+                           (plain, "system: Be brief.\nuser: What is a list?\nassistant:")):  # fmt: skip
+        ids = tokenizer(prompt)["input_ids"]
+        assert answer.usage.prompt_tokens == len(ids)
+        assert answer.choices[0].message.content == tokenizer.decode(greedy(tiny_checkpoint, ids, 3),
+                                                                     skip_special_tokens=True)  # fmt: skip

@@ -230,41 +230,71 @@ def parse_model_id(model_id: str) -> tuple[str, str, str | None]:
     return owner, name, revision or None
 
 
+class _Recent:
+    """A few rows or objects kept in this process by key, the least recently used pushed out first; with `ttl`,
+    each is looked up again that many seconds after it was loaded. Thread-safe; `load` runs outside the lock."""
+
+    def __init__(self, size: int, ttl: float | None = None):
+        self.size, self.ttl = size, ttl
+        self._items: OrderedDict = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key, load):
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None and hit[0] > now:
+                self._items.move_to_end(key)
+                return hit[1]
+        value = load()
+        if value is None:  # "not found" is not kept: it may exist a moment later
+            return None
+        with self._lock:
+            self._items[key] = (now + self.ttl if self.ttl else float("inf"), value)
+            self._items.move_to_end(key)
+            while len(self._items) > self.size:
+                self._items.popitem(last=False)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._items.clear()
+
+
+# Per web process: models by owner/name for a few seconds (authorize re-checks who may call them in the database,
+# so a model made private meanwhile is refused all the same; a new model under a deleted one's name is found
+# after MODEL_LOOKUP_SECONDS), commits by id (a commit never changes its files) and their tokenizers by sha.
+MODEL_LOOKUP_SECONDS = 10
+_models = _Recent(size=1024, ttl=MODEL_LOOKUP_SECONDS)
+_commits = _Recent(size=256)
+tokenizers = _Recent(size=16)
+
+
+def forget_cached() -> None:
+    """Drop what this process keeps (tests start each from an empty database)."""
+    for cache in (_models, _commits, tokenizers):
+        cache.clear()
+
+
 def find_callable_model(*, model_id: str, user: User) -> tuple[Model, str | None]:
     owner, name, revision = parse_model_id(model_id)
-    model = Model.objects.visible_to(user).by_id(owner, name).select_related("owner").first()
-    if model is None:
+    model = _models.get((owner, name), lambda: Model.objects.by_id(owner, name).select_related("owner").first())
+    if model is None or (model.is_private and model.owner_id != user.pk):
         raise metering.ModelNotFound(
             f"The model '{model_id}' does not exist or you do not have access to it.", param="model"
         )
     return model, revision
 
 
-class _TokenizerCache:
-    """Tokenizers of served commits, by sha (the web process needs them to count and check prompts)."""
+def tokenizer_of(commit: Commit) -> LightTokenizer:
+    """The tokenizer of a served commit (the web process needs it to count and check prompts)."""
+    from registry.checkout import checkout
 
-    def __init__(self, size: int = 16):
-        self.size = size
-        self._items: OrderedDict[str, object] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, commit: Commit):
-        with self._lock:
-            if commit.sha in self._items:
-                self._items.move_to_end(commit.sha)
-                return self._items[commit.sha]
-        from registry.checkout import checkout
-
+    def load() -> LightTokenizer:
         with checkout(commit) as directory:
-            tokenizer = LightTokenizer(directory)
-        with self._lock:
-            self._items[commit.sha] = tokenizer
-            while len(self._items) > self.size:
-                self._items.popitem(last=False)
-        return tokenizer
+            return LightTokenizer(directory)
 
-
-tokenizers = _TokenizerCache()
+    return tokenizers.get(commit.sha, load)
 
 
 def render_chat(tokenizer: LightTokenizer, messages: tuple[dict, ...]) -> str:
@@ -296,6 +326,7 @@ class Call:
     completion_tokens: int = 0
     finish_reasons: list[str] = dataclasses.field(default_factory=list)
     settled: bool = False
+    latency_ms: int = 0
     id: str = dataclasses.field(default_factory=lambda: uuid.uuid4().hex[:24])
 
     @property
@@ -377,8 +408,9 @@ def start_call(*, spec: CallSpec, user: User, api_key: ApiKey | None) -> Call:
         prompt_tokens=text_bound + SPECIAL_TOKEN_ALLOWANCE, max_tokens=max_tokens * spec.n,
     )  # fmt: skip
     try:
-        commit = Commit.objects.get(pk=authorization.commit_id)
-        tokenizer = tokenizers.get(commit)
+        commit = _commits.get((authorization.commit_id, authorization.commit_sha),
+                              lambda: Commit.objects.get(pk=authorization.commit_id))  # fmt: skip
+        tokenizer = tokenizer_of(commit)
         text = spec.prompt if not spec.is_chat else render_chat(tokenizer, spec.messages)
         prompt_ids = tokenizer.encode(text)
         context = _context_length(commit)

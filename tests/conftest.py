@@ -15,6 +15,16 @@ from marketplace import services as accounts
 PASSWORD = "correct-horse-battery-staple"
 
 
+def wait_until(condition, timeout: float = 30) -> None:
+    """Poll `condition` until it holds (for what the server finishes after its answer, such as the settle)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
 def start_worker_process(*celery_args: str, log_path: Path) -> subprocess.Popen:
     """`celery -A workers worker <args>` in its own process, on the test database (PostgreSQL only: the data must
     be committed, so use it from transactional tests), the test storage and the test Redis."""
@@ -33,6 +43,15 @@ def start_worker_process(*celery_args: str, log_path: Path) -> subprocess.Popen:
     command = [sys.executable, "-m", "celery", "-A", "workers", "worker", *celery_args, "--without-gossip",
                "--without-mingle", "--loglevel", "INFO"]  # fmt: skip
     return subprocess.Popen(command, env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
+
+
+@pytest.fixture(autouse=True)
+def _forget_gateway_caches():
+    """The /v1 gateway keeps models and commits by key in the process; each test has its own database rows."""
+    from marketplace import gateway
+
+    gateway.forget_cached()
+    yield
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -123,13 +123,19 @@ def run_generation(request: dict) -> dict:
         raise
     next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
     running = set(range(choices))
+    pipe = client.pipeline(transaction=True)  # MULTI/EXEC: a reader wakes once per relay, with all of it
     while running:
         try:
             waiting = [events.get(timeout=CANCEL_CHECK_SECONDS)]  # wakes at once when a token or an end comes
         except queue.Empty:
             waiting = []
-        running -= _relay(client, key, waiting, events, texts, generations)
-        if running and time.monotonic() >= next_cancel_check:
+        _take_what_came(waiting, events, generations)
+        running -= _relay(pipe, key, waiting, texts, generations)
+        if not running:
+            break  # the last tokens go with the end, in one round trip
+        if pipe.command_stack:
+            pipe.execute()
+        if time.monotonic() >= next_cancel_check:
             next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
             if client.exists(cancel_key(request_id)):
                 for generation in generations:
@@ -143,7 +149,6 @@ def run_generation(request: dict) -> dict:
                "prompt_tokens": len(request["prompt_ids"]),
                "completion_tokens": sum(len(generation.tokens) for generation in generations),
                "error": errors[0] if errors else ""}  # fmt: skip
-    pipe = client.pipeline(transaction=False)
     for index, text in enumerate(texts):
         tail = text.finish()
         if tail:
@@ -154,15 +159,34 @@ def run_generation(request: dict) -> dict:
     return summary
 
 
-def _relay(client, key: str, waiting: list, events: queue.SimpleQueue, texts: list, generations: list) -> set[int]:
-    """Move the tokens the engine made since the last look into the stream, in one round trip. Returns the
-    choices that ended."""
+def _take_what_came(waiting: list, events: queue.SimpleQueue, generations: list) -> None:
+    """Add every event already queued to `waiting`. A choice's last token (its limit reached or an end-of-text
+    token) is followed at once by its end: wait that moment for it, so both leave in the same round trip."""
     while True:
         try:
             waiting.append(events.get_nowait())
         except queue.Empty:
             break
-    pipe = client.pipeline(transaction=False)
+    finishing = {index for index, event in waiting if event is not FINISHED and _is_last(generations[index], event)}
+    finishing -= {index for index, event in waiting if event is FINISHED}
+    while finishing:
+        try:
+            index, event = events.get(timeout=0.05)
+        except queue.Empty:
+            return
+        waiting.append((index, event))
+        if event is FINISHED:
+            finishing.discard(index)
+
+
+def _is_last(generation: Generation, event) -> bool:
+    params = generation.params
+    return len(generation.tokens) >= params.max_tokens or event.token_id in params.stop_token_ids
+
+
+def _relay(pipe, key: str, waiting: list, texts: list, generations: list) -> set[int]:
+    """Queue the tokens the engine made since the last look for the stream (the caller sends them in one round
+    trip). Returns the choices that ended."""
     ended = set()
     for index, event in waiting:
         if event is FINISHED:
@@ -177,8 +201,6 @@ def _relay(client, key: str, waiting: list, events: queue.SimpleQueue, texts: li
                         "logprob": event.logprob, "top": top})  # fmt: skip
         if text.stopped:
             generations[index].cancel()
-    if pipe.command_stack:
-        pipe.execute()
     return ended
 
 

@@ -4,6 +4,7 @@ Plain Django views (not DRF) so that errors, headers and the event stream are by
 client expects. The logic lives in marketplace.gateway; these views parse, call it, and shape the answer."""
 
 import json
+import logging
 import time
 from collections.abc import Iterator
 
@@ -19,6 +20,7 @@ from marketplace.models import UsageStatus
 from marketplace.services import authenticate_key
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
+logger = logging.getLogger(__name__)
 
 
 def _error(exc: DomainError) -> JsonResponse:
@@ -91,10 +93,27 @@ def _serve(spec: gateway.CallSpec, user, api_key):
         response["Cache-Control"] = "no-cache"
         response["X-Accel-Buffering"] = "no"
     else:
-        response = JsonResponse(_complete(call, started))
+        response = _ChargedAfterSending(_complete(call, started), call=call)
     for name, value in call.headers().items():
         response[name] = value
     return response
+
+
+class _ChargedAfterSending(JsonResponse):
+    """A plain answer, settled when the server has sent it (WSGI servers call `close()` after the last byte), so
+    the settle is not part of the caller's latency. Streams settle after their last chunk the same way."""
+
+    def __init__(self, data: dict, *, call: gateway.Call):
+        super().__init__(data)
+        self._call = call
+
+    def close(self):
+        try:
+            self._call.finish(latency_ms=self._call.latency_ms)
+        except Exception:  # the answer is out; the reservation expires and is voided if this keeps failing
+            logger.exception("settling %s failed", self._call.request_id)
+        finally:
+            super().close()
 
 
 def _usage(call: gateway.Call) -> dict:
@@ -123,7 +142,7 @@ def _complete(call: gateway.Call, started: float) -> dict:
     except BaseException:  # the client gets an error, not the answer: nothing is charged
         call.finish(latency_ms=_ms(started), status=UsageStatus.ERROR, delivered=False)
         raise
-    call.finish(latency_ms=_ms(started))
+    call.latency_ms = _ms(started)
     choices = []
     for index in range(call.spec.n):
         text, logprobs, reason = "".join(parts[index]), _logprobs(call, tokens[index]), _finish_reason(call, index)

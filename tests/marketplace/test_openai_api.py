@@ -8,6 +8,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from marketplace.models import AccountKind, UsageRecord
 from marketplace.money import MICRO, token_cost
 from marketplace.services import ledger, listings
+from tests.conftest import wait_until as wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,6 +61,7 @@ def test_completion_matches_generate_and_is_charged(client, consumer, listed, ti
     assert (completion.usage.prompt_tokens, completion.usage.completion_tokens) == (len(prompt_ids), len(expected_ids))
     cost = token_cost(prompt_tokens=len(prompt_ids), completion_tokens=len(expected_ids), prompt_price=2 * MICRO,
                       completion_price=6 * MICRO)  # fmt: skip
+    wait_for(lambda: UsageRecord.objects.filter(request_id=raw.headers["x-request-id"]).exists())  # after sending
     record = UsageRecord.objects.get(request_id=raw.headers["x-request-id"])
     assert (record.cost, record.commit_sha) == (cost, listed.sha)
     wallet = ledger.account_for(consumer.pk, AccountKind.WALLET)
@@ -116,15 +118,6 @@ def test_sixteen_concurrent_streams_all_complete(client):
     assert len(reasons) == 16 and set(reasons) <= {"stop", "length"}
     wait_for(lambda: UsageRecord.objects.filter(status="ok").count() == 16)  # settled after the last byte
     assert ledger.audit_ledger().ok
-
-
-def wait_for(condition, timeout=30):
-    import time
-
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
 
 
 def test_a_client_that_disconnects_mid_stream_is_charged_only_for_what_was_made(client, consumer):

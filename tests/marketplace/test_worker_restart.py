@@ -10,7 +10,7 @@ import pytest
 from marketplace.models import AccountKind, UsageRecord, UsageStatus
 from marketplace.money import MICRO, token_cost
 from marketplace.services import ledger, listings
-from tests.conftest import commit_valid_checkpoint, start_worker_process
+from tests.conftest import commit_valid_checkpoint, start_worker_process, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -82,4 +82,4 @@ def test_a_worker_killed_mid_stream_ends_the_call_clearly_and_the_next_call_succ
     assert completion.choices[0].finish_reason == "length"
     text, streamed = completion.choices[0].text, "".join(received)
     assert text.startswith(streamed) or streamed.startswith(text)  # both greedy from the same prompt
-    assert UsageRecord.objects.filter(model_label="alice/slow-gpt", status=UsageStatus.OK).count() == 1
+    wait_until(lambda: UsageRecord.objects.filter(model_label="alice/slow-gpt", status=UsageStatus.OK).count() == 1)

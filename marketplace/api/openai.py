@@ -9,13 +9,14 @@ import time
 from collections.abc import Iterator
 
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from marketplace import gateway
 from marketplace.api.errors import error_body
 from marketplace.authentication import bearer_token
-from marketplace.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge
+from marketplace.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
 from marketplace.models import UsageStatus
 from marketplace.services import authenticate_key
 
@@ -30,14 +31,36 @@ def _error(exc: DomainError) -> JsonResponse:
     return JsonResponse(body, status=exc.status_code, headers=exc.headers)
 
 
+class _CsrfCheck(CsrfViewMiddleware):
+    def _reject(self, request, reason):
+        return reason  # the reason, not Django's HTML page: the caller answers in the OpenAI shape
+
+
+def _session_caller(request: HttpRequest):
+    """The signed-in user of a browser call (the model page's playground), which must carry the CSRF token as
+    forms do, since the browser sends the session cookie by itself. None when not signed in."""
+    if not request.user.is_authenticated:
+        return None
+    check = _CsrfCheck(lambda _request: None)
+    check.process_request(request)
+    reason = check.process_view(request, None, (), {})
+    if reason:
+        raise PermissionDenied(f"CSRF check failed ({reason}): a browser call needs the page's CSRF token")
+    return request.user
+
+
 def openai_view(view):
-    """Authenticate the bearer key and turn every DomainError into the OpenAI error shape."""
+    """Authenticate the bearer key (or, without one, a signed-in browser session, charged to that user's wallet
+    with the default limits) and turn every DomainError into the OpenAI error shape."""
 
     def wrapped(request: HttpRequest, *args, **kwargs):
         try:
             token = bearer_token(request)
             if token is None:
-                raise NotAuthenticated("You didn't provide an API key: send 'Authorization: Bearer <key>'.")
+                user = _session_caller(request)
+                if user is None:
+                    raise NotAuthenticated("You didn't provide an API key: send 'Authorization: Bearer <key>'.")
+                return view(request, user, None, *args, **kwargs)
             api_key = authenticate_key(raw_key=token)
             return view(request, api_key.user, api_key, *args, **kwargs)
         except DomainError as exc:

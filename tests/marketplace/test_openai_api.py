@@ -267,3 +267,31 @@ def test_chat_renders_the_models_template_or_the_plain_default(live_server, prov
         assert answer.usage.prompt_tokens == len(ids)
         assert answer.choices[0].message.content == tokenizer.decode(greedy(tiny_checkpoint, ids, 3),
                                                                      skip_special_tokens=True)  # fmt: skip
+
+
+def test_a_signed_in_browser_calls_with_its_csrf_token_on_its_own_credits(client, consumer, listed):
+    from django.test import Client
+
+    body = {"model": "alice/tiny-gpt", "prompt": "def main():", "max_tokens": 3, "temperature": 0}
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(consumer)
+
+    forged = browser.post("/v1/completions", body, content_type="application/json")  # another site's form
+    anonymous = Client().post("/v1/completions", body, content_type="application/json")
+
+    assert forged.status_code == 403 and forged.json()["error"]["message"].startswith("CSRF check failed")
+    assert anonymous.status_code == 401 and anonymous.json()["error"]["code"] == "invalid_api_key"
+    assert UsageRecord.objects.count() == 0
+    assert ledger.account_for(consumer.pk, AccountKind.WALLET).balance == 10 * MICRO
+    browser.get("/alice/tiny-gpt")  # the model page sets the CSRF cookie
+    answer = browser.post("/v1/completions", body, content_type="application/json",
+                          HTTP_X_CSRFTOKEN=browser.cookies["csrftoken"].value)  # fmt: skip
+    assert answer.status_code == 200, answer.content
+    assert answer.json()["choices"][0]["text"] == client.completions.create(**body).choices[0].text
+    record = UsageRecord.objects.get(request_id=answer["x-request-id"])
+    assert (record.user_id, record.api_key_id, record.completion_tokens) == (consumer.pk, None, 3)
+    cost = token_cost(prompt_tokens=record.prompt_tokens, completion_tokens=3, prompt_price=2 * MICRO,
+                      completion_price=6 * MICRO)  # fmt: skip
+    assert record.cost == cost > 0
+    wait_for(lambda: UsageRecord.objects.count() == 2)  # the SDK's call above settles after it was sent
+    assert ledger.account_for(consumer.pk, AccountKind.WALLET).balance == 10 * MICRO - 2 * cost

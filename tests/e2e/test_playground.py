@@ -1,0 +1,75 @@
+"""The model page's playground in a real browser: tokens stream into the page from a real infer worker, time to
+first token and tokens per second are shown, the consumer's credits pay and the owner calls free; the snippets are
+pinned to the commit shown."""
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from marketplace.models import UsageRecord
+from marketplace.money import MICRO, token_cost
+from marketplace.services import ledger, listings
+from tests.conftest import wait_until
+from tests.e2e.conftest import log_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def greedy_text(checkpoint, prompt: str, max_tokens: int) -> str:
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    model = AutoModelForCausalLM.from_pretrained(checkpoint).eval()
+    ids = tokenizer(prompt)["input_ids"]
+    with torch.no_grad():
+        out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
+                             max_new_tokens=max_tokens, do_sample=False, pad_token_id=0)  # fmt: skip
+    return tokenizer.decode(out[0, len(ids) :], skip_special_tokens=True)
+
+
+def run_in_playground(page, *, mode: str, text: str, max_tokens: int) -> str:
+    page.select_option("#pg-mode", mode)
+    page.fill("#pg-prompt", text)
+    page.fill("#pg-max-tokens", str(max_tokens))
+    page.fill("#pg-temperature", "0")
+    page.click("#pg-run")
+    page.wait_for_selector("#pg-stats[data-done=true]")
+    assert page.inner_text("#pg-error") == ""
+    return page.inner_text("#pg-output")
+
+
+def test_the_playground_streams_shows_its_speed_and_charges_the_caller(
+    page, live_server, provider, consumer, served_commit, tiny_checkpoint, infer_worker, settings
+):
+    settings.REVIEW_LISTINGS = False
+    listing = listings.save_listing(model=served_commit.model, by=provider, title="Tiny GPT", license="mit")
+    listings.set_prices(listing=listing, by=provider, prompt_price="2", completion_price="6")
+    listings.submit_listing(listing_id=listing.pk, by=provider)
+    ledger.top_up(user=consumer, amount=10 * MICRO)
+    base = live_server.url
+
+    log_in(page, base, "bob")
+    page.goto(f"{base}/alice/tiny-gpt")
+    output = run_in_playground(page, mode="completion", text="def main():", max_tokens=6)
+
+    assert output == greedy_text(tiny_checkpoint, "def main():", 6)
+    stats = page.inner_text("#pg-stats")
+    assert "time to first token" in stats and "tokens/s" in stats and "6 tokens" in stats
+    wait_until(lambda: UsageRecord.objects.filter(user=consumer).exists())  # settled after the last byte
+    record = UsageRecord.objects.get(user=consumer)
+    assert (record.api_key_id, record.commit_sha, record.completion_tokens) == (None, served_commit.sha, 6)
+    assert record.cost == token_cost(prompt_tokens=record.prompt_tokens, completion_tokens=6,
+                                     prompt_price=2 * MICRO, completion_price=6 * MICRO) > 0  # fmt: skip
+    assert ledger.account_for(consumer.pk, "wallet").balance == 10 * MICRO - record.cost
+    pinned = f"alice/tiny-gpt@{served_commit.sha}"
+    assert f'model="{pinned}"' in page.inner_text("#snippet-openai")
+    assert f'"model": "{pinned}"' in page.inner_text("#snippet-curl")
+    assert "for calls only" in page.inner_text("#snippet-transformers")  # the listing does not offer the weights
+    page.click("text=Log out")
+
+    log_in(page, base, "alice")
+    page.goto(f"{base}/alice/tiny-gpt")
+    answer = run_in_playground(page, mode="chat", text="Hello", max_tokens=4)
+
+    assert answer == greedy_text(tiny_checkpoint, "user: Hello\nassistant:", 4)
+    wait_until(lambda: UsageRecord.objects.filter(user=provider).exists())
+    assert UsageRecord.objects.get(user=provider).cost == 0  # the owner calls free
+    assert f'revision = "alice/tiny-gpt", "{served_commit.sha}"' in page.inner_text("#snippet-transformers")

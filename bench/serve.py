@@ -4,7 +4,7 @@ model with the same prompts:
 
     naive        transformers `generate` per request, one after another
     hf_batch     transformers `generate` with a static batch of 32
-    transformers `transformers serve --continuous-batching`: only if its extras (fastapi, uvicorn) are installed
+    transformers_serve   `transformers serve --continuous-batching` on the CPU, driven by the same clients
 
 Models, built here (nothing downloaded): a GPT-2-small-sized model (12 layers, 768 wide, 50,257-token vocabulary:
 124M parameters, random init) and a demo-sized one (4 layers, 128 wide). `overhead_ms_p50` is what the stack adds
@@ -156,6 +156,33 @@ def one_token_latency(port: int, key: str, calls: int = 40) -> float:
     return statistics.median(latencies[5:])
 
 
+def run_transformers_serve(checkpoint: Path) -> dict | None:
+    """`transformers serve --continuous-batching` on the same checkpoint, driven like our stack. None (and why)
+    if it does not start."""
+    import openai
+
+    port = free_port()
+    log = open(checkpoint.parent / "transformers-serve.log", "wb")
+    server = subprocess.Popen([sys.executable, "-m", "transformers.cli.transformers", "serve", str(checkpoint),
+                               "--continuous-batching", "--device", "cpu", "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0, timeout=600)
+        for _ in range(300):
+            if server.poll() is not None:
+                print(f"transformers serve exited with {server.returncode}; see {log.name}")
+                return None
+            try:
+                client.completions.create(model=str(checkpoint), prompt="warm up", max_tokens=2)
+                break
+            except openai.APIConnectionError:
+                time.sleep(0.2)
+        return drive(client, str(checkpoint))
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+
+
 def drive(client, model: str) -> dict:
     """32 concurrent streaming clients; aggregate generated tokens per second and time to first token."""
     first_token, tokens, barrier = [], [], threading.Barrier(CLIENTS)
@@ -166,13 +193,16 @@ def drive(client, model: str) -> dict:
         stream = client.completions.create(model=model, prompt=f"Question {index}: how does the for statement "
                                            f"iterate over item number {index}?", max_tokens=NEW_TOKENS,
                                            temperature=0, stream=True, stream_options={"include_usage": True})  # fmt: skip
-        seen_first = False
+        seen_first, pieces, usage = False, 0, None
         for chunk in stream:
-            if chunk.choices and chunk.choices[0].text and not seen_first:
-                first_token.append(time.perf_counter() - started)
-                seen_first = True
+            if chunk.choices and chunk.choices[0].text:
+                pieces += 1
+                if not seen_first:
+                    first_token.append(time.perf_counter() - started)
+                    seen_first = True
             if chunk.usage:
-                tokens.append(chunk.usage.completion_tokens)
+                usage = chunk.usage.completion_tokens
+        tokens.append(usage if usage is not None else pieces)  # a server without include_usage: one per chunk
 
     threads = [threading.Thread(target=one, args=(i,)) for i in range(CLIENTS)]
     started = time.perf_counter()
@@ -227,13 +257,17 @@ def main() -> None:
             print(f"{name}: stack {stack[name]['tokens_per_s']:.0f} tok/s ({stack[name]['tokens']} tokens), "
                   f"ttft p50 {stack[name]['ttft_s'] * 1000:.0f} ms")  # fmt: skip
         print(f"{target} in process: naive {base['naive']:.0f} tok/s, hf_batch {base['hf_batch']:.0f} tok/s")
-        print("transformers serve: not run (needs transformers' serving extras: fastapi and uvicorn)")
+        theirs = run_transformers_serve(checkpoints[target])
+        if theirs is not None:
+            print(f"{target} with transformers serve --continuous-batching: {theirs['tokens_per_s']:.0f} tok/s "
+                  f"({theirs['tokens']} tokens), ttft p50 {theirs['ttft_s'] * 1000:.0f} ms")  # fmt: skip
+        vs_theirs = ours / theirs["tokens_per_s"] if theirs else float("nan")
         overhead = (stack["http_one_token_s"] - demo_base["engine_one_token_s"]) * 1000
         print(
             f"1-token completion: engine in process {demo_base['engine_one_token_s'] * 1000:.1f} ms, over HTTP "
             f"{stack['http_one_token_s'] * 1000:.1f} ms, with the openai SDK {stack['sdk_one_token_s'] * 1000:.1f} ms"
         )
-        print(f"vs_naive={ours / base['naive']:.2f} vs_hf_batch={ours / base['hf_batch']:.2f} vs_transformers_serve=nan "
+        print(f"vs_naive={ours / base['naive']:.2f} vs_hf_batch={ours / base['hf_batch']:.2f} vs_transformers_serve={vs_theirs:.2f} "
               f"overhead_ms_p50={overhead:.1f} ttft_ms_p50={stack[target]['ttft_s'] * 1000:.0f}")  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -1,6 +1,6 @@
 """Registry errors. `hf_code` is what the HF Hub protocol puts in the X-Error-Code header."""
 
-from marketplace.exceptions import Conflict, DomainError, NotFound
+from marketplace.exceptions import Conflict, DomainError, NotFound, PermissionDenied
 
 
 class RepoNotFound(NotFound):
@@ -18,6 +18,13 @@ class EntryNotFound(NotFound):
     hf_code = "EntryNotFound"
 
 
+class GatedRepo(PermissionDenied):
+    """The weights of a model whose store listing offers it for calls only (huggingface_hub: GatedRepoError)."""
+
+    code = "gated_repo"
+    hf_code = "GatedRepo"
+
+
 class RepoExists(Conflict):
     code = "repo_exists"
 
@@ -28,4 +35,4 @@ class StaleParent(Conflict):
     code = "stale_parent"
 
 
-__all__ = ["DomainError", "RepoNotFound", "RevisionNotFound", "EntryNotFound", "RepoExists", "StaleParent"]
+__all__ = ["DomainError", "RepoNotFound", "RevisionNotFound", "EntryNotFound", "GatedRepo", "RepoExists", "StaleParent"]

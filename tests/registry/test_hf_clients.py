@@ -145,3 +145,33 @@ def test_tags_pin_a_revision_for_download(live_server, provider_key, tiny_checkp
         api.create_tag("alice/tiny-gpt", tag="v1")
     api.delete_tag("alice/tiny-gpt", tag="v1")
     assert api.list_repo_refs("alice/tiny-gpt").tags == []
+
+
+def test_a_call_only_listing_withholds_the_weights_from_everyone_but_the_owner(
+    live_server, provider, provider_key, consumer, make_key, served_commit, tmp_path
+):
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import GatedRepoError
+
+    from marketplace.services import listings
+
+    listing = listings.save_listing(model=served_commit.model, by=provider, title="Tiny GPT", license="mit")
+    consumer_key = make_key(consumer, scopes=("read",))
+    fetch = dict(repo_id="alice/tiny-gpt", endpoint=live_server.url, revision=served_commit.sha)
+
+    with pytest.raises(GatedRepoError):
+        hf_hub_download(filename="model.safetensors", token=consumer_key, cache_dir=tmp_path / "bob", **fetch)
+    with pytest.raises(GatedRepoError):
+        hf_hub_download(filename="model.safetensors", token=False, cache_dir=tmp_path / "anonymous", **fetch)
+    config = hf_hub_download(filename="config.json", token=consumer_key, cache_dir=tmp_path / "bob", **fetch)
+    own = hf_hub_download(filename="model.safetensors", token=provider_key, cache_dir=tmp_path / "alice", **fetch)
+
+    assert json.loads(open(config).read())["model_type"] == "gpt2"
+    assert os.path.getsize(own) == served_commit.files.get(path="model.safetensors").blob.size
+    bob_blobs = sorted((tmp_path / "bob" / "models--alice--tiny-gpt" / "blobs").iterdir())
+    assert [os.path.getsize(p) for p in bob_blobs] == [os.path.getsize(config)]  # only the config reached bob
+    listings.save_listing(model=served_commit.model, by=provider, title="Tiny GPT", license="mit",
+                          is_downloadable=True)  # fmt: skip
+    weights = hf_hub_download(filename="model.safetensors", token=consumer_key, cache_dir=tmp_path / "bob", **fetch)
+    assert os.path.getsize(weights) == os.path.getsize(own)
+    assert listing.is_downloadable is False  # what it was while the weights were withheld

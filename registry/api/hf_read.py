@@ -5,9 +5,9 @@ import re
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from marketplace.exceptions import NotAuthenticated
+from marketplace.services.listings import is_weights_file, may_download_weights
 from registry import services
 from registry.api.protocol import hf_view
-from marketplace.services.listings import is_weights_file, may_download_weights
 from registry.exceptions import EntryNotFound, GatedRepo
 from registry.hub import Tree, hub_time, repo_json
 from registry.models import Blob, Commit, FileEntry, Model, Ref, RefKind

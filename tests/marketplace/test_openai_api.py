@@ -295,3 +295,27 @@ def test_a_signed_in_browser_calls_with_its_csrf_token_on_its_own_credits(client
     assert record.cost == cost > 0
     wait_for(lambda: UsageRecord.objects.count() == 2)  # the SDK's call above settles after it was sent
     assert ledger.account_for(consumer.pk, AccountKind.WALLET).balance == 10 * MICRO - 2 * cost
+
+
+def test_an_unreachable_broker_answers_503_and_charges_nothing(client, consumer):
+    from workers.celery import app
+
+    def use_broker(url):  # new connection and producer pools for the new address
+        app.conf.broker_url = url
+        app._pool = app.amqp._producer_pool = None
+
+    working = app.conf.broker_url
+    use_broker("redis://127.0.0.1:1/0")  # nothing listens there
+    try:
+        with pytest.raises(openai.InternalServerError) as down:
+            client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=2)
+    finally:
+        use_broker(working)
+
+    assert (down.value.status_code, down.value.code) == (503, "service_unavailable")
+    assert down.value.response.headers["retry-after"] == "1"
+    assert "nothing was charged" in down.value.message
+    assert UsageRecord.objects.filter(cost__gt=0).count() == 0
+    wallet = ledger.account_for(consumer.pk, AccountKind.WALLET)
+    assert (wallet.balance, wallet.held) == (10 * MICRO, 0)
+    assert client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=2).usage.completion_tokens >= 1

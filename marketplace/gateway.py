@@ -455,7 +455,8 @@ def _enqueue(call: Call, prompt_ids: list[int], max_tokens: int) -> None:
                "prompt_ids": prompt_ids,
                "params": params, "stop": list(spec.stop), "n": spec.n, "num_beams": spec.num_beams}  # fmt: skip
     try:
-        app.send_task(GENERATE_TASK, args=[request], queue="infer", retry=False)  # by name: no torch in the web
+        app.send_task(GENERATE_TASK, args=[request], queue="infer", retry=False,  # by name: no torch in the web
+                      argsrepr=f"[{call.request_id}]", kwargsrepr="{}")  # no prompt in Celery's logs and events  # fmt: skip
     except Exception as exc:  # the broker is unreachable: kombu raises its own OperationalError
         raise ServiceUnavailable(
             f"the inference queue is unavailable ({type(exc).__name__}); nothing was charged"

@@ -93,8 +93,11 @@ def run_generation(request: dict) -> dict:
         return run_beam_search(request)
     choices = int(request.get("n") or 1)
     generations: list[Generation] = []
+    started = False
     try:
-        client.xadd(key, {"type": "start", "worker": heartbeat()})
+        if request["commit_sha"] not in model_cache().keys():  # loading may take long: say who works on it first
+            client.xadd(key, {"type": "start", "worker": heartbeat()})
+            started = True
         loaded = loaded_model(request["commit_id"], request["commit_sha"])
         eos = loaded.tokenizer.eos_token_id
         base = {"stop_token_ids": (eos,) if eos is not None else (), **request["params"]}
@@ -114,6 +117,8 @@ def run_generation(request: dict) -> dict:
             )
         for generation in generations:
             loaded.engine.submit(generation)
+        if not started:  # sent while the engine works, and still before any token
+            client.xadd(key, {"type": "start", "worker": heartbeat()})
     except Exception as exc:
         logger.exception("generation %s could not start", request_id)
         for generation in generations:

@@ -5,7 +5,9 @@ from celery import shared_task
 from workers import inference
 
 
-@shared_task(acks_late=False)  # a lost call is answered by the gateway's timeout, never run twice
+# acks_late=False: a call whose worker died is answered by the gateway (worker_lost), never run twice.
+# ignore_result: the tokens and the summary travel in the call's Redis Stream; nobody reads a task result.
+@shared_task(acks_late=False, ignore_result=True)
 def generate(request: dict) -> dict:
     """Run one call's generation and stream its tokens into Redis (see workers.inference)."""
     return inference.run_generation(request)

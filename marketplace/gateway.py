@@ -1,6 +1,6 @@
-"""The /v1 gateway's logic: check a completion request, charge it, hand it to an infer worker, read its tokens.
+"""The /v1 gateway's logic: charge a checked completion request (call_spec.py), hand it to an infer worker, read
+its tokens.
 
-    parse_*      the OpenAI request body -> CallSpec, or InvalidInput naming the `param`
     start_call   find the model, authorize (hold the maximum cost), tokenize with the served commit's tokenizer,
                  check the context length, enqueue on `infer`        -> Call
     Call.events  token deltas and the end, read from the worker's Redis Stream
@@ -21,6 +21,7 @@ from collections import OrderedDict
 import redis
 from django.conf import settings
 
+from marketplace.call_spec import CallSpec
 from marketplace.exceptions import DomainError, InvalidInput, NotFound, ServiceUnavailable
 from marketplace.models import ApiKey, UsageStatus, User
 from marketplace.services import metering
@@ -84,141 +85,6 @@ class GatewayTimeout(DomainError):
     status_code = 504
     code = "timeout"
     error_type = "server_error"
-
-
-@dataclasses.dataclass(frozen=True)
-class CallSpec:
-    """A checked completion request."""
-
-    model: str
-    prompt: str | None = None
-    messages: tuple[dict, ...] = ()
-    max_tokens: int = 16
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-    seed: int | None = None
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
-    stop: tuple[str, ...] = ()
-    logprobs: int | None = None
-    stream: bool = False
-    include_usage: bool = False
-    n: int = 1
-    num_beams: int = 1
-
-    @property
-    def is_chat(self) -> bool:
-        return self.prompt is None
-
-
-def _number(body: dict, name: str, default, *, low, high, kind=float):
-    value = body.get(name, default)
-    if value is None:
-        return default
-    if isinstance(value, bool) or not isinstance(value, int | float) or (kind is int and not isinstance(value, int)):
-        raise InvalidInput(f"'{name}' must be {'an integer' if kind is int else 'a number'}", param=name)
-    if not low <= value <= high:
-        raise InvalidInput(f"'{name}' must be between {low} and {high}, got {value}", param=name)
-    return kind(value)
-
-
-def _common(body: dict) -> dict:
-    if not isinstance(body, dict):
-        raise InvalidInput("the body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise InvalidInput("'model' is required: an id such as owner/name or owner/name@revision", param="model")
-    stop = body.get("stop")
-    if stop is None:
-        stop = ()
-    elif isinstance(stop, str):
-        stop = (stop,)
-    elif isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) and s for s in stop):
-        stop = tuple(stop)
-    else:
-        raise InvalidInput("'stop' must be a string or a list of up to 4 non-empty strings", param="stop")
-    n = _number(body, "n", 1, low=1, high=settings.MAX_CHOICES, kind=int)
-    num_beams = _number(body, "num_beams", 1, low=1, high=settings.MAX_BEAMS, kind=int)
-    if num_beams > 1:
-        _check_beam_search(body, n=n, num_beams=num_beams)
-    stream_options = body.get("stream_options") or {}
-    if not isinstance(stream_options, dict):
-        raise InvalidInput("'stream_options' must be an object", param="stream_options")
-    seed = body.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise InvalidInput("'seed' must be an integer", param="seed")
-    return {
-        "model": model,
-        "temperature": _number(body, "temperature", 1.0, low=0, high=2),
-        "top_p": _number(body, "top_p", 1.0, low=0.0, high=1.0) or 1.0,
-        "top_k": _number(body, "top_k", 0, low=0, high=10_000, kind=int),
-        "seed": seed,
-        "presence_penalty": _number(body, "presence_penalty", 0.0, low=-2, high=2),
-        "frequency_penalty": _number(body, "frequency_penalty", 0.0, low=-2, high=2),
-        "stop": stop,
-        "stream": bool(body.get("stream", False)),
-        "include_usage": bool(stream_options.get("include_usage", False)),
-        "n": n,
-        "num_beams": num_beams,
-    }
-
-
-def _check_beam_search(body: dict, *, n: int, num_beams: int) -> None:
-    """Beam search is deterministic (temperature, top_p, top_k and seed do not apply) and returns the `n` best
-    beams; it gives no logprobs and takes no penalties."""
-    if n > num_beams:
-        raise InvalidInput(f"'n' ({n}) cannot be larger than 'num_beams' ({num_beams})", param="n")
-    if body.get("logprobs") not in (None, False):
-        raise InvalidInput("'logprobs' is not available with beam search ('num_beams' > 1)", param="logprobs")
-    for name in ("presence_penalty", "frequency_penalty"):
-        if body.get(name):
-            raise InvalidInput(f"'{name}' is not available with beam search ('num_beams' > 1)", param=name)
-
-
-def parse_completion(body: dict) -> CallSpec:
-    fields = _common(body)
-    prompt = body.get("prompt")
-    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
-        prompt = prompt[0]
-    if not isinstance(prompt, str) or not prompt:
-        raise InvalidInput("'prompt' must be a non-empty string", param="prompt")
-    if len(prompt) > settings.MAX_PROMPT_CHARS:
-        raise InvalidInput(f"'prompt' is longer than {settings.MAX_PROMPT_CHARS} characters", param="prompt")
-    logprobs = body.get("logprobs")
-    if logprobs is not None:
-        logprobs = _number(body, "logprobs", None, low=0, high=5, kind=int)
-    max_tokens = _number(body, "max_tokens", 16, low=1, high=settings.MAX_COMPLETION_TOKENS, kind=int)
-    return CallSpec(prompt=prompt, max_tokens=max_tokens, logprobs=logprobs, **fields)
-
-
-def parse_chat(body: dict) -> CallSpec:
-    fields = _common(body)
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise InvalidInput("'messages' must be a non-empty list", param="messages")
-    for message in messages:
-        if (
-            not isinstance(message, dict)
-            or message.get("role") not in ("system", "developer", "user", "assistant")
-            or not isinstance(message.get("content"), str)
-        ):
-            raise InvalidInput("each message needs a role (system, user, assistant) and text content", param="messages")
-    if sum(len(m["content"]) for m in messages) > settings.MAX_PROMPT_CHARS:
-        raise InvalidInput(f"'messages' hold more than {settings.MAX_PROMPT_CHARS} characters", param="messages")
-    limit = body.get("max_completion_tokens", body.get("max_tokens"))
-    name = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
-    max_tokens = _number({name: limit}, name, None, low=1, high=settings.MAX_COMPLETION_TOKENS, kind=int)
-    logprobs = None
-    if body.get("logprobs"):
-        logprobs = _number(body, "top_logprobs", 0, low=0, high=20, kind=int)
-    spec = CallSpec(
-        messages=tuple({"role": m["role"], "content": m["content"]} for m in messages),
-        max_tokens=max_tokens or 0,
-        logprobs=logprobs,
-        **fields,
-    )
-    return spec
 
 
 def parse_model_id(model_id: str) -> tuple[str, str, str | None]:

@@ -13,7 +13,7 @@ from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from marketplace import gateway
+from marketplace import call_spec, gateway
 from marketplace.api.errors import error_body
 from marketplace.authentication import bearer_token
 from marketplace.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
@@ -99,16 +99,16 @@ def _body(request: HttpRequest) -> dict:
 @require_POST
 @openai_view
 def completions(request, user, api_key):
-    return _serve(gateway.parse_completion(_body(request)), user, api_key)
+    return _serve(call_spec.parse_completion(_body(request)), user, api_key)
 
 
 @require_POST
 @openai_view
 def chat_completions(request, user, api_key):
-    return _serve(gateway.parse_chat(_body(request)), user, api_key)
+    return _serve(call_spec.parse_chat(_body(request)), user, api_key)
 
 
-def _serve(spec: gateway.CallSpec, user, api_key):
+def _serve(spec: call_spec.CallSpec, user, api_key):
     started = time.monotonic()
     call = gateway.start_call(spec=spec, user=user, api_key=api_key)
     if spec.stream:

@@ -15,13 +15,9 @@ class CallSpec:
     model: str
     prompt: str | None = None
     messages: tuple[dict, ...] = ()
-    max_tokens: int = 16
-    temperature: float = 1.0
-    top_p: float = 1.0
-    top_k: int = 0
-    seed: int | None = None
-    presence_penalty: float = 0.0
-    frequency_penalty: float = 0.0
+    max_tokens: int = 16  # 0: a chat that set none (whatever fits, up to DEFAULT_CHAT_MAX_TOKENS)
+    # temperature, top_p, top_k, seed, presence_penalty, frequency_penalty: the worker's SamplingParams fields
+    sampling: dict = dataclasses.field(default_factory=dict)
     stop: tuple[str, ...] = ()
     logprobs: int | None = None
     stream: bool = False
@@ -72,12 +68,14 @@ def _common(body: dict) -> dict:
         raise InvalidInput("'seed' must be an integer", param="seed")
     return {
         "model": model,
-        "temperature": _number(body, "temperature", 1.0, low=0, high=2),
-        "top_p": _number(body, "top_p", 1.0, low=0.0, high=1.0) or 1.0,
-        "top_k": _number(body, "top_k", 0, low=0, high=10_000, kind=int),
-        "seed": seed,
-        "presence_penalty": _number(body, "presence_penalty", 0.0, low=-2, high=2),
-        "frequency_penalty": _number(body, "frequency_penalty", 0.0, low=-2, high=2),
+        "sampling": {
+            "temperature": _number(body, "temperature", 1.0, low=0, high=2),
+            "top_p": _number(body, "top_p", 1.0, low=0.0, high=1.0) or 1.0,
+            "top_k": _number(body, "top_k", 0, low=0, high=10_000, kind=int),
+            "seed": seed,
+            "presence_penalty": _number(body, "presence_penalty", 0.0, low=-2, high=2),
+            "frequency_penalty": _number(body, "frequency_penalty", 0.0, low=-2, high=2),
+        },
         "stop": stop,
         "stream": bool(body.get("stream", False)),
         "include_usage": bool(stream_options.get("include_usage", False)),

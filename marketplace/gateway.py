@@ -312,11 +312,7 @@ def _enqueue(call: Call, prompt_ids: list[int], max_tokens: int) -> None:
     from workers.celery import app
 
     spec = call.spec
-    params = {
-        "max_tokens": max_tokens, "temperature": spec.temperature, "top_p": spec.top_p, "top_k": spec.top_k,
-        "seed": spec.seed, "presence_penalty": spec.presence_penalty, "frequency_penalty": spec.frequency_penalty,
-        "logprobs": spec.logprobs,
-    }  # fmt: skip
+    params = {**spec.sampling, "max_tokens": max_tokens, "logprobs": spec.logprobs}
     request = {"request_id": call.request_id, "commit_id": call.commit.pk, "commit_sha": call.commit.sha,
                "prompt_ids": prompt_ids,
                "params": params, "stop": list(spec.stop), "n": spec.n, "num_beams": spec.num_beams}  # fmt: skip

@@ -248,26 +248,12 @@ def describe_price(card: PriceCard | None) -> str:
     if card is None:
         return "no price set"
     if card.is_free:
-        return "free"
-    return (
-        f"{format_credits(card.prompt_price)} / {format_credits(card.completion_price)} credits per 1M "
-        "prompt / completion tokens"
-    )
-
-
-# Files that hold weights (what "call only" withholds); configs, tokenizers and the card stay readable.
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack", ".onnx", ".pkl")
-
-
-def may_download_weights(*, model, user) -> bool:
-    """Whether `user` (None: anonymous) may download this model's weights: its owner always; anyone else unless
-    the model's store listing offers it for calls only (whatever the listing's status: it is the provider's
-    choice from the moment the listing exists)."""
-    if user is not None and user.is_authenticated and user.pk == model.owner_id:
-        return True
-    listing = Listing.objects.filter(model=model).only("is_downloadable").first()
-    return listing is None or listing.is_downloadable
-
-
-def is_weights_file(path: str) -> bool:
-    return path.lower().endswith(WEIGHT_SUFFIXES)
+        text = "free"
+    else:
+        text = (
+            f"{format_credits(card.prompt_price)} / {format_credits(card.completion_price)} credits per 1M "
+            "prompt / completion tokens"
+        )
+    if card.download_price:
+        text += f"; weights {format_credits(card.download_price)} credits per download (once per commit)"
+    return text

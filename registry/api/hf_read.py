@@ -5,10 +5,10 @@ import re
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from marketplace.exceptions import NotAuthenticated
-from marketplace.services.listings import is_weights_file, may_download_weights
+from marketplace.services import downloads
 from registry import services
 from registry.api.protocol import hf_view
-from registry.exceptions import EntryNotFound, GatedRepo
+from registry.exceptions import EntryNotFound
 from registry.hub import Tree, hub_time, repo_json
 from registry.models import Blob, Commit, FileEntry, Model, Ref, RefKind
 from registry.storage import CHUNK_SIZE, open_blob
@@ -77,8 +77,9 @@ def resolve(request: HttpRequest, namespace: str, name: str, revision: str, path
     entry = FileEntry.objects.filter(commit=commit, path=path).select_related("blob").first()
     if entry is None:
         raise EntryNotFound(f"{path} does not exist on {revision}")
-    if is_weights_file(path) and not may_download_weights(model=model, user=request.caller):
-        raise GatedRepo(f"{model.repo_id} is offered for calls only (/v1): its weights cannot be downloaded")
+    if downloads.is_weights_file(path):  # call-only listings withhold them; a download price is paid once
+        downloads.grant_weights(model=model, commit=commit, user=request.caller, api_key=request.api_key,
+                                pay=request.method == "GET")  # fmt: skip
     blob: Blob = entry.blob
     headers = {
         "X-Repo-Commit": commit.sha,

@@ -155,3 +155,13 @@ def test_publish_command_refuses_bad_input_with_a_message(provider_model, argume
     with pytest.raises(CommandError):
         call_command("publish", *arguments, stdout=io.StringIO())
     assert Listing.objects.count() == 0 and PriceCard.objects.count() == 0  # nothing half-written
+
+
+def test_the_price_text_names_the_download_price(provider, provider_model):
+    listing = listings.save_listing(model=provider_model, by=provider, title="Tiny GPT", license="mit")
+    free_calls = listings.set_prices(listing=listing, by=provider, prompt_price="0", completion_price="0",
+                                     download_price="0.5")  # fmt: skip
+    paid = listings.set_prices(listing=listing, by=provider, prompt_price="2", completion_price="6")
+
+    assert listings.describe_price(free_calls) == "free; weights 0.500000 credits per download (once per commit)"
+    assert listings.describe_price(paid) == "2.000000 / 6.000000 credits per 1M prompt / completion tokens"

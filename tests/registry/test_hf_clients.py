@@ -175,3 +175,55 @@ def test_a_call_only_listing_withholds_the_weights_from_everyone_but_the_owner(
     weights = hf_hub_download(filename="model.safetensors", token=consumer_key, cache_dir=tmp_path / "bob", **fetch)
     assert os.path.getsize(weights) == os.path.getsize(own)
     assert listing.is_downloadable is False  # what it was while the weights were withheld
+
+
+def test_a_download_price_is_charged_once_per_consumer_and_commit(
+    live_server, provider, consumer, outsider, make_key, served_commit, tmp_path, settings
+):
+    import urllib.error
+    import urllib.request
+
+    from huggingface_hub import hf_hub_download
+
+    from marketplace.models import AccountKind, LedgerTransaction, ProviderEarningsDaily
+    from marketplace.money import MICRO
+    from marketplace.services import ledger, listings
+
+    settings.REVIEW_LISTINGS = False
+    listing = listings.save_listing(model=served_commit.model, by=provider, title="Tiny GPT", license="mit",
+                                    is_downloadable=True)  # fmt: skip
+    listings.set_prices(listing=listing, by=provider, prompt_price="0", completion_price="0", download_price="0.5")
+    listings.submit_listing(listing_id=listing.pk, by=provider)
+    ledger.top_up(user=consumer, amount=1 * MICRO)
+    ledger.top_up(user=outsider, amount=MICRO // 10)
+    fetch = dict(repo_id="alice/tiny-gpt", endpoint=live_server.url, revision=served_commit.sha)
+    weights_url = f"{live_server.url}/alice/tiny-gpt/resolve/{served_commit.sha}/model.safetensors"
+
+    first = hf_hub_download(filename="model.safetensors", token=make_key(consumer, scopes=("read",)),
+                            cache_dir=tmp_path / "bob", **fetch)  # fmt: skip
+    again = hf_hub_download(filename="model.safetensors", token=make_key(consumer, scopes=("read",)),
+                            cache_dir=tmp_path / "bob-again", **fetch)  # fmt: skip
+    config = hf_hub_download(filename="config.json", token=False, cache_dir=tmp_path / "anonymous", **fetch)
+
+    def refused(headers):
+        with pytest.raises(urllib.error.HTTPError) as error:
+            urllib.request.urlopen(urllib.request.Request(weights_url, headers=headers))
+        return error.value.code, json.loads(error.value.read())["error"]
+
+    anonymous = refused({})
+    poor = refused({"Authorization": f"Bearer {make_key(outsider, scopes=('read',))}"})
+
+    assert (
+        os.path.getsize(first) == os.path.getsize(again) == served_commit.files.get(path="model.safetensors").blob.size
+    )
+    assert os.path.getsize(config) > 0  # configs and tokenizers are free
+    wallet = ledger.account_for(consumer.pk, AccountKind.WALLET)
+    assert (wallet.balance, wallet.spent) == (MICRO // 2, MICRO // 2)  # 0.5 credits, once
+    assert ledger.account_for(provider.pk, AccountKind.EARNINGS).balance == 400_000  # minus the 20 % fee
+    assert LedgerTransaction.objects.filter(idempotency_key__startswith="download:").count() == 1
+    day = ProviderEarningsDaily.objects.get(provider=provider, commit_sha=served_commit.sha)
+    assert (day.requests, day.gross, day.earnings, day.fee) == (1, 500_000, 400_000, 100_000)
+    assert anonymous[0] == 401 and "costs 0.500000 credits" in anonymous[1]
+    assert poor[0] == 402 and "top up" in poor[1]
+    assert ledger.account_for(outsider.pk, AccountKind.WALLET).balance == MICRO // 10  # nothing taken
+    assert ledger.audit_ledger().ok

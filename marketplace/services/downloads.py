@@ -1,0 +1,92 @@
+"""Who may download a model's weights, and what it costs.
+
+    the owner                                  always, free
+    no store listing                           anyone who can see the model (a public repository), free
+    a listing that offers calls only           nobody else: 403 GatedRepo (huggingface_hub: GatedRepoError)
+    a downloadable listing with a download     charged once per consumer and commit, on the first weight file the
+    price on its price card                    consumer fetches of that commit (a ledger charge: consumer debit,
+                                               provider credit, platform fee, idempotent by consumer and commit);
+                                               the other shards, resumed and repeated downloads are then free
+
+Configs, tokenizers and the card are never withheld: only files that hold weights (WEIGHT_SUFFIXES)."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from marketplace.exceptions import InsufficientFunds, NotAuthenticated
+from marketplace.models import AccountKind, ApiKey, LedgerTransaction, Listing, TransactionKind, User
+from marketplace.money import format_credits, split_fee
+from marketplace.services import charge_sql
+from marketplace.services.ledger import accounts_for, post_transaction
+from registry.exceptions import GatedRepo
+from registry.models import Commit, Model
+
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack", ".onnx", ".pkl")
+
+
+def is_weights_file(path: str) -> bool:
+    return path.lower().endswith(WEIGHT_SUFFIXES)
+
+
+def download_price(*, model: Model, user: User | None) -> int | None:
+    """Micro-credits `user` (None: anonymous) pays to download this model's weights, or None if they may not."""
+    if user is not None and user.is_authenticated and user.pk == model.owner_id:
+        return 0
+    listing = Listing.objects.filter(model=model).select_related("price_card").first()
+    if listing is None:
+        return 0
+    if not listing.is_downloadable:
+        return None
+    return listing.price_card.download_price if listing.price_card is not None else 0
+
+
+def grant_weights(*, model: Model, commit: Commit, user: User | None, api_key: ApiKey | None, pay: bool) -> None:
+    """Let the caller fetch a weight file of `commit`, or raise GatedRepo (call only), NotAuthenticated (a price
+    and no caller) or InsufficientFunds. With `pay` (a GET, not a HEAD), charge the price if not paid before."""
+    price = download_price(model=model, user=user)
+    if price is None:
+        raise GatedRepo(f"{model.repo_id} is offered for calls only (/v1): its weights cannot be downloaded")
+    if price == 0:
+        return
+    if user is None or not user.is_authenticated:
+        raise NotAuthenticated(
+            f"downloading the weights of {model.repo_id} costs {format_credits(price)} credits: send your token"
+        )
+    if pay:
+        _charge_download(model=model, commit=commit, user=user, key_id=api_key.pk if api_key else 0, price=price)
+
+
+def _charge_download(*, model: Model, commit: Commit, user: User, key_id: int, price: int) -> None:
+    key = f"download:{user.pk}:{commit.sha}"
+    if LedgerTransaction.objects.filter(idempotency_key=key).exists():
+        return  # paid for this commit already
+    accounts = accounts_for([(user.pk, AccountKind.WALLET), (model.owner_id, AccountKind.EARNINGS),
+                             (None, AccountKind.PLATFORM_FEES)])  # fmt: skip
+    share, fee = split_fee(price, fee_percent=settings.PLATFORM_FEE_PERCENT)
+    try:
+        with transaction.atomic():
+            post_transaction(
+                kind=TransactionKind.CHARGE,
+                entries=[
+                    (accounts[(user.pk, AccountKind.WALLET)], -price),
+                    (accounts[(model.owner_id, AccountKind.EARNINGS)], share),
+                    (accounts[(None, AccountKind.PLATFORM_FEES)], fee),
+                ],  # fmt: skip
+                idempotency_key=key,
+                memo=f"download {model.repo_id}@{commit.sha[:12]}",
+            )
+            charge_sql.add_to_rollups(
+                day=dt.datetime.now(dt.UTC).date(), user_id=user.pk, key_id=key_id, payee_id=model.owner_id,
+                model_label=model.repo_id, commit_sha=commit.sha, prompt_tokens=0, completion_tokens=0, cost=price,
+                share=share, fee=fee,
+            )  # fmt: skip
+    except InsufficientFunds:
+        raise InsufficientFunds(
+            f"downloading the weights of {model.repo_id} costs {format_credits(price)} credits, more than your "
+            "wallet holds: top up your credits"
+        ) from None
+    except IntegrityError:  # a concurrent first download (another shard) paid it
+        if not LedgerTransaction.objects.filter(idempotency_key=key).exists():
+            raise

@@ -145,7 +145,7 @@ def forget_cached() -> None:
 def find_callable_model(*, model_id: str, user: User) -> tuple[Model, str | None]:
     owner, name, revision = parse_model_id(model_id)
     model = _models.get((owner, name), lambda: Model.objects.by_id(owner, name).select_related("owner").first())
-    if model is None or (model.is_private and model.owner_id != user.pk):
+    if model is None or not model.is_visible_to(user):
         raise metering.ModelNotFound(
             f"The model '{model_id}' does not exist or you do not have access to it.", param="model"
         )

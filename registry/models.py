@@ -49,6 +49,10 @@ class Model(models.Model):
     def repo_id(self) -> str:
         return f"{self.owner.username}/{self.name}"
 
+    def is_visible_to(self, user) -> bool:
+        """The rule of ModelQuerySet.visible_to, for a model already in hand."""
+        return not self.is_private or (user is not None and user.is_authenticated and user.pk == self.owner_id)
+
 
 class Blob(models.Model):
     """Content-addressed bytes in storage. The key is derived from the sha256, never from a client's path."""

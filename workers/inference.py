@@ -87,10 +87,10 @@ def run_generation(request: dict) -> dict:
     """Generate for one call and stream it. `request`: request_id, commit_id, commit_sha, prompt_ids, params
     (SamplingParams fields), stop (strings), n (choices, default 1; choice i samples with seed + i). Returns the
     summary that the last stream entry also holds."""
-    request_id = request["request_id"]
-    key, client = stream_key(request_id), redis_client()
     if int(request.get("num_beams") or 1) > 1:
         return run_beam_search(request)
+    request_id = request["request_id"]
+    key, client = stream_key(request_id), redis_client()
     choices = int(request.get("n") or 1)
     generations: list[Generation] = []
     started = False
@@ -123,10 +123,9 @@ def run_generation(request: dict) -> dict:
         logger.exception("generation %s could not start", request_id)
         for generation in generations:
             generation.cancel()
-        client.xadd(key, {"type": "error", "message": f"{type(exc).__name__}: {exc}"})
-        client.expire(key, STREAM_TTL_SECONDS)
+        _fail(client, key, exc)
         raise
-    next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
+    stop_asked = _stop_poll(client, request_id)
     running = set(range(choices))
     pipe = client.pipeline(transaction=True)  # MULTI/EXEC: a reader wakes once per relay, with all of it
     while running:
@@ -140,28 +139,57 @@ def run_generation(request: dict) -> dict:
             break  # the last tokens go with the end, in one round trip
         if pipe.command_stack:
             pipe.execute()
-        if time.monotonic() >= next_cancel_check:
-            next_cancel_check = time.monotonic() + CANCEL_CHECK_SECONDS
-            if client.exists(cancel_key(request_id)):
-                for generation in generations:
-                    generation.cancel()
+        if stop_asked():
+            for generation in generations:
+                generation.cancel()
     reasons = [
         "stop" if text.stopped else generation.finish_reason
         for text, generation in zip(texts, generations, strict=True)
     ]
     errors = [generation.error for generation in generations if generation.error]
+    completion_tokens = sum(len(generation.tokens) for generation in generations)
+    return _end(pipe, key, texts, reasons, len(request["prompt_ids"]), completion_tokens, errors[0] if errors else "")
+
+
+def _token(index: int, text: str, token: int = -1, logprob: float = 0.0, top: str = "[]") -> dict:
+    """A token entry of the stream; token -1 carries text held back until the end (a stop string's start)."""
+    return {"type": "token", "index": index, "text": text, "token": token, "logprob": logprob, "top": top}
+
+
+def _end(pipe, key: str, texts: list, reasons: list[str], prompt_tokens: int, completion_tokens: int,
+         error: str = "") -> dict:  # fmt: skip
+    """Send what the pipeline holds, the text each choice still held back, and the summary, in one round trip.
+    Returns the summary."""
     summary = {"type": "done", "finish_reason": reasons[0], "finish_reasons": json.dumps(reasons),
-               "prompt_tokens": len(request["prompt_ids"]),
-               "completion_tokens": sum(len(generation.tokens) for generation in generations),
-               "error": errors[0] if errors else ""}  # fmt: skip
+               "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "error": error}  # fmt: skip
     for index, text in enumerate(texts):
         tail = text.finish()
         if tail:
-            pipe.xadd(key, {"type": "token", "index": index, "text": tail, "token": -1, "logprob": 0.0, "top": "[]"})
+            pipe.xadd(key, _token(index, tail))
     pipe.xadd(key, summary)
     pipe.expire(key, STREAM_TTL_SECONDS)
     pipe.execute()
     return summary
+
+
+def _fail(client, key: str, exc: Exception) -> None:
+    client.xadd(key, {"type": "error", "message": f"{type(exc).__name__}: {exc}"})
+    client.expire(key, STREAM_TTL_SECONDS)
+
+
+def _stop_poll(client, request_id: str):
+    """A function that says whether the gateway asked to stop the call (the client went away), asking Redis at
+    most every CANCEL_CHECK_SECONDS."""
+    next_check = time.monotonic() + CANCEL_CHECK_SECONDS
+
+    def asked() -> bool:
+        nonlocal next_check
+        if time.monotonic() < next_check:
+            return False
+        next_check = time.monotonic() + CANCEL_CHECK_SECONDS
+        return bool(client.exists(cancel_key(request_id)))
+
+    return asked
 
 
 def _take_what_came(waiting: list, events: queue.SimpleQueue, generations: list) -> None:
@@ -202,8 +230,7 @@ def _relay(pipe, key: str, waiting: list, texts: list, generations: list) -> set
             continue  # made after a stop string: not part of the answer
         delta = text.push(event.token_id)
         top = json.dumps([[token, round(logprob, 6)] for token, logprob in event.top_logprobs])
-        pipe.xadd(key, {"type": "token", "index": index, "text": delta, "token": event.token_id,
-                        "logprob": event.logprob, "top": top})  # fmt: skip
+        pipe.xadd(key, _token(index, delta, event.token_id, event.logprob, top))
         if text.stopped:
             generations[index].cancel()
     return ended
@@ -217,42 +244,24 @@ def run_beam_search(request: dict) -> dict:
     try:
         client.xadd(key, {"type": "start", "worker": heartbeat()})
         loaded = loaded_model(request["commit_id"], request["commit_sha"])
-        next_check = [0.0]
-
-        def cancelled() -> bool:
-            if time.monotonic() < next_check[0]:
-                return False
-            next_check[0] = time.monotonic() + CANCEL_CHECK_SECONDS
-            return bool(client.exists(cancel_key(request_id)))
-
         beams = beam_search(
             loaded.model, request["prompt_ids"], num_beams=int(request["num_beams"]),
             num_return=int(request.get("n") or 1), max_tokens=int(request["params"]["max_tokens"]),
-            eos_token_id=loaded.tokenizer.eos_token_id, should_stop=cancelled,
+            eos_token_id=loaded.tokenizer.eos_token_id, should_stop=_stop_poll(client, request_id),
         )  # fmt: skip
     except Exception as exc:
         logger.exception("beam search %s failed", request_id)
-        client.xadd(key, {"type": "error", "message": f"{type(exc).__name__}: {exc}"})
-        client.expire(key, STREAM_TTL_SECONDS)
+        _fail(client, key, exc)
         raise
-    pipe = client.pipeline(transaction=False)
-    reasons, completion_tokens = [], 0
+    pipe = client.pipeline(transaction=True)
+    texts, reasons, completion_tokens = [], [], 0
     for index, beam in enumerate(beams):
         text = TextStream(loaded.tokenizer, tuple(request.get("stop") or ()))
+        texts.append(text)
         for token_id in beam.token_ids:
-            delta = text.push(token_id)
+            pipe.xadd(key, _token(index, text.push(token_id), token_id))
             completion_tokens += 1
-            pipe.xadd(key, {"type": "token", "index": index, "text": delta, "token": token_id, "logprob": 0.0,
-                            "top": "[]"})  # fmt: skip
             if text.stopped:
                 break
-        tail = text.finish()
-        if tail:
-            pipe.xadd(key, {"type": "token", "index": index, "text": tail, "token": -1, "logprob": 0.0, "top": "[]"})
         reasons.append("stop" if text.stopped or beam.ended_by_eos else "length")
-    summary = {"type": "done", "finish_reason": reasons[0], "finish_reasons": json.dumps(reasons),
-               "prompt_tokens": len(request["prompt_ids"]), "completion_tokens": completion_tokens, "error": ""}  # fmt: skip
-    pipe.xadd(key, summary)
-    pipe.expire(key, STREAM_TTL_SECONDS)
-    pipe.execute()
-    return summary
+    return _end(pipe, key, texts, reasons, len(request["prompt_ids"]), completion_tokens)

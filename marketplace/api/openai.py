@@ -9,9 +9,9 @@ import time
 from collections.abc import Iterator
 
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
-from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
+from rest_framework.authentication import CSRFCheck
 
 from marketplace import call_spec, gateway
 from marketplace.api.errors import error_body
@@ -31,17 +31,12 @@ def _error(exc: DomainError) -> JsonResponse:
     return JsonResponse(body, status=exc.status_code, headers=exc.headers)
 
 
-class _CsrfCheck(CsrfViewMiddleware):
-    def _reject(self, request, reason):
-        return reason  # the reason, not Django's HTML page: the caller answers in the OpenAI shape
-
-
 def _session_caller(request: HttpRequest):
     """The signed-in user of a browser call (the model page's playground), which must carry the CSRF token as
     forms do, since the browser sends the session cookie by itself. None when not signed in."""
     if not request.user.is_authenticated:
         return None
-    check = _CsrfCheck(lambda _request: None)
+    check = CSRFCheck(lambda _request: None)  # DRF's: gives the reason instead of Django's HTML page
     check.process_request(request)
     reason = check.process_view(request, None, (), {})
     if reason:

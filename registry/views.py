@@ -78,6 +78,7 @@ def _how_to_use(request, model: Model, commit: Commit | None, listing, is_owner:
     """The playground and the copy-paste snippets, pinned to the commit shown. None when there is nothing to call:
     no valid commit, or someone else's model that is not published in the store."""
     from marketplace.models import ListingStatus
+    from marketplace.services import downloads
 
     if commit is None or commit.validation_status != ValidationStatus.VALID:
         return None
@@ -87,7 +88,7 @@ def _how_to_use(request, model: Model, commit: Commit | None, listing, is_owner:
     return {
         "model_id": f"{model.repo_id}@{commit.sha}",
         "base_url": request.build_absolute_uri("/").rstrip("/"),
-        "downloadable": is_owner or listing is None or listing.is_downloadable,
+        "downloadable": downloads.weights_price(model=model, listing=listing, user=request.user) is not None,
         "free": is_owner or (listing.price_card is not None and listing.price_card.is_free),
     }
 

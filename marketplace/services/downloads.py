@@ -16,10 +16,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from marketplace.exceptions import InsufficientFunds, NotAuthenticated
-from marketplace.models import AccountKind, ApiKey, LedgerTransaction, Listing, TransactionKind, User
+from marketplace.models import AccountKind, ApiKey, Listing, TransactionKind, User
 from marketplace.money import format_credits, split_fee
 from marketplace.services import charge_sql
-from marketplace.services.ledger import accounts_for, post_transaction
+from marketplace.services.ledger import accounts_for, post_transaction, posted_transaction
 from registry.exceptions import GatedRepo
 from registry.models import Commit, Model
 
@@ -32,9 +32,14 @@ def is_weights_file(path: str) -> bool:
 
 def download_price(*, model: Model, user: User | None) -> int | None:
     """Micro-credits `user` (None: anonymous) pays to download this model's weights, or None if they may not."""
+    listing = Listing.objects.filter(model=model).select_related("price_card").first()
+    return weights_price(model=model, listing=listing, user=user)
+
+
+def weights_price(*, model: Model, listing: Listing | None, user: User | None) -> int | None:
+    """download_price with the model's listing (or None) already in hand."""
     if user is not None and user.is_authenticated and user.pk == model.owner_id:
         return 0
-    listing = Listing.objects.filter(model=model).select_related("price_card").first()
     if listing is None:
         return 0
     if not listing.is_downloadable:
@@ -60,7 +65,7 @@ def grant_weights(*, model: Model, commit: Commit, user: User | None, api_key: A
 
 def _charge_download(*, model: Model, commit: Commit, user: User, key_id: int, price: int) -> None:
     key = f"download:{user.pk}:{commit.sha}"
-    if LedgerTransaction.objects.filter(idempotency_key=key).exists():
+    if posted_transaction(key) is not None:
         return  # paid for this commit already
     accounts = accounts_for([(user.pk, AccountKind.WALLET), (model.owner_id, AccountKind.EARNINGS),
                              (None, AccountKind.PLATFORM_FEES)])  # fmt: skip
@@ -88,5 +93,5 @@ def _charge_download(*, model: Model, commit: Commit, user: User, key_id: int, p
             "wallet holds: top up your credits"
         ) from None
     except IntegrityError:  # a concurrent first download (another shard) paid it
-        if not LedgerTransaction.objects.filter(idempotency_key=key).exists():
+        if posted_transaction(key) is None:
             raise

@@ -104,7 +104,8 @@ def post_transaction(
     return ledger_transaction
 
 
-def _existing(idempotency_key: str) -> LedgerTransaction | None:
+def posted_transaction(idempotency_key: str) -> LedgerTransaction | None:
+    """The transaction already posted under this idempotency key, if any."""
     return LedgerTransaction.objects.filter(idempotency_key=idempotency_key).first()
 
 
@@ -116,7 +117,7 @@ def top_up(
         raise InvalidInput("a top-up must be a positive amount of credits", param="amount")
     if amount > settings.MAX_TOPUP_MICRO:
         raise InvalidInput(f"a top-up may be at most {format_credits(settings.MAX_TOPUP_MICRO)}", param="amount")
-    if idempotency_key and (done := _existing(idempotency_key)) is not None:
+    if idempotency_key and (done := posted_transaction(idempotency_key)) is not None:
         return done
     accounts = accounts_for([(user.pk, AccountKind.WALLET), (None, AccountKind.EXTERNAL)])
     try:
@@ -132,7 +133,7 @@ def top_up(
                 created_by=created_by,
             )
     except IntegrityError:
-        if idempotency_key and (done := _existing(idempotency_key)) is not None:
+        if idempotency_key and (done := posted_transaction(idempotency_key)) is not None:
             return done  # a concurrent retry of the same top-up won
         raise
 

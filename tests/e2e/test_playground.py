@@ -37,12 +37,9 @@ def run_in_playground(page, *, mode: str, text: str, max_tokens: int) -> str:
 
 
 def test_the_playground_streams_shows_its_speed_and_charges_the_caller(
-    page, live_server, provider, consumer, served_commit, tiny_checkpoint, infer_worker, settings
+    page, live_server, provider, consumer, served_commit, tiny_checkpoint, infer_worker
 ):
-    settings.REVIEW_LISTINGS = False
-    listing = listings.save_listing(model=served_commit.model, by=provider, title="Tiny GPT", license="mit")
-    listings.set_prices(listing=listing, by=provider, prompt_price="2", completion_price="6")
-    listings.submit_listing(listing_id=listing.pk, by=provider)
+    listings.publish_now(model=served_commit.model, prompt_price="2", completion_price="6", title="Tiny GPT")
     ledger.top_up(user=consumer, amount=10 * MICRO)
     base = live_server.url
 

@@ -14,11 +14,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def listed(provider, served_commit, settings):
-    settings.REVIEW_LISTINGS = False
-    listing = listings.save_listing(model=served_commit.model, by=provider, title="Tiny GPT", license="mit")
-    listings.set_prices(listing=listing, by=provider, prompt_price="2", completion_price="6")
-    listings.submit_listing(listing_id=listing.pk, by=provider)
+def listed(served_commit):
+    listings.publish_now(model=served_commit.model, prompt_price="2", completion_price="6", title="Tiny GPT")
     return served_commit
 
 

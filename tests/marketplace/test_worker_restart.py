@@ -33,12 +33,9 @@ def start_infer_worker(log_path) -> subprocess.Popen:
 def test_a_worker_killed_mid_stream_ends_the_call_clearly_and_the_next_call_succeeds(
     live_server, provider, consumer, make_key, slow_checkpoint, tmp_path, settings
 ):
-    settings.REVIEW_LISTINGS = False
     settings.INFER_TIMEOUT_SECONDS = 120  # a timeout would say "timeout": the error must come from the heartbeat
     commit = commit_valid_checkpoint(provider, "slow-gpt", slow_checkpoint, context_length=1024)
-    listing = listings.save_listing(model=commit.model, by=provider, title="Slow GPT", license="mit")
-    listings.set_prices(listing=listing, by=provider, prompt_price="2", completion_price="6")
-    listings.submit_listing(listing_id=listing.pk, by=provider)
+    listings.publish_now(model=commit.model, prompt_price="2", completion_price="6", title="Slow GPT")
     ledger.top_up(user=consumer, amount=10 * MICRO)
     client = openai.OpenAI(
         base_url=f"{live_server.url}/v1", api_key=make_key(consumer, scopes=("infer",)), max_retries=0, timeout=120

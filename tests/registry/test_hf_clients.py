@@ -178,7 +178,7 @@ def test_a_call_only_listing_withholds_the_weights_from_everyone_but_the_owner(
 
 
 def test_a_download_price_is_charged_once_per_consumer_and_commit(
-    live_server, provider, consumer, outsider, make_key, served_commit, tmp_path, settings
+    live_server, provider, consumer, outsider, make_key, served_commit, tmp_path
 ):
     import urllib.error
     import urllib.request
@@ -189,11 +189,8 @@ def test_a_download_price_is_charged_once_per_consumer_and_commit(
     from marketplace.money import MICRO
     from marketplace.services import ledger, listings
 
-    settings.REVIEW_LISTINGS = False
-    listing = listings.save_listing(model=served_commit.model, by=provider, title="Tiny GPT", license="mit",
-                                    is_downloadable=True)  # fmt: skip
-    listings.set_prices(listing=listing, by=provider, prompt_price="0", completion_price="0", download_price="0.5")
-    listings.submit_listing(listing_id=listing.pk, by=provider)
+    listings.publish_now(model=served_commit.model, prompt_price="0", completion_price="0", download_price="0.5",
+                         is_downloadable=True)  # fmt: skip
     ledger.top_up(user=consumer, amount=1 * MICRO)
     ledger.top_up(user=outsider, amount=MICRO // 10)
     fetch = dict(repo_id="alice/tiny-gpt", endpoint=live_server.url, revision=served_commit.sha)

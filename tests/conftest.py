@@ -15,6 +15,18 @@ from marketplace import services as accounts
 PASSWORD = "correct-horse-battery-staple"
 
 
+def greedy(checkpoint, prompt_ids: list[int], max_tokens: int) -> list[int]:
+    """transformers' own greedy continuation of `prompt_ids` (the reference the serving tests compare with)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(checkpoint).eval()
+    with torch.no_grad():
+        out = model.generate(torch.tensor([prompt_ids]), attention_mask=torch.ones(1, len(prompt_ids), dtype=torch.long),
+                             max_new_tokens=max_tokens, do_sample=False, pad_token_id=0)  # fmt: skip
+    return out[0, len(prompt_ids) :].tolist()
+
+
 def wait_until(condition, timeout: float = 30) -> None:
     """Poll `condition` until it holds (for what the server finishes after its answer, such as the settle)."""
     import time

@@ -3,13 +3,12 @@ first token and tokens per second are shown, the consumer's credits pay and the 
 pinned to the commit shown."""
 
 import pytest
-import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoTokenizer
 
 from marketplace.models import UsageRecord
 from marketplace.money import MICRO, token_cost
 from marketplace.services import ledger, listings
-from tests.conftest import wait_until
+from tests.conftest import greedy, wait_until
 from tests.e2e.conftest import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,12 +16,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 def greedy_text(checkpoint, prompt: str, max_tokens: int) -> str:
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-    model = AutoModelForCausalLM.from_pretrained(checkpoint).eval()
-    ids = tokenizer(prompt)["input_ids"]
-    with torch.no_grad():
-        out = model.generate(torch.tensor([ids]), attention_mask=torch.ones(1, len(ids), dtype=torch.long),
-                             max_new_tokens=max_tokens, do_sample=False, pad_token_id=0)  # fmt: skip
-    return tokenizer.decode(out[0, len(ids) :], skip_special_tokens=True)
+    return tokenizer.decode(greedy(checkpoint, tokenizer(prompt)["input_ids"], max_tokens), skip_special_tokens=True)
 
 
 def run_in_playground(page, *, mode: str, text: str, max_tokens: int) -> str:

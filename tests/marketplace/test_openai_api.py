@@ -8,6 +8,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from marketplace.models import AccountKind, UsageRecord
 from marketplace.money import MICRO, token_cost
 from marketplace.services import ledger, listings
+from tests.conftest import greedy
 from tests.conftest import wait_until as wait_for
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,14 +24,6 @@ def listed(served_commit):
 def client(live_server, consumer, make_key, listed, infer_worker):
     ledger.top_up(user=consumer, amount=10 * MICRO)
     return openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=make_key(consumer, scopes=("infer",)), max_retries=0)
-
-
-def greedy(tiny_checkpoint, prompt_ids, max_tokens):
-    model = AutoModelForCausalLM.from_pretrained(tiny_checkpoint).eval()
-    with torch.no_grad():
-        out = model.generate(torch.tensor([prompt_ids]), attention_mask=torch.ones(1, len(prompt_ids), dtype=torch.long),
-                             max_new_tokens=max_tokens, do_sample=False, pad_token_id=0)  # fmt: skip
-    return out[0, len(prompt_ids) :].tolist()
 
 
 def test_models_list_and_retrieve(client):

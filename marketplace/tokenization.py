@@ -19,18 +19,15 @@ class LightTokenizer:
     def __init__(self, directory: Path):
         directory = Path(directory)
         config = _read_json(directory / "tokenizer_config.json")
-        self.special_tokens = {
-            name: _token_text(config.get(name))
-            for name in ("bos_token", "eos_token", "unk_token", "pad_token")
-            if _token_text(config.get(name))
-        }
+        texts = {name: _token_text(config.get(name)) for name in ("bos_token", "eos_token", "unk_token", "pad_token")}
+        self.special_tokens = {name: text for name, text in texts.items() if text}
         if (directory / "tokenizer.json").is_file():
             self._tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         elif (directory / "vocab.json").is_file() and (directory / "merges.txt").is_file():
             self._tokenizer = _byte_level_bpe(directory, sorted(set(self.special_tokens.values())))
         else:
             raise TokenizerFilesMissing(f"{directory} has neither tokenizer.json nor vocab.json and merges.txt")
-        self.chat_template = _chat_template(Path(directory), config)
+        self.chat_template = _chat_template(directory, config)
         eos = self.special_tokens.get("eos_token")
         self.eos_token_id = self._tokenizer.token_to_id(eos) if eos else None
 

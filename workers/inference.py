@@ -95,7 +95,7 @@ def run_generation(request: dict) -> dict:
     generations: list[Generation] = []
     started = False
     try:
-        if request["commit_sha"] not in model_cache().keys():  # loading may take long: say who works on it first
+        if request["commit_sha"] not in model_cache():  # loading may take long: say who works on it first
             client.xadd(key, {"type": "start", "worker": heartbeat()})
             started = True
         loaded = loaded_model(request["commit_id"], request["commit_sha"])

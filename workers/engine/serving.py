@@ -86,6 +86,10 @@ class ModelCache:
     def used_bytes(self) -> int:
         return sum(loaded.nbytes for loaded in self._models.values())
 
+    def __contains__(self, key: str) -> bool:
+        with self._lock:
+            return key in self._models
+
     def keys(self) -> list[str]:
         with self._lock:
             return list(self._models)

@@ -245,6 +245,7 @@ print(key)
 def main() -> None:
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    (ROOT / "var").mkdir(exist_ok=True)  # a fresh clone has none yet
     work = Path(tempfile.mkdtemp(prefix="bench-serve-", dir=ROOT / "var"))
     try:
         checkpoints = {"demo": build_checkpoint(work / "demo", layers=4, heads=4, width=128, vocab=4096)}

@@ -77,6 +77,7 @@ class PeakRss(threading.Thread):
 
 
 def main() -> None:
+    (ROOT / "var").mkdir(exist_ok=True)  # a fresh clone has none yet
     work = Path(tempfile.mkdtemp(prefix="bench-transfer-", dir=ROOT / "var"))
     env = {**os.environ, "VAR_DIR": str(work), "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
            "STORAGE_ROOT": str(work / "storage"), "MAX_UPLOAD_BYTES": str(SIZE * 2),

@@ -10,11 +10,12 @@ The gateway asks for a stop (the client went away) by setting `infer:<request id
 keeps `infer:worker:<worker id>` alive while it runs (a heartbeat thread); a gateway waiting on a call whose worker
 key expired ends the call with a clear error instead of waiting for its timeout."""
 
+import collections
+import dataclasses
 import functools
 import json
 import logging
 import os
-import queue
 import socket
 import threading
 import time
@@ -78,6 +79,7 @@ def loaded_model(commit_id: int, commit_sha: str) -> LoadedModel:
                 device=pick_device(),
                 dtype=getattr(torch, settings.INFER_DTYPE),
                 max_batch=settings.INFER_MAX_BATCH,
+                on_step=relay().wake,
             )
 
     return model_cache().get(commit_sha, load)
@@ -85,70 +87,170 @@ def loaded_model(commit_id: int, commit_sha: str) -> LoadedModel:
 
 def run_generation(request: dict) -> dict:
     """Generate for one call and stream it. `request`: request_id, commit_id, commit_sha, prompt_ids, params
-    (SamplingParams fields), stop (strings), n (choices, default 1; choice i samples with seed + i). Returns the
-    summary that the last stream entry also holds."""
+    (SamplingParams fields), stop (strings), n (choices, default 1; choice i samples with seed + i). The process's
+    relay writes the tokens; this thread waits for the end. Returns the summary that the last stream entry holds."""
     if int(request.get("num_beams") or 1) > 1:
         return run_beam_search(request)
     request_id = request["request_id"]
     key, client = stream_key(request_id), redis_client()
-    choices = int(request.get("n") or 1)
-    generations: list[Generation] = []
-    started = False
+    call = None
     try:
+        started = False
         if request["commit_sha"] not in model_cache():  # loading may take long: say who works on it first
             client.xadd(key, {"type": "start", "worker": heartbeat()})
             started = True
         loaded = loaded_model(request["commit_id"], request["commit_sha"])
+        call = _Call(request_id, key, len(request["prompt_ids"]), started)
         eos = loaded.tokenizer.eos_token_id
         base = {"stop_token_ids": (eos,) if eos is not None else (), **request["params"]}
-        events: queue.SimpleQueue = queue.SimpleQueue()
-        texts = []
-        for index in range(choices):
+        for index in range(int(request.get("n") or 1)):
             seed = base.get("seed")
             params = SamplingParams(**{**base, "seed": seed + index if seed is not None else None})
-            texts.append(TextStream(loaded.tokenizer, tuple(request.get("stop") or ())))
-            generations.append(
+            call.texts.append(TextStream(loaded.tokenizer, tuple(request.get("stop") or ())))
+            call.generations.append(
                 Generation(
                     request["prompt_ids"],
                     params,
-                    on_token=lambda event, index=index: events.put((index, event)),
-                    on_finish=lambda index=index: events.put((index, FINISHED)),
+                    on_token=functools.partial(relay().on_token, call, index),
+                    on_finish=functools.partial(relay().on_finish, call, index),
                 )  # fmt: skip
             )
-        for generation in generations:
+        for generation in call.generations:
+            loaded.engine.check(generation)
+        relay().add(call)  # before the first token can come: its start entry goes first
+        for generation in call.generations:
             loaded.engine.submit(generation)
-        if not started:  # sent while the engine works, and still before any token
-            client.xadd(key, {"type": "start", "worker": heartbeat()})
     except Exception as exc:
         logger.exception("generation %s could not start", request_id)
-        for generation in generations:
-            generation.cancel()
+        if call is not None:
+            call.cancel()
         _fail(client, key, exc)
         raise
-    stop_asked = _stop_poll(client, request_id)
-    running = set(range(choices))
-    pipe = client.pipeline(transaction=True)  # MULTI/EXEC: a reader wakes once per relay, with all of it
-    while running:
+    if not call.ended.wait(timeout=settings.INFER_TIMEOUT_SECONDS + 60):  # the gateway gave up long before
+        call.cancel()
+        raise TimeoutError(f"generation {request_id} did not end")
+    if call.failure is not None:
+        raise call.failure
+    return call.summary
+
+
+@dataclasses.dataclass(eq=False)
+class _Call:
+    """What the relay keeps of a call under way: its stream, and per choice its generation and detokenizer."""
+
+    request_id: str
+    key: str
+    prompt_tokens: int
+    started: bool  # its "start" entry is in the stream
+    texts: list[TextStream] = dataclasses.field(default_factory=list)
+    generations: list[Generation] = dataclasses.field(default_factory=list)
+    finished: int = 0  # choices that ended
+    summary: dict | None = None
+    failure: Exception | None = None
+    ended: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+    def cancel(self) -> None:
+        for generation in self.generations:
+            generation.cancel()
+
+
+class Relay:
+    """Writes the calls of this worker process into their Redis Streams, from one thread: woken after each engine
+    step, it sends every token made since, of every call, and the end of each call that finished, in one
+    MULTI/EXEC round trip (a reader wakes once, with all of it). Every CANCEL_CHECK_SECONDS it asks Redis, in one
+    round trip, which callers went away, and stops their generations. One thread and one round trip per step
+    however many calls share the batch: per-call threads each waking for each token cost the engine its CPU."""
+
+    def __init__(self, client: redis.Redis):
+        self.client = client
+        self._added: collections.deque[_Call] = collections.deque()
+        self._events: collections.deque = collections.deque()  # (call, choice, TokenEvent or FINISHED)
+        self._calls: dict[str, _Call] = {}  # under way, by request id; the relay thread's own
+        self._wake = threading.Event()
+        threading.Thread(target=self._run, name="infer-relay", daemon=True).start()
+
+    def add(self, call: _Call) -> None:
+        self._added.append(call)
+        self._wake.set()
+
+    def on_token(self, call: _Call, index: int, event) -> None:
+        self._events.append((call, index, event))
+
+    def on_finish(self, call: _Call, index: int) -> None:
+        self._events.append((call, index, FINISHED))
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def _run(self) -> None:
+        next_check = time.monotonic() + CANCEL_CHECK_SECONDS
+        while True:
+            self._wake.wait(timeout=CANCEL_CHECK_SECONDS)
+            self._wake.clear()
+            try:
+                self._send()
+                if time.monotonic() >= next_check:
+                    next_check = time.monotonic() + CANCEL_CHECK_SECONDS
+                    self._stop_the_abandoned()
+            except Exception:  # the relay must outlive any one failure
+                logger.exception("the infer relay failed")
+
+    def _send(self) -> None:
+        pipe = self.client.pipeline(transaction=True)
+        touched, ended = set(), []
+        while self._added:
+            call = self._added.popleft()
+            self._calls[call.request_id] = call
+            touched.add(call)
+            if not call.started:
+                pipe.xadd(call.key, {"type": "start", "worker": heartbeat()})
+                call.started = True
+        while self._events:
+            call, index, event = self._events.popleft()
+            touched.add(call)
+            if event is FINISHED:
+                call.finished += 1
+                if call.finished == len(call.generations):
+                    ended.append(call)
+                continue
+            text = call.texts[index]
+            if text.stopped:
+                continue  # made after a stop string: not part of the answer
+            delta = text.push(event.token_id)
+            top = json.dumps([[token, round(logprob, 6)] for token, logprob in event.top_logprobs])
+            pipe.xadd(call.key, _token(index, delta, event.token_id, event.logprob or 0.0, top))
+            if text.stopped:
+                call.generations[index].cancel()
+        for call in ended:
+            call.summary = _end_entries(pipe, call)
+        if not pipe.command_stack:
+            return
         try:
-            waiting = [events.get(timeout=CANCEL_CHECK_SECONDS)]  # wakes at once when a token or an end comes
-        except queue.Empty:
-            waiting = []
-        _take_what_came(waiting, events, generations)
-        running -= _relay(pipe, key, waiting, texts, generations)
-        if not running:
-            break  # the last tokens go with the end, in one round trip
-        if pipe.command_stack:
             pipe.execute()
-        if stop_asked():
-            for generation in generations:
-                generation.cancel()
-    reasons = [
-        "stop" if text.stopped else generation.finish_reason
-        for text, generation in zip(texts, generations, strict=True)
-    ]
-    errors = [generation.error for generation in generations if generation.error]
-    completion_tokens = sum(len(generation.tokens) for generation in generations)
-    return _end(pipe, key, texts, reasons, len(request["prompt_ids"]), completion_tokens, errors[0] if errors else "")
+        except redis.RedisError as exc:  # these calls' streams miss entries now: end them as failed
+            logger.error("could not write %d calls' tokens to Redis: %s", len(touched), exc)
+            for call in touched:
+                call.cancel()
+                call.failure = exc
+                self._calls.pop(call.request_id, None)
+                call.ended.set()
+            return
+        for call in ended:
+            self._calls.pop(call.request_id, None)
+            call.ended.set()
+
+    def _stop_the_abandoned(self) -> None:
+        calls = list(self._calls.values())
+        if not calls:
+            return
+        for call, asked in zip(calls, self.client.mget([cancel_key(c.request_id) for c in calls]), strict=True):
+            if asked:
+                call.cancel()
+
+
+@functools.cache
+def relay() -> Relay:
+    return Relay(redis_client())
 
 
 def _token(index: int, text: str, token: int = -1, logprob: float = 0.0, top: str = "[]") -> dict:
@@ -156,10 +258,21 @@ def _token(index: int, text: str, token: int = -1, logprob: float = 0.0, top: st
     return {"type": "token", "index": index, "text": text, "token": token, "logprob": logprob, "top": top}
 
 
+def _end_entries(pipe, call: _Call) -> dict:
+    """Queue the text each choice still held back, the summary and the stream's expiry. Returns the summary."""
+    reasons = [
+        "stop" if text.stopped else generation.finish_reason
+        for text, generation in zip(call.texts, call.generations, strict=True)
+    ]
+    errors = [generation.error for generation in call.generations if generation.error]
+    completion_tokens = sum(len(generation.tokens) for generation in call.generations)
+    return _end(pipe, call.key, call.texts, reasons, call.prompt_tokens, completion_tokens, errors[0] if errors else "")
+
+
 def _end(pipe, key: str, texts: list, reasons: list[str], prompt_tokens: int, completion_tokens: int,
          error: str = "") -> dict:  # fmt: skip
-    """Send what the pipeline holds, the text each choice still held back, and the summary, in one round trip.
-    Returns the summary."""
+    """Queue the text each choice still held back, the summary and the stream's expiry, for the caller to send in
+    one round trip with what the pipeline already holds. Returns the summary."""
     summary = {"type": "done", "finish_reason": reasons[0], "finish_reasons": json.dumps(reasons),
                "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "error": error}  # fmt: skip
     for index, text in enumerate(texts):
@@ -168,7 +281,6 @@ def _end(pipe, key: str, texts: list, reasons: list[str], prompt_tokens: int, co
             pipe.xadd(key, _token(index, tail))
     pipe.xadd(key, summary)
     pipe.expire(key, STREAM_TTL_SECONDS)
-    pipe.execute()
     return summary
 
 
@@ -190,50 +302,6 @@ def _stop_poll(client, request_id: str):
         return bool(client.exists(cancel_key(request_id)))
 
     return asked
-
-
-def _take_what_came(waiting: list, events: queue.SimpleQueue, generations: list) -> None:
-    """Add every event already queued to `waiting`. A choice's last token (its limit reached or an end-of-text
-    token) is followed at once by its end: wait that moment for it, so both leave in the same round trip."""
-    while True:
-        try:
-            waiting.append(events.get_nowait())
-        except queue.Empty:
-            break
-    finishing = {index for index, event in waiting if event is not FINISHED and _is_last(generations[index], event)}
-    finishing -= {index for index, event in waiting if event is FINISHED}
-    while finishing:
-        try:
-            index, event = events.get(timeout=0.05)
-        except queue.Empty:
-            return
-        waiting.append((index, event))
-        if event is FINISHED:
-            finishing.discard(index)
-
-
-def _is_last(generation: Generation, event) -> bool:
-    params = generation.params
-    return len(generation.tokens) >= params.max_tokens or event.token_id in params.stop_token_ids
-
-
-def _relay(pipe, key: str, waiting: list, texts: list, generations: list) -> set[int]:
-    """Queue the tokens the engine made since the last look for the stream (the caller sends them in one round
-    trip). Returns the choices that ended."""
-    ended = set()
-    for index, event in waiting:
-        if event is FINISHED:
-            ended.add(index)
-            continue
-        text = texts[index]
-        if text.stopped:
-            continue  # made after a stop string: not part of the answer
-        delta = text.push(event.token_id)
-        top = json.dumps([[token, round(logprob, 6)] for token, logprob in event.top_logprobs])
-        pipe.xadd(key, _token(index, delta, event.token_id, event.logprob, top))
-        if text.stopped:
-            generations[index].cancel()
-    return ended
 
 
 def run_beam_search(request: dict) -> dict:
@@ -264,4 +332,6 @@ def run_beam_search(request: dict) -> dict:
             if text.stopped:
                 break
         reasons.append("stop" if text.stopped or beam.ended_by_eos else "length")
-    return _end(pipe, key, texts, reasons, len(request["prompt_ids"]), completion_tokens)
+    summary = _end(pipe, key, texts, reasons, len(request["prompt_ids"]), completion_tokens)
+    pipe.execute()
+    return summary

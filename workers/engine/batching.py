@@ -6,13 +6,14 @@ One BatchEngine serves one loaded model. Its loop (one thread) repeats:
     decode  one forward pass for every running sequence: one new token each, sampled with its own parameters
     retire  drop finished or cancelled sequences from the batch (and the padding nobody needs any more)
 
-The batch's KV cache is a transformers DynamicCache, left-padded to a common length, with an attention mask
-and per-sequence position ids, so a sequence computes exactly what it would compute alone (the tests compare
-greedy output with `generate` token for token). Each request samples with its own torch.Generator, so a seed
+The batch's KV cache is a transformers DynamicCache that appends in place (kv_cache.py), left-padded to a
+common length, with an attention mask and per-sequence position ids, so a sequence computes exactly what it would
+compute alone (the tests compare greedy output with `generate` token for token). Each request samples with its own torch.Generator, so a seed
 gives the same sample whatever else shares the batch. No Django here: the worker task feeds it and relays
 tokens."""
 
 import dataclasses
+import inspect
 import math
 import queue
 import threading
@@ -20,6 +21,8 @@ from collections.abc import Callable
 
 import torch
 from transformers import DynamicCache
+
+from workers.engine.kv_cache import RoomyCache
 
 FinishReason = str  # "stop" | "length" | "cancelled" | "error"
 
@@ -59,10 +62,11 @@ class SamplingParams:
 
 @dataclasses.dataclass(frozen=True)
 class TokenEvent:
-    """One generated token, with its log-probability and the best alternatives when asked for."""
+    """One generated token, with its log-probability and the best alternatives when asked for (`logprob` is None
+    when the generation did not ask: computing it costs a pass over the whole vocabulary)."""
 
     token_id: int
-    logprob: float
+    logprob: float | None
     top_logprobs: tuple[tuple[int, float], ...] = ()
 
 
@@ -120,10 +124,16 @@ class Generation:
 
 
 class BatchEngine:
-    """Serves one model to many concurrent generations (see the module's docstring)."""
+    """Serves one model to many concurrent generations (see the module's docstring). `on_step`, if given, is
+    called from the engine's thread after each step, once the step's tokens and ends have been handed out: a
+    relay can then send them together."""
 
-    def __init__(self, model, *, max_batch: int = 32, max_context: int | None = None):
+    def __init__(self, model, *, max_batch: int = 32, max_context: int | None = None,
+                 on_step: Callable[[], None] | None = None):  # fmt: skip
         self.model = model.eval()
+        self.on_step = on_step
+        # the prompt's last position is the only one whose logits are used: skip the output layer for the others
+        self._last_logits_only = "logits_to_keep" in inspect.signature(model.forward).parameters
         self.device = next(model.parameters()).device
         self.max_batch = max_batch
         self.max_context = (
@@ -142,12 +152,16 @@ class BatchEngine:
 
     # --- the public side, safe from any thread
 
-    def submit(self, generation: Generation) -> Generation:
+    def check(self, generation: Generation) -> None:
+        """Raise ValueError if the generation cannot be served (its prompt and max_tokens exceed the context)."""
         if len(generation.prompt_ids) + generation.params.max_tokens > self.max_context:
             raise ValueError(
                 f"prompt ({len(generation.prompt_ids)} tokens) plus max_tokens ({generation.params.max_tokens}) "
                 f"exceeds the model's context of {self.max_context} tokens"
             )
+
+    def submit(self, generation: Generation) -> Generation:
+        self.check(generation)
         self._waiting.put(generation)
         self._wakeup.set()
         return generation
@@ -181,6 +195,8 @@ class BatchEngine:
                 for generation in [*self._running, *self._drain_waiting()]:
                     generation._finish("error", f"{type(exc).__name__}: {exc}")
                 self._running, self._cache = [], None
+            if self.on_step is not None:
+                self.on_step()
 
     def _drain_waiting(self) -> list[Generation]:
         drained = []
@@ -221,9 +237,10 @@ class BatchEngine:
             ids[row, longest - length :] = torch.tensor(generation.prompt_ids, device=self.device)
             mask[row, longest - length :] = 1
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        cache = DynamicCache()
+        cache = RoomyCache()
+        extra = {"logits_to_keep": 1} if self._last_logits_only else {}
         output = self.model(
-            input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True
+            input_ids=ids, attention_mask=mask, position_ids=positions, past_key_values=cache, use_cache=True, **extra
         )
         logits = output.logits[:, -1, :].float()
         self._merge(output.past_key_values, mask, mask.sum(-1))
@@ -259,7 +276,6 @@ class BatchEngine:
 
     def _sample_and_emit(self, logits: torch.Tensor, generations: list[Generation], *, offset: int) -> None:
         """Pick one token per sequence (rows `offset`... of the batch) and hand it to its generation."""
-        raw_logprobs = torch.log_softmax(logits, dim=-1)
         chosen = torch.empty(len(generations), dtype=torch.long, device=self.device)
         greedy_rows = [row for row, g in enumerate(generations) if g.params.is_greedy and not _penalised(g)]
         if greedy_rows:
@@ -268,13 +284,10 @@ class BatchEngine:
             if row not in greedy_rows:
                 chosen[row] = _sample(logits[row], generation)
         tokens = chosen.tolist()
+        logprobs, tops = _logprobs(logits, chosen, generations)
         next_tokens = self._next if self._next is not None and offset > 0 else None
         for row, (generation, token) in enumerate(zip(generations, tokens, strict=True)):
-            top = ()
-            if generation.params.logprobs:
-                values, indices = raw_logprobs[row].topk(generation.params.logprobs)
-                top = tuple(zip(indices.tolist(), values.tolist(), strict=True))
-            generation._emit(TokenEvent(token, float(raw_logprobs[row, token]), top))
+            generation._emit(TokenEvent(token, logprobs.get(row), tops.get(row, ())))
         if offset == 0:
             self._next = chosen
         else:
@@ -303,6 +316,22 @@ class BatchEngine:
             self._mask = self._mask[:, unused:]
             for layer in self._cache.layers:
                 layer.keys, layer.values = layer.keys[:, :, unused:], layer.values[:, :, unused:]
+
+
+def _logprobs(logits: torch.Tensor, chosen: torch.Tensor, generations: list[Generation]) -> tuple[dict, dict]:
+    """The chosen token's log-probability and the best alternatives, by row, for the rows that asked."""
+    rows = [row for row, generation in enumerate(generations) if generation.params.logprobs is not None]
+    if not rows:
+        return {}, {}
+    scored = torch.log_softmax(logits[rows], dim=-1)
+    values = scored.gather(1, chosen[rows][:, None])[:, 0].tolist()
+    tops = {}
+    for position, row in enumerate(rows):
+        wanted = generations[row].params.logprobs
+        if wanted:
+            best, indices = scored[position].topk(wanted)
+            tops[row] = tuple(zip(indices.tolist(), best.tolist(), strict=True))
+    return dict(zip(rows, values, strict=True)), tops
 
 
 def _finished(generation: Generation, next_position: int, max_context: int) -> FinishReason | None:

@@ -33,14 +33,16 @@ class LoadedModel:
         return self.engine.max_context
 
 
-def load_model(directory: Path, *, key: str, device: torch.device, dtype: torch.dtype, max_batch: int) -> LoadedModel:
-    """Load a validated checkpoint (safetensors only, never remote code) and start its engine."""
+def load_model(directory: Path, *, key: str, device: torch.device, dtype: torch.dtype, max_batch: int,
+               on_step: Callable[[], None] | None = None) -> LoadedModel:  # fmt: skip
+    """Load a validated checkpoint (safetensors only, never remote code) and start its engine (`on_step`: see
+    BatchEngine)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, use_safetensors=True).to(device).eval()
     tokenizer = AutoTokenizer.from_pretrained(directory)
     nbytes = sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
-    engine = BatchEngine(model, max_batch=max_batch).start()
+    engine = BatchEngine(model, max_batch=max_batch, on_step=on_step).start()
     return LoadedModel(key=key, model=model, tokenizer=tokenizer, engine=engine, nbytes=nbytes)
 
 

@@ -1,6 +1,6 @@
 """Serving throughput through the whole stack (gunicorn + Redis + a Celery infer worker), with 32 concurrent
-streaming `openai` clients asking for 64 new tokens each, against baselines run in this process on the same
-model with the same prompts:
+streaming `openai` clients asking for 64 new tokens each, against baselines run in process (each in a fresh
+Python process) on the same model with the same prompts:
 
     naive        transformers `generate` per request, one after another
     hf_batch     transformers `generate` with a static batch of 32
@@ -14,6 +14,7 @@ Last line: vs_naive=R vs_hf_batch=R vs_transformers_serve=R overhead_ms_p50=X tt
 (BENCH_SERVE_SMALL_ONLY=1 skips the 124M model for a quick run.)"""
 
 import json
+import multiprocessing
 import os
 import shutil
 import socket
@@ -23,11 +24,14 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 CLIENTS, NEW_TOKENS = 32, 64
 DATABASE = "gptstore_bench_serve"
+sys.path.insert(0, str(ROOT))  # here, not in main(): the baselines' fresh processes import this file too
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
 
 def free_port() -> int:
@@ -51,11 +55,10 @@ def prompts(tokenizer) -> list[list[int]]:
     return [tokenizer(text)["input_ids"] for text in texts]
 
 
-def baselines(checkpoint: Path) -> dict:
+def generate_baselines(checkpoint: Path) -> dict:
+    """naive and hf_batch tokens/s: transformers `generate` in this process's main thread."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from workers.engine.batching import BatchEngine, Generation, SamplingParams
 
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     model = AutoModelForCausalLM.from_pretrained(checkpoint).eval()
@@ -75,14 +78,33 @@ def baselines(checkpoint: Path) -> dict:
         started = time.perf_counter()
         model.generate(ids, attention_mask=mask, max_new_tokens=NEW_TOKENS, **greedy)
         hf_batch = len(batch) * NEW_TOKENS / (time.perf_counter() - started)
-    engine = BatchEngine(model, max_batch=32).start()
+    return {"naive": naive, "hf_batch": hf_batch}
+
+
+def engine_one_token(checkpoint: Path) -> float:
+    """Median seconds for a 1-token completion on the BatchEngine in process, whose thread is the only one here
+    that computes, as in an infer worker."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from workers.engine.batching import BatchEngine, Generation, SamplingParams
+
+    batch = prompts(AutoTokenizer.from_pretrained(checkpoint))
+    engine = BatchEngine(AutoModelForCausalLM.from_pretrained(checkpoint).eval(), max_batch=32).start()
     one_token = []
     for ids in batch[:20]:
         started = time.perf_counter()
         engine.submit(Generation(ids, SamplingParams(max_tokens=1, temperature=0.0))).wait(60)
         one_token.append(time.perf_counter() - started)
     engine.stop()
-    return {"naive": naive, "hf_batch": hf_batch, "engine_one_token_s": statistics.median(one_token)}
+    return statistics.median(one_token)
+
+
+def in_fresh_process(function, *args):
+    """Run a baseline in a new Python process. Two threads that each computed with torch make OpenMP's thread
+    pools spin less (more threads than cores), which slowed the engine's 1-token call from 2.0 to 4.1 ms when
+    the generate baselines had run in the same process, and would slow `generate` after the engine."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return pool.submit(function, *args).result()
 
 
 def run_stack(work: Path, checkpoints: dict[str, Path]) -> dict:
@@ -243,8 +265,6 @@ print(key)
 
 
 def main() -> None:
-    sys.path.insert(0, str(ROOT))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     (ROOT / "var").mkdir(exist_ok=True)  # a fresh clone has none yet
     work = Path(tempfile.mkdtemp(prefix="bench-serve-", dir=ROOT / "var"))
     try:
@@ -253,8 +273,8 @@ def main() -> None:
             checkpoints["gpt2-small"] = build_checkpoint(work / "small", layers=12, heads=12, width=768, vocab=50257)
         target = "gpt2-small" if "gpt2-small" in checkpoints else "demo"
         stack = run_stack(work, checkpoints)
-        base = baselines(checkpoints[target])
-        demo_base = baselines(checkpoints["demo"]) if target != "demo" else base
+        base = in_fresh_process(generate_baselines, checkpoints[target])
+        engine_s = in_fresh_process(engine_one_token, checkpoints["demo"])
         ours = stack[target]["tokens_per_s"]
         for name in checkpoints:
             print(f"{name}: stack {stack[name]['tokens_per_s']:.0f} tok/s ({stack[name]['tokens']} tokens), "
@@ -265,9 +285,9 @@ def main() -> None:
             print(f"{target} with transformers serve --continuous-batching: {theirs['tokens_per_s']:.0f} tok/s "
                   f"({theirs['tokens']} tokens), ttft p50 {theirs['ttft_s'] * 1000:.0f} ms")  # fmt: skip
         vs_theirs = ours / theirs["tokens_per_s"] if theirs else float("nan")
-        overhead = (stack["http_one_token_s"] - demo_base["engine_one_token_s"]) * 1000
+        overhead = (stack["http_one_token_s"] - engine_s) * 1000
         print(
-            f"1-token completion: engine in process {demo_base['engine_one_token_s'] * 1000:.1f} ms, over HTTP "
+            f"1-token completion: engine in process {engine_s * 1000:.1f} ms, over HTTP "
             f"{stack['http_one_token_s'] * 1000:.1f} ms, with the openai SDK {stack['sdk_one_token_s'] * 1000:.1f} ms"
         )
         print(f"vs_naive={ours / base['naive']:.2f} vs_hf_batch={ours / base['hf_batch']:.2f} vs_transformers_serve={vs_theirs:.2f} "

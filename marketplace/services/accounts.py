@@ -12,6 +12,7 @@ from django.utils import timezone
 from marketplace import keys
 from marketplace.exceptions import InvalidInput, NotAuthenticated, NotFound, PermissionDenied, QuotaExceeded
 from marketplace.models import ApiKey, Scope, User
+from marketplace.services import key_lookup
 
 RESERVED_NAMESPACES = frozenset(
     {
@@ -120,7 +121,7 @@ def authenticate_key(*, raw_key: str) -> ApiKey:
     """Find the active key for a bearer secret, or raise NotAuthenticated. Touches last_used_at (coarsely)."""
     if not keys.is_well_formed(raw_key):
         raise NotAuthenticated("Invalid API key: it is malformed or its checksum does not match")
-    api_key = ApiKey.objects.select_related("user").filter(key_hash=keys.hash_key(raw_key)).first()
+    api_key = key_lookup.find_key(keys.hash_key(raw_key))
     if api_key is None:
         raise NotAuthenticated("Invalid API key")
     if not api_key.is_active or not api_key.user.is_active:

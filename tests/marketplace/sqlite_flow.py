@@ -31,9 +31,15 @@ def main() -> None:
     Ref.objects.create(model=model, kind=RefKind.BRANCH, name="main", commit=commit)
     listing = listings.publish_now(model=model, prompt_price="2", completion_price="6")
     ledger.top_up(user=consumer, amount=MICRO)
-    api_key, _ = accounts.create_api_key(user=consumer, name="k", scopes=["infer"])
+    api_key, secret = accounts.create_api_key(user=consumer, name="k", scopes=["infer"])
     ApiKey.objects.filter(pk=api_key.pk).update(spend_limit=MICRO, spend_period="day")
-    api_key.refresh_from_db()
+    api_key = accounts.authenticate_key(raw_key=secret)  # the raw-SQL lookup, with SQLite's converters
+    stored = ApiKey.objects.select_related("user").get(pk=api_key.pk)
+    key_lookup_ok = all(
+        getattr(found, field.attname) == getattr(orm, field.attname)
+        for found, orm in ((api_key, stored), (api_key.user, stored.user))
+        for field in type(orm)._meta.concrete_fields
+    ) and (api_key.scopes, api_key.spend_limit) == (["infer"], MICRO)
 
     first = metering.authorize(user=consumer, api_key=api_key, model=model, prompt_tokens=1000, max_tokens=500)
     charged = metering.settle(request_id=first.request_id, prompt_tokens=1000, completion_tokens=100)
@@ -50,7 +56,7 @@ def main() -> None:
         "same_record": again.pk == charged.pk, "released_cost": released.cost,
         "wallet": ledger.account_for(consumer.pk, AccountKind.WALLET).balance,
         "earnings": ledger.account_for(provider.pk, AccountKind.EARNINGS).balance,
-        "audit_ok": report.ok, "problems": report.problems,
+        "audit_ok": report.ok, "problems": report.problems, "key_lookup_ok": key_lookup_ok,
     }))  # fmt: skip
 
 

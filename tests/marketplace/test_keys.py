@@ -157,3 +157,26 @@ def test_one_user_cannot_revoke_anothers_key(client, provider, outsider, make_ke
     assert response.status_code == 404
     victim.refresh_from_db()
     assert victim.revoked_at is None
+
+
+def same_fields(found, stored) -> bool:
+    """Every column of the key and of its user holds what the ORM loads."""
+    return all(
+        getattr(loaded, field.attname) == getattr(expected, field.attname)
+        for loaded, expected in ((found, stored), (found.user, stored.user))
+        for field in type(expected)._meta.concrete_fields
+    )
+
+
+@pytest.mark.django_db
+def test_the_key_lookup_builds_the_orms_objects(provider):
+    api_key, secret = accounts.create_api_key(user=provider, name="ci", scopes=["read", "infer"])
+    expires = timezone.now() + dt.timedelta(days=3)
+    ApiKey.objects.filter(pk=api_key.pk).update(expires_at=expires, rpm_limit=7, spend_limit=123, spend_period="week")
+
+    found = accounts.authenticate_key(raw_key=secret)
+
+    stored = ApiKey.objects.select_related("user").get(pk=api_key.pk)
+    assert same_fields(found, stored)
+    assert (found.scopes, found.expires_at, found.user.username) == (["infer", "read"], expires, "alice")
+    assert found.last_used_at is not None and found.user.storage_quota_bytes == stored.user.storage_quota_bytes

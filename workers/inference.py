@@ -117,9 +117,9 @@ def run_generation(request: dict) -> dict:
             )
         for generation in call.generations:
             loaded.engine.check(generation)
-        relay().add(call)  # before the first token can come: its start entry goes first
         for generation in call.generations:
             loaded.engine.submit(generation)
+        relay().add(call)
     except Exception as exc:
         logger.exception("generation %s could not start", request_id)
         if call is not None:
@@ -170,8 +170,10 @@ class Relay:
         threading.Thread(target=self._run, name="infer-relay", daemon=True).start()
 
     def add(self, call: _Call) -> None:
+        """Take a call whose generations were submitted. Its "start" entry goes with its first tokens, or at the
+        relay's next look (within CANCEL_CHECK_SECONDS) if they are slow to come: not waking the relay now
+        leaves the engine alone for the step that makes them."""
         self._added.append(call)
-        self._wake.set()
 
     def on_token(self, call: _Call, index: int, event) -> None:
         self._events.append((call, index, event))
@@ -202,12 +204,11 @@ class Relay:
             call = self._added.popleft()
             self._calls[call.request_id] = call
             touched.add(call)
-            if not call.started:
-                pipe.xadd(call.key, {"type": "start", "worker": heartbeat()})
-                call.started = True
+            self._start(pipe, call)
         while self._events:
             call, index, event = self._events.popleft()
             touched.add(call)
+            self._start(pipe, call)  # a token may come before its call was added
             if event is FINISHED:
                 call.finished += 1
                 if call.finished == len(call.generations):
@@ -238,6 +239,12 @@ class Relay:
         for call in ended:
             self._calls.pop(call.request_id, None)
             call.ended.set()
+
+    @staticmethod
+    def _start(pipe, call: _Call) -> None:
+        if not call.started:
+            pipe.xadd(call.key, {"type": "start", "worker": heartbeat()})
+            call.started = True
 
     def _stop_the_abandoned(self) -> None:
         calls = list(self._calls.values())

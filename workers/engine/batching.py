@@ -16,6 +16,7 @@ import dataclasses
 import inspect
 import math
 import queue
+import secrets
 import threading
 from collections.abc import Callable
 
@@ -91,9 +92,17 @@ class Generation:
         self.error: str | None = None
         self.done = threading.Event()
         self._cancelled = threading.Event()
-        self.generator = torch.Generator()
-        self.generator.manual_seed(params.seed if params.seed is not None else torch.seed())
+        self._generator: torch.Generator | None = None
         self.counts: dict[int, int] = {}
+
+    @property
+    def generator(self) -> torch.Generator:
+        """This generation's own random numbers: from its seed, or from the OS. Made on first use, since greedy
+        generations need none and seeding from the OS through torch costs ~60 µs."""
+        if self._generator is None:
+            seed = self.params.seed if self.params.seed is not None else secrets.randbits(63)
+            self._generator = torch.Generator().manual_seed(seed)
+        return self._generator
 
     def cancel(self) -> None:
         """Stop after the current step (a client went away). Tokens made so far stay in `tokens`."""

@@ -167,7 +167,8 @@ class Relay:
         self._events: collections.deque = collections.deque()  # (call, choice, TokenEvent or FINISHED)
         self._calls: dict[str, _Call] = {}  # under way, by request id; the relay thread's own
         self._wake = threading.Event()
-        threading.Thread(target=self._run, name="infer-relay", daemon=True).start()
+        self.thread = threading.Thread(target=self._run, name="infer-relay", daemon=True)
+        self.thread.start()
 
     def add(self, call: _Call) -> None:
         """Take a call whose generations were submitted. Its "start" entry goes with its first tokens, or at the

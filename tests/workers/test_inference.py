@@ -69,3 +69,33 @@ def test_a_cancel_request_stops_the_generation(infer_worker, served_commit, tiny
 
     assert done["finish_reason"] == "cancelled"
     assert int(done["completion_tokens"]) < 100
+
+
+def test_a_relay_that_cannot_reach_redis_fails_its_calls_and_stops_them_and_goes_on(tiny_checkpoint):
+    from functools import partial
+
+    from workers.engine.batching import BatchEngine, Generation, SamplingParams
+    from workers.engine.serving import TextStream
+    from workers.inference import Relay, _Call
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
+    relay = Relay(redis.Redis.from_url("redis://127.0.0.1:1/0"))  # nothing listens there
+    engine = BatchEngine(AutoModelForCausalLM.from_pretrained(tiny_checkpoint), on_step=relay.wake).start()
+    try:
+        for request_id in ("req_lost_1", "req_lost_2"):  # the second shows the relay outlived the first failure
+            call = _Call(request_id, streams.stream_key(request_id), prompt_tokens=3, started=True)
+            call.texts.append(TextStream(tokenizer))
+            call.generations.append(
+                Generation([5, 6, 7], SamplingParams(max_tokens=100, temperature=0.0),
+                           on_token=partial(relay.on_token, call, 0), on_finish=partial(relay.on_finish, call, 0))
+            )  # fmt: skip
+            engine.submit(call.generations[0])
+            relay.add(call)
+
+            assert call.ended.wait(10)
+            assert isinstance(call.failure, redis.ConnectionError) and call.summary is None
+            assert call.generations[0].wait(10) and call.generations[0].finish_reason == "cancelled"
+            assert len(call.generations[0].tokens) < 100
+        assert relay.thread.is_alive()
+    finally:
+        engine.stop()

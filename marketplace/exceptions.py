@@ -6,7 +6,7 @@ class DomainError(Exception):
 
     status_code = 400
     code = "bad_request"
-    error_type: str | None = None  # the OpenAI error `type`; the class name when unset
+    error_type = "invalid_request_error"  # the OpenAI error `type`, which OpenAI gives every request it refuses
     headers: dict[str, str] = {}
 
     def __init__(self, message: str, *, param: str | None = None):

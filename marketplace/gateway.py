@@ -35,7 +35,6 @@ SPECIAL_TOKEN_ALLOWANCE = 8
 
 class ContextLengthExceeded(InvalidInput):
     code = "context_length_exceeded"
-    error_type = "invalid_request_error"
 
 
 class WorkerLost(ServiceUnavailable):

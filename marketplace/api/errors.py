@@ -8,8 +8,7 @@ from marketplace.exceptions import DomainError
 
 def error_body(exc: DomainError) -> dict:
     """The OpenAI error shape, used by every JSON API of the store."""
-    error_type = exc.error_type or type(exc).__name__
-    return {"error": {"message": exc.message, "type": error_type, "param": exc.param, "code": exc.code}}
+    return {"error": {"message": exc.message, "type": exc.error_type, "param": exc.param, "code": exc.code}}
 
 
 def exception_handler(exc, context):
@@ -20,5 +19,6 @@ def exception_handler(exc, context):
         detail = response.data.get("detail") if isinstance(response.data, dict) else None
         message = str(detail) if detail is not None else str(response.data)
         code = getattr(detail, "code", None) or "invalid_request"
-        response.data = {"error": {"message": message, "type": type(exc).__name__, "param": None, "code": code}}
+        error_type = "invalid_request_error" if response.status_code < 500 else "server_error"
+        response.data = {"error": {"message": message, "type": error_type, "param": None, "code": code}}
     return response

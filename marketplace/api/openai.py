@@ -25,10 +25,7 @@ logger = logging.getLogger(__name__)
 
 
 def _error(exc: DomainError) -> JsonResponse:
-    body = error_body(exc)
-    if isinstance(exc, NotAuthenticated):
-        body["error"]["type"] = "invalid_request_error"
-    return JsonResponse(body, status=exc.status_code, headers=exc.headers)
+    return JsonResponse(error_body(exc), status=exc.status_code, headers=exc.headers)
 
 
 def _session_caller(request: HttpRequest):

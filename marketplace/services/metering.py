@@ -51,7 +51,6 @@ logger = logging.getLogger(__name__)
 
 class ModelNotFound(NotFound):
     code = "model_not_found"
-    error_type = "invalid_request_error"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -77,10 +77,10 @@ def test_errors_arrive_as_the_clients_exceptions(client, live_server, consumer):
         openai.OpenAI(base_url=f"{live_server.url}/v1", api_key="gpts_wrong", max_retries=0).models.list()
     with pytest.raises(openai.NotFoundError) as missing:
         client.completions.create(model="alice/nothing", prompt="x", max_tokens=2)
-    assert missing.value.code == "model_not_found"
+    assert (missing.value.code, missing.value.type) == ("model_not_found", "invalid_request_error")
     with pytest.raises(openai.BadRequestError) as bad:
         client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=2, temperature=3)
-    assert bad.value.body["param"] == "temperature"
+    assert (bad.value.body["param"], bad.value.type) == ("temperature", "invalid_request_error")  # as OpenAI types it
     with pytest.raises(openai.BadRequestError) as too_long:
         client.completions.create(model="alice/tiny-gpt", prompt="word " * 100, max_tokens=100)
     assert too_long.value.code == "context_length_exceeded"

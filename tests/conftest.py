@@ -178,3 +178,19 @@ def commit_valid_checkpoint(owner, name: str, directory: Path, *, context_length
 def served_commit(provider, tiny_checkpoint):
     """alice/tiny-gpt with the tiny checkpoint committed and marked valid."""
     return commit_valid_checkpoint(provider, "tiny-gpt", tiny_checkpoint, context_length=128)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """Before the test database is dropped, end the sessions that threads of this process left open: the pool
+    threads of the in-process Celery workers keep their persistent connections (CONN_MAX_AGE), and PostgreSQL
+    refuses to drop a database in use."""
+    yield
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )

@@ -192,7 +192,8 @@ def run_transformers_serve(checkpoint: Path) -> dict | None:
     port = free_port()
     log = open(checkpoint.parent / "transformers-serve.log", "wb")
     server = subprocess.Popen([sys.executable, "-m", "transformers.cli.transformers", "serve", str(checkpoint),
-                               "--continuous-batching", "--device", "cpu", "--dtype", DTYPE, "--host", "127.0.0.1", "--port", str(port)],
+                               "--continuous-batching", "--device", "cpu", "--dtype", DTYPE, "--host", "127.0.0.1",
+                               "--port", str(port)],
                               stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     try:
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key="none", max_retries=0, timeout=600)

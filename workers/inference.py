@@ -208,6 +208,8 @@ class Relay:
             self._start(pipe, call)
         while self._events:
             call, index, event = self._events.popleft()
+            if call.ended.is_set():
+                continue  # it failed: what its generation made since it was stopped goes nowhere
             touched.add(call)
             self._start(pipe, call)  # a token may come before its call was added
             if event is FINISHED:

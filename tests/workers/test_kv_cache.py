@@ -50,6 +50,8 @@ def test_long_generations_match_generate_token_for_token():
 
     for prompt, generation in zip(prompts, generations, strict=True):
         with torch.no_grad():
-            expected = model.generate(torch.tensor([prompt]), attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
-                                      max_new_tokens=2 * ROOM + 10, do_sample=False, pad_token_id=0, eos_token_id=None)  # fmt: skip
+            expected = model.generate(
+                torch.tensor([prompt]), attention_mask=torch.ones(1, len(prompt), dtype=torch.long),
+                max_new_tokens=2 * ROOM + 10, do_sample=False, pad_token_id=0, eos_token_id=None,
+            )  # fmt: skip
         assert generation.token_ids == expected[0, len(prompt) :].tolist()

@@ -8,9 +8,9 @@ One BatchEngine serves one loaded model. Its loop (one thread) repeats:
 
 The batch's KV cache is a transformers DynamicCache that appends in place (kv_cache.py), left-padded to a
 common length, with an attention mask and per-sequence position ids, so a sequence computes exactly what it would
-compute alone (the tests compare greedy output with `generate` token for token). Each request samples with its own torch.Generator, so a seed
-gives the same sample whatever else shares the batch. No Django here: the worker task feeds it and relays
-tokens."""
+compute alone (the tests compare greedy output with `generate` token for token). Each request samples with its
+own torch.Generator, so a seed gives the same sample whatever else shares the batch. No Django here: the worker
+task feeds it and relays tokens."""
 
 import dataclasses
 import inspect

@@ -8,7 +8,8 @@
                                                provider credit, platform fee, idempotent by consumer and commit);
                                                the other shards, resumed and repeated downloads are then free
 
-Configs, tokenizers and the card are never withheld: only files that hold weights (WEIGHT_SUFFIXES)."""
+A download paid with an API key counts against that key's spend cap, as its /v1 calls do (429 past the cap,
+nothing charged). Configs, tokenizers and the card are never withheld: only files that hold weights (WEIGHT_SUFFIXES)."""
 
 import datetime as dt
 
@@ -18,7 +19,7 @@ from django.db import IntegrityError, transaction
 from marketplace.exceptions import InsufficientFunds, NotAuthenticated
 from marketplace.models import AccountKind, ApiKey, Listing, TransactionKind, User
 from marketplace.money import format_credits, split_fee
-from marketplace.services import charge_sql
+from marketplace.services import charge_sql, metering
 from marketplace.services.ledger import accounts_for, post_transaction, posted_transaction
 from registry.exceptions import GatedRepo
 from registry.models import Commit, Model
@@ -60,13 +61,26 @@ def grant_weights(*, model: Model, commit: Commit, user: User | None, api_key: A
             f"downloading the weights of {model.repo_id} costs {format_credits(price)} credits: send your token"
         )
     if pay:
-        _charge_download(model=model, commit=commit, user=user, key_id=api_key.pk if api_key else 0, price=price)
+        _charge_download(model=model, commit=commit, user=user, api_key=api_key, price=price)
 
 
-def _charge_download(*, model: Model, commit: Commit, user: User, key_id: int, price: int) -> None:
+def _charge_download(*, model: Model, commit: Commit, user: User, api_key: ApiKey | None, price: int) -> None:
     key = f"download:{user.pk}:{commit.sha}"
     if posted_transaction(key) is not None:
         return  # paid for this commit already
+    spend = metering.hold_key_spend(api_key=api_key, amount=price)  # the key's spend cap counts downloads too
+    paid = False
+    try:
+        paid = _post_download(model=model, commit=commit, user=user, key_id=api_key.pk if api_key else 0, price=price)
+    finally:
+        if spend is not None and not paid:  # refused, failed, or a concurrent first download paid it
+            spend.give_back()
+
+
+def _post_download(*, model: Model, commit: Commit, user: User, key_id: int, price: int) -> bool:
+    """Post the charge and count it in the rollups. False if a concurrent first download (another shard) posted
+    it first."""
+    key = f"download:{user.pk}:{commit.sha}"
     accounts = accounts_for([(user.pk, AccountKind.WALLET), (model.owner_id, AccountKind.EARNINGS),
                              (None, AccountKind.PLATFORM_FEES)])  # fmt: skip
     share, fee = split_fee(price, fee_percent=settings.PLATFORM_FEE_PERCENT)
@@ -87,6 +101,7 @@ def _charge_download(*, model: Model, commit: Commit, user: User, key_id: int, p
                 model_label=model.repo_id, commit_sha=commit.sha, prompt_tokens=0, completion_tokens=0, cost=price,
                 share=share, fee=fee,
             )  # fmt: skip
+        return True
     except InsufficientFunds:
         raise InsufficientFunds(
             f"downloading the weights of {model.repo_id} costs {format_credits(price)} credits, more than your "
@@ -95,3 +110,4 @@ def _charge_download(*, model: Model, commit: Commit, user: User, key_id: int, p
     except IntegrityError:  # a concurrent first download (another shard) paid it
         if posted_transaction(key) is None:
             raise
+        return False

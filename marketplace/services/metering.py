@@ -32,6 +32,7 @@ from marketplace.exceptions import (
 from marketplace.models import (
     AccountKind,
     ApiKey,
+    ConsumerUsageDaily,
     Listing,
     ListingStatus,
     Reservation,
@@ -174,7 +175,7 @@ class _Counters:
         self.spend_taken = spend
         return decision
 
-    def take_more_spend(self, extra: int, *, max_cost: int, request_id: str) -> None:
+    def take_more_spend(self, extra: int, *, max_cost: int, request_id: str | None) -> None:
         """The real maximum cost turned out higher than the estimate taken: take the difference too."""
         try:
             outcome = limits.take_more_spend(spend_key=self.spend_key, spend_cap=self.spend_cap, extra=extra)
@@ -378,14 +379,37 @@ def _refuse(decision: limits.Decision, *, tokens: int, max_cost: int, spend_cap:
 def _spent_in_period(
     api_key: ApiKey, period_start: dt.datetime | None, spend_key: str, excluding: str | None = None
 ) -> int:
-    """Settled spend of a key in a period plus its open reservations there: what its spend counter holds."""
-    settled = UsageRecord.objects.filter(api_key=api_key)
+    """What a key spent in a period (its daily rollups: settled calls and paid downloads; periods start at midnight
+    UTC, as rollup days do) plus its open reservations there: what its spend counter holds."""
+    settled = ConsumerUsageDaily.objects.filter(user_id=api_key.user_id, key_id=api_key.pk)
     if period_start is not None:
-        settled = settled.filter(created_at__gte=period_start)
+        settled = settled.filter(day__gte=period_start.date())
     open_holds = Reservation.objects.filter(api_key=api_key, spend_key=spend_key).exclude(request_id=excluding)
     return (settled.aggregate(total=Sum("cost"))["total"] or 0) + (
         open_holds.aggregate(total=Sum("max_cost"))["total"] or 0
     )
+
+
+@dataclasses.dataclass
+class SpendHold:
+    """Spend taken on a key's cap for a charge outside /v1 (a download); give it back if the charge fails."""
+
+    counters: _Counters
+    amount: int
+
+    def give_back(self) -> None:
+        _give_back_quietly(subject=self.counters.subject, tokens=0, tpm=self.counters.tpm,
+                           spend_key=self.counters.spend_key, spend_delta=-self.amount)  # fmt: skip
+
+
+def hold_key_spend(*, api_key: ApiKey | None, amount: int) -> SpendHold | None:
+    """Count `amount` against the key's spend cap, or raise InsufficientQuota (429) if the cap would be passed
+    (ServiceUnavailable if Redis is down). None when there is no key, no cap or nothing to pay."""
+    if api_key is None or api_key.spend_limit is None or amount <= 0:
+        return None
+    counters = _Counters.of(user=api_key.user, api_key=api_key, tokens=0, now=timezone.now())
+    counters.take_more_spend(amount, max_cost=amount, request_id=None)
+    return SpendHold(counters, amount)
 
 
 def _give_back_quietly(**kwargs) -> None:

@@ -224,3 +224,42 @@ def test_a_download_price_is_charged_once_per_consumer_and_commit(
     assert poor[0] == 402 and "top up" in poor[1]
     assert ledger.account_for(outsider.pk, AccountKind.WALLET).balance == MICRO // 10  # nothing taken
     assert ledger.audit_ledger().ok
+
+
+def test_a_keys_spend_cap_counts_its_downloads(
+    live_server, provider, consumer, make_key, served_commit, tiny_checkpoint
+):
+    import urllib.error
+    import urllib.request
+
+    from marketplace.models import AccountKind, ApiKey, LedgerTransaction
+    from marketplace.money import MICRO
+    from marketplace.services import ledger, limits, listings
+    from tests.conftest import commit_valid_checkpoint
+
+    second = commit_valid_checkpoint(provider, "tiny-two", tiny_checkpoint, context_length=128)
+    for commit in (served_commit, second):
+        listings.publish_now(model=commit.model, prompt_price="0", completion_price="0", download_price="0.5",
+                             is_downloadable=True)  # fmt: skip
+    ledger.top_up(user=consumer, amount=MICRO)
+    token = make_key(consumer, scopes=("read",))
+    ApiKey.objects.filter(user=consumer).update(spend_limit=600_000, spend_period="day")  # 0.6 credits a day
+
+    def fetch(commit):
+        url = f"{live_server.url}/{commit.model.repo_id}/resolve/{commit.sha}/model.safetensors"
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})):
+                return 200, ""
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())["error"]
+
+    paid = fetch(served_commit)
+    over = fetch(second)
+    limits.client().flushdb()  # Redis lost the counter: it is rebuilt from the rollups, the download included
+    still_over = fetch(second)
+
+    assert paid == (200, "")
+    assert over[0] == still_over[0] == 429 and "spend limit of 0.600000" in over[1]
+    assert ledger.account_for(consumer.pk, AccountKind.WALLET).balance == MICRO - 500_000  # the first, only
+    assert LedgerTransaction.objects.filter(idempotency_key__startswith="download:").count() == 1
+    assert fetch(served_commit) == (200, "")  # paid already: free again, and within the cap

@@ -11,8 +11,8 @@ Models, built here (nothing downloaded): a GPT-2-small-sized model (12 layers, 7
 to a 1-token completion over the same engine in process. Ratios are aggregate generated tokens per second.
 
 Last line: vs_naive=R vs_hf_batch=R vs_transformers_serve=R overhead_ms_p50=X ttft_ms_p50=Y
-(BENCH_SERVE_SMALL_ONLY=1 skips the 124M model for a quick run; INFER_DTYPE=bfloat16 runs the stack and every
-baseline in bfloat16.)"""
+(BENCH_SERVE_SMALL_ONLY=1 skips the 124M model for a quick run; INFER_DTYPE=bfloat16, or auto, runs the stack and
+every baseline in that dtype, as the workers resolve it.)"""
 
 import json
 import multiprocessing
@@ -33,7 +33,16 @@ CLIENTS, NEW_TOKENS = 32, 64
 DATABASE = "gptstore_bench_serve"
 sys.path.insert(0, str(ROOT))  # here, not in main(): the baselines' fresh processes import this file too
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-DTYPE = os.environ.setdefault("INFER_DTYPE", "float32")  # the stack's (its workers read it) and the baselines'
+os.environ.setdefault("INFER_DTYPE", "float32")  # the stack's (its workers read it) and the baselines'
+
+
+def dtype_name() -> str:
+    """INFER_DTYPE as an infer worker on this machine resolves it ("auto" included)."""
+    import torch
+
+    from workers.engine.serving import pick_dtype
+
+    return str(pick_dtype(os.environ["INFER_DTYPE"], torch.device("cpu"))).removeprefix("torch.")
 
 
 def free_port() -> int:
@@ -63,7 +72,7 @@ def generate_baselines(checkpoint: Path) -> dict:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-    model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=getattr(torch, DTYPE)).eval()
+    model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=getattr(torch, dtype_name())).eval()
     batch = prompts(tokenizer)
     greedy = {"do_sample": False, "pad_token_id": 0, "eos_token_id": None}
     with torch.no_grad():
@@ -92,7 +101,7 @@ def engine_one_token(checkpoint: Path) -> float:
     from workers.engine.batching import BatchEngine, Generation, SamplingParams
 
     batch = prompts(AutoTokenizer.from_pretrained(checkpoint))
-    model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=getattr(torch, DTYPE)).eval()
+    model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=getattr(torch, dtype_name())).eval()
     engine = BatchEngine(model, max_batch=32).start()
     one_token = []
     for ids in batch[:20]:
@@ -192,7 +201,7 @@ def run_transformers_serve(checkpoint: Path) -> dict | None:
     port = free_port()
     log = open(checkpoint.parent / "transformers-serve.log", "wb")
     server = subprocess.Popen([sys.executable, "-m", "transformers.cli.transformers", "serve", str(checkpoint),
-                               "--continuous-batching", "--device", "cpu", "--dtype", DTYPE, "--host", "127.0.0.1",
+                               "--continuous-batching", "--device", "cpu", "--dtype", dtype_name(), "--host", "127.0.0.1",
                                "--port", str(port)],
                               stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
     try:
@@ -284,7 +293,9 @@ def main() -> None:
         for name in checkpoints:
             print(f"{name}: stack {stack[name]['tokens_per_s']:.0f} tok/s ({stack[name]['tokens']} tokens), "
                   f"ttft p50 {stack[name]['ttft_s'] * 1000:.0f} ms")  # fmt: skip
-        print(f"{target} in process ({DTYPE}): naive {base['naive']:.0f} tok/s, hf_batch {base['hf_batch']:.0f} tok/s")
+        print(
+            f"{target} in process ({dtype_name()}): naive {base['naive']:.0f} tok/s, hf_batch {base['hf_batch']:.0f} tok/s"
+        )
         theirs = run_transformers_serve(checkpoints[target])
         if theirs is not None:
             print(f"{target} with transformers serve --continuous-batching: {theirs['tokens_per_s']:.0f} tok/s "

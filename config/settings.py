@@ -149,9 +149,10 @@ if PLATFORM_FEE_PERCENT > 100:
 # Inference workers
 INFER_CACHE_MB = env_int("INFER_CACHE_MB", 4096, minimum=1)  # loaded models per worker process, LRU beyond this
 INFER_MAX_BATCH = env_int("INFER_MAX_BATCH", 32, minimum=1)  # sequences decoded together per model
-INFER_DTYPE = env_str("INFER_DTYPE", "float32")  # float32 | bfloat16 | float16 (see docs/benchmarks.md)
-if INFER_DTYPE not in ("float32", "bfloat16", "float16"):
-    raise ImproperlyConfigured(f"INFER_DTYPE must be float32, bfloat16 or float16, got {INFER_DTYPE!r}")
+# float32 | bfloat16 | float16 | auto: bfloat16 where it is fast (AMX, CUDA), else float32 (docs/serving.md, "bf16")
+INFER_DTYPE = env_str("INFER_DTYPE", "float32")
+if INFER_DTYPE not in ("float32", "bfloat16", "float16", "auto"):
+    raise ImproperlyConfigured(f"INFER_DTYPE must be float32, bfloat16, float16 or auto, got {INFER_DTYPE!r}")
 
 # The /v1 gateway
 MAX_PROMPT_CHARS = env_int("MAX_PROMPT_CHARS", 200_000, minimum=1)

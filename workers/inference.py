@@ -21,14 +21,13 @@ import threading
 import time
 
 import redis
-import torch
 from django.conf import settings
 
 from registry.checkout import checkout
 from registry.models import Commit, ValidationStatus
 from workers.engine.batching import Generation, SamplingParams
 from workers.engine.beams import beam_search
-from workers.engine.serving import LoadedModel, ModelCache, TextStream, load_model, pick_device
+from workers.engine.serving import LoadedModel, ModelCache, TextStream, load_model, pick_device, pick_dtype
 from workers.streams import WORKER_HEARTBEAT_TTL_SECONDS, cancel_key, stream_key, worker_key
 
 logger = logging.getLogger(__name__)
@@ -72,12 +71,13 @@ def loaded_model(commit_id: int, commit_sha: str) -> LoadedModel:
 
     def load() -> LoadedModel:
         commit = Commit.objects.get(pk=commit_id, sha=commit_sha, validation_status=ValidationStatus.VALID)
+        device = pick_device()
         with checkout(commit) as directory:
             return load_model(
                 directory,
                 key=commit.sha,
-                device=pick_device(),
-                dtype=getattr(torch, settings.INFER_DTYPE),
+                device=device,
+                dtype=pick_dtype(settings.INFER_DTYPE, device),
                 max_batch=settings.INFER_MAX_BATCH,
                 on_step=relay().wake,
             )

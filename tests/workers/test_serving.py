@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from workers.engine.serving import LoadedModel, ModelCache, TextStream, load_model
+from workers.engine.serving import LoadedModel, ModelCache, TextStream, load_model, pick_dtype
 
 
 class FakeEngine:
@@ -104,3 +104,16 @@ def test_text_stream_stops_at_a_stop_string_and_holds_back_its_start(tokenizer):
     assert "".join(deltas) == "alpha beta"
     assert stream.stopped and stream.finish() == ""
     assert " E" not in "".join(deltas)  # a prefix of the stop string never leaked
+
+
+def test_auto_dtype_is_bfloat16_only_on_a_cpu_with_amx():
+    cpu = torch.device("cpu")
+
+    assert pick_dtype("auto", cpu, cpu_capabilities={"amx_bf16": True, "avx512_bf16": True}) is torch.bfloat16
+    assert pick_dtype("auto", cpu, cpu_capabilities={"amx_bf16": False, "avx512_bf16": True}) is torch.float32
+    assert pick_dtype("auto", cpu, cpu_capabilities={}) is torch.float32
+    assert pick_dtype("float32", cpu, cpu_capabilities={"amx_bf16": True}) is torch.float32
+    assert pick_dtype("bfloat16", cpu, cpu_capabilities={}) is torch.bfloat16
+    # this machine's own answer, from torch's reading of its CPU
+    expected = torch.bfloat16 if torch.cpu.get_capabilities().get("amx_bf16") else torch.float32
+    assert pick_dtype("auto", cpu) is expected

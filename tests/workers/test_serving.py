@@ -95,6 +95,19 @@ def test_text_stream_sends_deltas_that_add_up_to_the_text(tokenizer):
     assert "".join(deltas) == tokenizer.decode(ids)
 
 
+def test_text_stream_decodes_long_text_with_multibyte_characters_as_the_whole_decode(tokenizer):
+    text = "Größe → 東京 🙂 naïve café; " * 40 + "def main():\n    return {'ok': True}\n" * 20
+    ids = tokenizer(text)["input_ids"]
+    stream = TextStream(tokenizer)
+
+    deltas = [stream.push(token) for token in ids]
+    tail = stream.finish()
+
+    assert len(ids) > 500 and "".join(deltas) + tail == tokenizer.decode(ids) == text
+    assert "\ufffd" not in "".join(deltas)  # half characters were held back, never sent
+    assert tail == ""  # nothing was left behind: every complete character went out as it came
+
+
 def test_text_stream_stops_at_a_stop_string_and_holds_back_its_start(tokenizer):
     ids = tokenizer("alpha beta END gamma")["input_ids"]
     stream = TextStream(tokenizer, stop=(" END",))

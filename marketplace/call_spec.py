@@ -41,9 +41,25 @@ def _number(body: dict, name: str, default, *, low, high, kind=float):
     return kind(value)
 
 
+# Parameters of the OpenAI API that change the answer and that these text models do not implement: refused with a
+# 400 naming them rather than ignored (a caller who sets them expects their effect). Each: is it in effect?
+UNSUPPORTED = {
+    "logit_bias": lambda value: bool(value),
+    "echo": lambda value: bool(value),
+    "suffix": lambda value: bool(value),
+    "best_of": lambda value: value not in (None, 1),
+    "tools": lambda value: bool(value),
+    "functions": lambda value: bool(value),
+    "response_format": lambda value: value not in (None, {"type": "text"}),
+}
+
+
 def _common(body: dict) -> dict:
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object")
+    for name, in_effect in UNSUPPORTED.items():
+        if in_effect(body.get(name)):
+            raise InvalidInput(f"'{name}' is not supported by this server", param=name)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidInput("'model' is required: an id such as owner/name or owner/name@revision", param="model")
@@ -117,14 +133,17 @@ def parse_chat(body: dict) -> CallSpec:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidInput("'messages' must be a non-empty list", param="messages")
+    texts = []
     for message in messages:
-        if (
-            not isinstance(message, dict)
-            or message.get("role") not in ("system", "developer", "user", "assistant")
-            or not isinstance(message.get("content"), str)
-        ):
-            raise InvalidInput("each message needs a role (system, user, assistant) and text content", param="messages")
-    if sum(len(m["content"]) for m in messages) > settings.MAX_PROMPT_CHARS:
+        text = _text_content(message.get("content")) if isinstance(message, dict) else None
+        if text is None or message.get("role") not in ("system", "developer", "user", "assistant"):
+            raise InvalidInput(
+                "each message needs a role (system, developer, user, assistant) and text content: a string, or a "
+                "list of parts of type 'text' (these models take no images or audio)",
+                param="messages",
+            )
+        texts.append({"role": message["role"], "content": text})
+    if sum(len(m["content"]) for m in texts) > settings.MAX_PROMPT_CHARS:
         raise InvalidInput(f"'messages' hold more than {settings.MAX_PROMPT_CHARS} characters", param="messages")
     limit = body.get("max_completion_tokens", body.get("max_tokens"))
     name = "max_completion_tokens" if "max_completion_tokens" in body else "max_tokens"
@@ -133,9 +152,26 @@ def parse_chat(body: dict) -> CallSpec:
     if body.get("logprobs"):
         logprobs = _number(body, "top_logprobs", 0, low=0, high=20, kind=int)
     spec = CallSpec(
-        messages=tuple({"role": m["role"], "content": m["content"]} for m in messages),
+        messages=tuple(texts),
         max_tokens=max_tokens or 0,
         logprobs=logprobs,
         **fields,
     )
     return spec
+
+
+def _text_content(content) -> str | None:
+    """A message's text: a string, or the text parts of a list of content parts joined by newlines (as vLLM joins
+    them); None if it is neither or holds other parts."""
+    if isinstance(content, str):
+        return content
+    if (
+        isinstance(content, list)
+        and content
+        and all(
+            isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
+            for part in content
+        )
+    ):
+        return "\n".join(part["text"] for part in content)
+    return None

@@ -309,3 +309,34 @@ def test_an_unreachable_broker_answers_503_and_charges_nothing(client, consumer)
     wallet = ledger.account_for(consumer.pk, AccountKind.WALLET)
     assert (wallet.balance, wallet.held) == (10 * MICRO, 0)
     assert client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=2).usage.completion_tokens >= 1
+
+
+def test_chat_content_parts_are_read_as_text_and_unsupported_parameters_are_refused(client, consumer):
+    def chat(content, **extra):
+        return client.chat.completions.create(model="alice/tiny-gpt", messages=[{"role": "user", "content": content}],
+                                              max_tokens=6, temperature=0, **extra)  # fmt: skip
+
+    parts = chat([{"type": "text", "text": "Say something"}, {"type": "text", "text": "about lists."}])
+    text = chat("Say something\nabout lists.")
+    wait_for(lambda: UsageRecord.objects.filter(status="ok").count() == 2)
+    balance = ledger.account_for(consumer.pk, AccountKind.WALLET).balance
+
+    refusals = []
+    for content, extra in [
+        ([{"type": "image_url", "image_url": {"url": "https://example.com/a.png"}}], {}),
+        ("hi", {"logit_bias": {"5": 100}}),
+        ("hi", {"response_format": {"type": "json_object"}}),
+        ("hi", {"tools": [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]}),
+    ]:
+        with pytest.raises(openai.BadRequestError) as refused:
+            chat(content, **extra)
+        refusals.append(refused.value.body["param"])
+    with pytest.raises(openai.BadRequestError) as echo:
+        client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=2, echo=True)
+
+    assert parts.choices[0].message.content == text.choices[0].message.content
+    assert parts.usage.prompt_tokens == text.usage.prompt_tokens
+    assert refusals == ["messages", "logit_bias", "response_format", "tools"]
+    assert echo.value.body["param"] == "echo" and "not supported" in echo.value.body["message"]
+    assert ledger.account_for(consumer.pk, AccountKind.WALLET).balance == balance  # nothing charged for them
+    assert UsageRecord.objects.count() == 2

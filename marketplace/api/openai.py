@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authentication import CSRFCheck
 
 from marketplace import call_spec, gateway
@@ -41,6 +40,34 @@ def _session_caller(request: HttpRequest):
     return request.user
 
 
+def only(method: str):
+    """Answer other methods with 405 in the OpenAI error shape (Django's own answer is an empty HTML page)."""
+
+    def decorate(view):
+        def wrapped(request: HttpRequest, *args, **kwargs):
+            if request.method != method:
+                message = f"Method Not Allowed ({request.method} {request.path}): use {method}"
+                response = JsonResponse(_error_shape(message), status=405)
+                response["Allow"] = method
+                return response
+            return view(request, *args, **kwargs)
+
+        wrapped.__name__ = view.__name__
+        return csrf_exempt(wrapped)
+
+    return decorate
+
+
+def _error_shape(message: str) -> dict:
+    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
+
+
+@csrf_exempt
+def unknown_endpoint(request: HttpRequest, path: str = ""):
+    """Any other /v1 path: 404 as OpenAI answers it, in its error shape."""
+    return JsonResponse(_error_shape(f"Invalid URL ({request.method} {request.path})"), status=404)
+
+
 def openai_view(view):
     """Authenticate the bearer key (or, without one, a signed-in browser session, charged to that user's wallet
     with the default limits) and turn every DomainError into the OpenAI error shape."""
@@ -67,13 +94,13 @@ def _model_json(model) -> dict:
             "owned_by": model.owner.username}  # fmt: skip
 
 
-@require_GET
+@only("GET")
 @openai_view
 def list_models(request, user, api_key):
     return JsonResponse({"object": "list", "data": [_model_json(m) for m in gateway.visible_models(user)]})
 
 
-@require_GET
+@only("GET")
 @openai_view
 def retrieve_model(request, user, api_key, model_id: str):
     return JsonResponse(_model_json(gateway.describe_model(model_id, user)))
@@ -88,13 +115,13 @@ def _body(request: HttpRequest) -> dict:
         raise InvalidInput("the body must be JSON") from None
 
 
-@require_POST
+@only("POST")
 @openai_view
 def completions(request, user, api_key):
     return _serve(call_spec.parse_completion(_body(request)), user, api_key)
 
 
-@require_POST
+@only("POST")
 @openai_view
 def chat_completions(request, user, api_key):
     return _serve(call_spec.parse_chat(_body(request)), user, api_key)

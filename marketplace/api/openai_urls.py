@@ -7,4 +7,5 @@ urlpatterns = [
     re_path(r"^models/(?P<model_id>[^?#]+)$", openai.retrieve_model, name="v1-model"),
     path("completions", openai.completions, name="v1-completions"),
     path("chat/completions", openai.chat_completions, name="v1-chat-completions"),
+    re_path(r"^(?P<path>.*)$", openai.unknown_endpoint),  # last: the OpenAI error shape for any other path
 ]

@@ -33,3 +33,14 @@ def test_backing_service_down_is_503_with_retry_after():
 
     assert (response.status_code, response["Retry-After"]) == (503, "1")
     assert response.data["error"]["type"] == "server_error"
+
+
+def test_other_v1_paths_and_methods_answer_in_the_openai_shape(client):
+    unknown = client.post("/v1/embeddings", data={}, content_type="application/json")
+    wrong_method = client.get("/v1/chat/completions")
+
+    assert (unknown.status_code, unknown.json()) == (404, {"error": {
+        "message": "Invalid URL (POST /v1/embeddings)", "type": "invalid_request_error", "param": None, "code": None,
+    }})  # fmt: skip
+    assert (wrong_method.status_code, wrong_method["Allow"]) == (405, "POST")
+    assert wrong_method.json()["error"]["message"] == "Method Not Allowed (GET /v1/chat/completions): use POST"

@@ -16,3 +16,4 @@ urlpatterns = [
     *file_urlpatterns,
     path("", include("registry.urls")),
 ]
+handler404 = "config.errors.not_found"

@@ -62,12 +62,6 @@ def _error_shape(message: str) -> dict:
     return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
 
 
-@csrf_exempt
-def unknown_endpoint(request: HttpRequest, path: str = ""):
-    """Any other /v1 path: 404 as OpenAI answers it, in its error shape."""
-    return JsonResponse(_error_shape(f"Invalid URL ({request.method} {request.path})"), status=404)
-
-
 def openai_view(view):
     """Authenticate the bearer key (or, without one, a signed-in browser session, charged to that user's wallet
     with the default limits) and turn every DomainError into the OpenAI error shape."""

@@ -44,3 +44,15 @@ def test_other_v1_paths_and_methods_answer_in_the_openai_shape(client):
     }})  # fmt: skip
     assert (wrong_method.status_code, wrong_method["Allow"]) == (405, "POST")
     assert wrong_method.json()["error"]["message"] == "Method Not Allowed (GET /v1/chat/completions): use POST"
+
+
+def test_other_api_paths_answer_json_and_web_pages_html(client, db):
+    ours = client.get("/api/v1/nothing")
+    hub = client.get("/api/nothing/at/all")
+    page = client.get("/no/such/page/here")
+
+    assert (ours.status_code, ours.json()["error"]["message"]) == (404, "Invalid URL (GET /api/v1/nothing)")
+    assert (hub.status_code, hub["X-Error-Code"], hub.json()) == (
+        404, "EntryNotFound", {"error": "Invalid URL (GET /api/nothing/at/all)"}
+    )  # fmt: skip
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/html")

@@ -152,9 +152,16 @@ def run_stack(work: Path, checkpoints: dict[str, Path]) -> dict:
             except openai.APIConnectionError:
                 time.sleep(0.2)
         results = {}
+        processes = {"worker": worker.pid, "web": web.pid, "redis": _redis_pid(), "clients": os.getpid()}
+
+        def cpu() -> dict:  # the clients are this process, whose children are the web and the worker
+            return {part: cpu_seconds(pid, children=part != "clients") for part, pid in processes.items()}
+
         for name in checkpoints:
             client.completions.create(model=f"bench/{name}", prompt="warm up", max_tokens=2)  # loads the model
+            before = cpu()
             results[name] = drive(client, f"bench/{name}")
+            results[name]["cpu_s"] = {part: seconds - before[part] for part, seconds in cpu().items()}
         results["http_one_token_s"] = one_token_latency(port, key)
         sdk = []
         for i in range(20):
@@ -169,6 +176,34 @@ def run_stack(work: Path, checkpoints: dict[str, Path]) -> dict:
         web.wait(timeout=30)
         worker.wait(timeout=60)
         subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", f"DROP DATABASE IF EXISTS {DATABASE}"])
+
+
+def cpu_seconds(pid: int | None, *, children: bool = True) -> float:
+    """CPU time (user + system) of a process, and of its children (gunicorn's and Celery's workers are children),
+    so far (Linux /proc). Where the stack's CPU goes during a drive: on two cores, all of it slows the engine."""
+    if pid is None:
+        return 0.0
+    total = 0.0
+    for task in [pid, *(_children(pid) if children else [])]:
+        try:
+            fields = Path(f"/proc/{task}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, IndexError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        found = [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except FileNotFoundError:
+        return []
+    return [descendant for child in found for descendant in [child, *_children(child)]]
+
+
+def _redis_pid() -> int | None:
+    found = subprocess.run(["pgrep", "-x", "redis-server"], capture_output=True, text=True).stdout.split()
+    return int(found[0]) if found else None
 
 
 def one_token_latency(port: int, key: str, calls: int = 40) -> float:
@@ -291,8 +326,9 @@ def main() -> None:
         engine_s = in_fresh_process(engine_one_token, checkpoints["demo"])
         ours = stack[target]["tokens_per_s"]
         for name in checkpoints:
+            cpu = ", ".join(f"{part} {seconds:.2f}" for part, seconds in stack[name]["cpu_s"].items())
             print(f"{name}: stack {stack[name]['tokens_per_s']:.0f} tok/s ({stack[name]['tokens']} tokens), "
-                  f"ttft p50 {stack[name]['ttft_s'] * 1000:.0f} ms")  # fmt: skip
+                  f"ttft p50 {stack[name]['ttft_s'] * 1000:.0f} ms; CPU seconds during the drive: {cpu}")  # fmt: skip
         print(
             f"{target} in process ({dtype_name()}): naive {base['naive']:.0f} tok/s, hf_batch {base['hf_batch']:.0f} tok/s"
         )

@@ -4,12 +4,13 @@ for the web."""
 from django.http import HttpRequest, JsonResponse
 from django.views import defaults
 
+from marketplace.api.errors import request_error
+
 
 def not_found(request: HttpRequest, exception=None):
     message = f"Invalid URL ({request.method} {request.path})"
     if request.path.startswith(("/v1/", "/api/v1/")):  # the OpenAI-shaped APIs
-        body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
-        return JsonResponse(body, status=404)
+        return JsonResponse(request_error(message), status=404)
     if request.path.startswith("/api/"):  # the Hugging Face protocol
         response = JsonResponse({"error": message}, status=404)
         response["X-Error-Code"] = "EntryNotFound"

@@ -11,6 +11,11 @@ def error_body(exc: DomainError) -> dict:
     return {"error": {"message": exc.message, "type": exc.error_type, "param": exc.param, "code": exc.code}}
 
 
+def request_error(message: str) -> dict:
+    """The OpenAI error shape for a request that matches no endpoint or method: no param, no code."""
+    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
+
+
 def exception_handler(exc, context):
     if isinstance(exc, DomainError):
         return Response(error_body(exc), status=exc.status_code, headers=exc.headers)

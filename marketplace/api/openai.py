@@ -13,7 +13,7 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.authentication import CSRFCheck
 
 from marketplace import call_spec, gateway
-from marketplace.api.errors import error_body
+from marketplace.api.errors import error_body, request_error
 from marketplace.authentication import bearer_token
 from marketplace.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
 from marketplace.models import UsageStatus
@@ -47,7 +47,7 @@ def only(method: str):
         def wrapped(request: HttpRequest, *args, **kwargs):
             if request.method != method:
                 message = f"Method Not Allowed ({request.method} {request.path}): use {method}"
-                response = JsonResponse(_error_shape(message), status=405)
+                response = JsonResponse(request_error(message), status=405)
                 response["Allow"] = method
                 return response
             return view(request, *args, **kwargs)
@@ -56,10 +56,6 @@ def only(method: str):
         return csrf_exempt(wrapped)
 
     return decorate
-
-
-def _error_shape(message: str) -> dict:
-    return {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}}
 
 
 def openai_view(view):

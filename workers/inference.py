@@ -97,7 +97,7 @@ def run_generation(request: dict) -> dict:
     try:
         started = False
         if request["commit_sha"] not in model_cache():  # loading may take long: say who works on it first
-            client.xadd(key, {"type": "start", "worker": heartbeat()})
+            client.xadd(key, _start_entry())
             started = True
         loaded = loaded_model(request["commit_id"], request["commit_sha"])
         call = _Call(request_id, key, len(request["prompt_ids"]), started)
@@ -246,7 +246,7 @@ class Relay:
     @staticmethod
     def _start(pipe, call: _Call) -> None:
         if not call.started:
-            pipe.xadd(call.key, {"type": "start", "worker": heartbeat()})
+            pipe.xadd(call.key, _start_entry())
             call.started = True
 
     def _stop_the_abandoned(self) -> None:
@@ -261,6 +261,11 @@ class Relay:
 @functools.cache
 def relay() -> Relay:
     return Relay(redis_client())
+
+
+def _start_entry() -> dict:
+    """The first entry of a call's stream: which worker runs it (the gateway watches that worker's heartbeat)."""
+    return {"type": "start", "worker": heartbeat()}
 
 
 def _token(index: int, text: str, token: int = -1, logprob: float = 0.0, top: str = "[]") -> dict:
@@ -320,7 +325,7 @@ def run_beam_search(request: dict) -> dict:
     request_id = request["request_id"]
     key, client = stream_key(request_id), redis_client()
     try:
-        client.xadd(key, {"type": "start", "worker": heartbeat()})
+        client.xadd(key, _start_entry())
         loaded = loaded_model(request["commit_id"], request["commit_sha"])
         beams = beam_search(
             loaded.model, request["prompt_ids"], num_beams=int(request["num_beams"]),

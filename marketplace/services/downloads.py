@@ -71,16 +71,16 @@ def _charge_download(*, model: Model, commit: Commit, user: User, api_key: ApiKe
     spend = metering.hold_key_spend(api_key=api_key, amount=price)  # the key's spend cap counts downloads too
     paid = False
     try:
-        paid = _post_download(model=model, commit=commit, user=user, key_id=api_key.pk if api_key else 0, price=price)
+        paid = _post_download(key, model=model, commit=commit, user=user, key_id=api_key.pk if api_key else 0,
+                              price=price)  # fmt: skip
     finally:
         if spend is not None and not paid:  # refused, failed, or a concurrent first download paid it
-            spend.give_back()
+            spend.give_back_spend()
 
 
-def _post_download(*, model: Model, commit: Commit, user: User, key_id: int, price: int) -> bool:
-    """Post the charge and count it in the rollups. False if a concurrent first download (another shard) posted
-    it first."""
-    key = f"download:{user.pk}:{commit.sha}"
+def _post_download(key: str, *, model: Model, commit: Commit, user: User, key_id: int, price: int) -> bool:
+    """Post the charge (idempotency key `key`) and count it in the rollups. False if a concurrent first download
+    (another shard) posted it first."""
     accounts = accounts_for([(user.pk, AccountKind.WALLET), (model.owner_id, AccountKind.EARNINGS),
                              (None, AccountKind.PLATFORM_FEES)])  # fmt: skip
     share, fee = split_fee(price, fee_percent=settings.PLATFORM_FEE_PERCENT)

@@ -188,6 +188,12 @@ class _Counters:
             raise _spend_cap_refusal(self.spend_cap, max_cost)
         self.spend_taken += extra
 
+    def give_back_spend(self) -> None:
+        """Give back the spend taken (not the request or the tokens)."""
+        _give_back_quietly(subject=self.subject, tokens=0, tpm=self.tpm, spend_key=self.spend_key,
+                           spend_delta=-self.spend_taken)  # fmt: skip
+        self.spend_taken = 0
+
     def give_back_all(self) -> None:
         _give_back_quietly(subject=self.subject, tokens=self.tokens, tpm=self.tpm, spend_key=self.spend_key,
                            spend_delta=-self.spend_taken, requests=1, rpm=self.rpm)  # fmt: skip
@@ -390,26 +396,15 @@ def _spent_in_period(
     )
 
 
-@dataclasses.dataclass
-class SpendHold:
-    """Spend taken on a key's cap for a charge outside /v1 (a download); give it back if the charge fails."""
-
-    counters: _Counters
-    amount: int
-
-    def give_back(self) -> None:
-        _give_back_quietly(subject=self.counters.subject, tokens=0, tpm=self.counters.tpm,
-                           spend_key=self.counters.spend_key, spend_delta=-self.amount)  # fmt: skip
-
-
-def hold_key_spend(*, api_key: ApiKey | None, amount: int) -> SpendHold | None:
-    """Count `amount` against the key's spend cap, or raise InsufficientQuota (429) if the cap would be passed
-    (ServiceUnavailable if Redis is down). None when there is no key, no cap or nothing to pay."""
+def hold_key_spend(*, api_key: ApiKey | None, amount: int) -> "_Counters | None":
+    """Count `amount` against the key's spend cap for a charge outside /v1 (a download), or raise
+    InsufficientQuota (429) if the cap would be passed (ServiceUnavailable if Redis is down). Returns the counters
+    (`give_back_spend()` if the charge then fails), or None when there is no key, no cap or nothing to pay."""
     if api_key is None or api_key.spend_limit is None or amount <= 0:
         return None
     counters = _Counters.of(user=api_key.user, api_key=api_key, tokens=0, now=timezone.now())
     counters.take_more_spend(amount, max_cost=amount, request_id=None)
-    return SpendHold(counters, amount)
+    return counters
 
 
 def _give_back_quietly(**kwargs) -> None:

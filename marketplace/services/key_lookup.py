@@ -19,7 +19,9 @@ class _Compiled:
     converters: dict
     compiler: object
     key_fields: tuple[str, ...]
+    key_columns: tuple[int, ...]  # where the key's fields are in a row
     user_fields: tuple[str, ...]
+    user_columns: tuple[int, ...]
 
 
 @functools.cache
@@ -34,7 +36,8 @@ def _compiled(alias: str, vendor: str) -> _Compiled:
         return tuple(compiler.select[index][0].target.attname for index in info["select_fields"])
 
     converters = compiler.get_converters([column for column, _, _ in compiler.select])
-    return _Compiled(sql, converters, compiler, names(key_info), names(user_info))
+    return _Compiled(sql, converters, compiler, names(key_info), tuple(key_info["select_fields"]), names(user_info),
+                     tuple(user_info["select_fields"]))  # fmt: skip
 
 
 def find_key(key_hash: str) -> ApiKey | None:
@@ -47,7 +50,6 @@ def find_key(key_hash: str) -> ApiKey | None:
         return None
     if compiled.converters:
         row = next(compiled.compiler.apply_converters([row], compiled.converters))
-    width = len(compiled.key_fields)
-    api_key = ApiKey.from_db(connection.alias, compiled.key_fields, row[:width])
-    api_key.user = User.from_db(connection.alias, compiled.user_fields, row[width : width + len(compiled.user_fields)])
+    api_key = ApiKey.from_db(connection.alias, compiled.key_fields, [row[i] for i in compiled.key_columns])
+    api_key.user = User.from_db(connection.alias, compiled.user_fields, [row[i] for i in compiled.user_columns])
     return api_key

@@ -274,7 +274,7 @@ def _token(index: int, text: str, token: int = -1, logprob: float = 0.0, top: st
 
 
 def _end_entries(pipe, call: _Call) -> dict:
-    """Queue the text each choice still held back, the summary and the stream's expiry. Returns the summary."""
+    """_end for a relayed call: its reasons, token count and first error from its generations."""
     reasons = [
         "stop" if text.stopped else generation.finish_reason
         for text, generation in zip(call.texts, call.generations, strict=True)

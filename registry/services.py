@@ -287,13 +287,25 @@ def ingest_upload(*, user: User, incoming_stream, size: int, expected_sha256: st
 
 
 def blob_for_reference(*, user: User, sha256: str) -> Blob:
-    """A blob the user may put in a commit by its sha256: one they uploaded, or one in a model they can see."""
+    """A blob the user may put in a commit by its sha256 alone: one they uploaded, or one they could download
+    for free right now (a file of a model they can see, and not weights that a listing withholds or sells).
+    Knowing a hash grants nothing: weights that cost a download or are offered for calls only must be pulled
+    (and paid for) like any download, then uploaded."""
+    from marketplace.services import downloads
+
     blob = Blob.objects.filter(sha256=sha256).first()
     if blob is not None:
         if BlobGrant.objects.filter(user=user, blob=blob).exists():
             return blob
-        if FileEntry.objects.filter(blob=blob, commit__model__in=Model.objects.visible_to(user)).exists():
-            return blob
+        entries = FileEntry.objects.filter(blob=blob, commit__model__in=Model.objects.visible_to(user))
+        priced: set[int] = set()
+        for entry in entries.select_related("commit__model")[:1000]:
+            if not downloads.is_weights_file(entry.path):
+                return blob
+            model = entry.commit.model
+            if model.pk not in priced and downloads.download_price(model=model, user=user) == 0:
+                return blob
+            priced.add(model.pk)
     raise InvalidInput(f"LFS object {sha256} has not been uploaded; upload it through the LFS batch API first")
 
 

@@ -272,3 +272,56 @@ def test_two_commits_racing_on_main_both_land_without_losing_a_file(provider):
     head = services.head_commit(model=Model.objects.get(pk=model.pk))
     assert sorted(head.files.values_list("path", flat=True)) == [f"f{i}.txt" for i in range(8)]
     assert Commit.objects.filter(model=model).count() == 8
+
+
+@pytest.mark.parametrize("download_price", [None, "5"], ids=["call-only", "paid-download"])
+def test_a_weights_hash_grants_no_copy_of_withheld_or_paid_weights(
+    client, provider, consumer, make_key, download_price
+):
+    """The tree route publishes every file's sha256; naming it in a commit must not copy weights that a listing
+    offers for calls only or sells, and the LFS batch asks for the bytes instead of taking them as present."""
+    from marketplace.services import listings
+
+    public = services.create_model(owner=provider, name="public")
+    blob = services.ingest_upload(user=provider, incoming_stream=[b"call-only weights"], size=17)
+    services.commit_changes(
+        model_id=public.pk, author=provider, operations=[services.AddFile("model.safetensors", blob)], message="x"
+    )
+    listing = listings.save_listing(
+        model=public, by=provider, title="Public", license="mit", is_downloadable=download_price is not None
+    )
+    if download_price is not None:
+        listings.set_prices(listing=listing, by=provider, prompt_price="1", completion_price="1",
+                            download_price=download_price)  # fmt: skip
+    services.create_model(owner=consumer, name="copycat")
+    key = make_key(consumer)
+    lfs_line = {"key": "lfsFile", "value": {"path": "model.safetensors", "algo": "sha256", "oid": blob.sha256}}
+
+    commit = post_commit(client, key, ndjson(HEADER, lfs_line), "bob/copycat")
+    batch = client.post(
+        "/bob/copycat.git/info/lfs/objects/batch",
+        {"operation": "upload", "transfers": ["basic"], "objects": [{"oid": blob.sha256, "size": 17}]},
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Bearer {key}",
+    )
+
+    assert commit.status_code == 400
+    assert "has not been uploaded" in commit.json()["error"]
+    assert not Commit.objects.filter(model__name="copycat").exists()
+    assert "upload" in batch.json()["objects"][0]["actions"]
+
+
+def test_a_free_public_file_may_be_referenced_by_its_hash(client, provider, consumer, make_key):
+    """Bytes anyone may download for free (a public model without a listing) need not be sent again."""
+    public = services.create_model(owner=provider, name="public")
+    blob = services.ingest_upload(user=provider, incoming_stream=[b"free weights"], size=12)
+    services.commit_changes(
+        model_id=public.pk, author=provider, operations=[services.AddFile("model.safetensors", blob)], message="x"
+    )
+    services.create_model(owner=consumer, name="copy")
+    lfs_line = {"key": "lfsFile", "value": {"path": "model.safetensors", "algo": "sha256", "oid": blob.sha256}}
+
+    response = post_commit(client, make_key(consumer), ndjson(HEADER, lfs_line), "bob/copy")
+
+    assert response.status_code == 200
+    assert FileEntry.objects.get(commit__model__name="copy").blob == blob

@@ -7,6 +7,8 @@ from django.conf import settings
 
 from marketplace.exceptions import InvalidInput
 
+SEED_LIMIT = 2**63  # as the engine's SamplingParams (workers/engine/batching.py), which the web does not import
+
 
 @dataclasses.dataclass(frozen=True)
 class CallSpec:
@@ -80,8 +82,8 @@ def _common(body: dict) -> dict:
     if not isinstance(stream_options, dict):
         raise InvalidInput("'stream_options' must be an object", param="stream_options")
     seed = body.get("seed")
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise InvalidInput("'seed' must be an integer", param="seed")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT):
+        raise InvalidInput(f"'seed' must be an integer from 0 to {SEED_LIMIT - 1}", param="seed")
     return {
         "model": model,
         "sampling": {

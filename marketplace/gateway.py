@@ -80,6 +80,14 @@ def leave_queue(*, commit_sha: str, request_id: str) -> None:
         logger.warning("could not take %s off the queue bound of %s; it expires on its own", request_id, commit_sha)
 
 
+class GenerationFailed(DomainError):
+    """The model failed while generating this call (non-finite logits, a failed draw): an error, never a finish."""
+
+    status_code = 500
+    code = "generation_failed"
+    error_type = "server_error"
+
+
 class GatewayTimeout(DomainError):
     status_code = 504
     code = "timeout"
@@ -230,6 +238,11 @@ class Call:
                         self.finish_reasons = json.loads(fields.get("finish_reasons") or "[]") or [
                             fields["finish_reason"]
                         ]
+                        if "error" in self.finish_reasons:
+                            raise GenerationFailed(
+                                f"the model failed while generating this answer ({fields.get('error') or 'error'}); "
+                                f"only tokens already delivered are charged"
+                            )
                         yield "done", fields
                         return
                     else:

@@ -4,7 +4,8 @@ Redis, so the gateway relays tokens as they come and a late reader loses nothing
 Stream `infer:<request id>` (deleted STREAM_TTL_SECONDS after the end), one entry per event:
     {"type": "start", "worker": <worker id>}   first, so the gateway can tell when that worker dies
     {"type": "token", "text": <delta, maybe "">, "token": id, "logprob": x, "top": [[id, x], ...] as JSON}
-    {"type": "done", "finish_reason": "stop" | "length" | "cancelled", "prompt_tokens": n, "completion_tokens": n}
+    {"type": "done", "finish_reason": "stop" | "length" | "cancelled" | "error", "prompt_tokens": n, ...,
+     "error": the first failed generation's reason (the gateway answers it as an error, never as a finish)}
     {"type": "error", "message": ...}
 The gateway asks for a stop (the client went away) by setting `infer:<request id>:cancel`. Each worker process
 keeps `infer:worker:<worker id>` alive while it runs (a heartbeat thread); a gateway waiting on a call whose worker
@@ -25,7 +26,7 @@ from django.conf import settings
 
 from registry.checkout import checkout
 from registry.models import Commit, ValidationStatus
-from workers.engine.batching import Generation, SamplingParams
+from workers.engine.batching import SEED_LIMIT, Generation, SamplingParams
 from workers.engine.beams import beam_search
 from workers.engine.serving import LoadedModel, ModelCache, TextStream, load_model, pick_device, pick_dtype
 from workers.streams import WORKER_HEARTBEAT_TTL_SECONDS, cancel_key, stream_key, worker_key
@@ -87,7 +88,7 @@ def loaded_model(commit_id: int, commit_sha: str) -> LoadedModel:
 
 def run_generation(request: dict) -> dict:
     """Generate for one call and stream it. `request`: request_id, commit_id, commit_sha, prompt_ids, params
-    (SamplingParams fields), stop (strings), n (choices, default 1; choice i samples with seed + i). The process's
+    (SamplingParams fields), stop (strings), n (choices, default 1; choice i samples with seed + i, modulo 2^63). The process's
     relay writes the tokens; this thread waits for the end. Returns the summary that the last stream entry holds."""
     if int(request.get("num_beams") or 1) > 1:
         return run_beam_search(request)
@@ -105,7 +106,7 @@ def run_generation(request: dict) -> dict:
         base = {"stop_token_ids": (eos,) if eos is not None else (), **request["params"]}
         for index in range(int(request.get("n") or 1)):
             seed = base.get("seed")
-            params = SamplingParams(**{**base, "seed": seed + index if seed is not None else None})
+            params = SamplingParams(**{**base, "seed": (seed + index) % SEED_LIMIT if seed is not None else None})
             call.texts.append(TextStream(loaded.tokenizer, tuple(request.get("stop") or ())))
             call.generations.append(
                 Generation(

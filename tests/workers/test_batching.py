@@ -165,6 +165,9 @@ def test_prompt_plus_max_tokens_beyond_the_context_is_refused(model):
         {"top_k": -1},
         {"frequency_penalty": 3},
         {"logprobs": 21},
+        {"seed": -1},
+        {"seed": 2**63},
+        {"seed": 2**64},
     ],
 )
 def test_bad_sampling_parameters_are_refused(bad):
@@ -184,3 +187,49 @@ def test_the_engine_thread_serves_concurrent_generations(model):
         engine.stop()
     for generation, prompt in zip(generations, prompts(3, 5, 7, 4, 6, 8), strict=True):
         assert generation.token_ids == alone(model, prompt, max_tokens=6)
+
+
+POISON = 511  # a token id the poisoning wrapper below turns into NaN logits
+
+
+class PoisonedRows(torch.nn.Module):
+    """The test model, except that a sequence whose prompt holds POISON gets NaN logits (as a broken row of a
+    real batch would): the engine must fail that sequence alone."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.inner, self.config = model, model.config
+
+    def forward(self, input_ids, **kwargs):
+        output = self.inner(input_ids=input_ids, **kwargs)
+        poisoned = (input_ids == POISON).any(dim=-1)
+        output.logits[poisoned] = float("nan")
+        return output
+
+
+def test_a_sequence_with_nan_logits_fails_alone_and_the_batch_goes_on(model):
+    engine = BatchEngine(PoisonedRows(model), max_batch=8)
+    first, second = prompts(6, 9)
+    healthy = Generation(first, GREEDY)
+    sampled = Generation(second, SamplingParams(max_tokens=10, temperature=0.7, seed=3))
+    reference = Generation(second, SamplingParams(max_tokens=10, temperature=0.7, seed=3))
+    poisoned = Generation([5, POISON, 7], SamplingParams(max_tokens=10, temperature=0.7, seed=1))
+
+    run(engine, healthy, sampled, poisoned)
+    run(BatchEngine(model, max_batch=8), reference)
+
+    assert (poisoned.finish_reason, poisoned.token_ids) == ("error", [])
+    assert "NaN" in poisoned.error
+    assert healthy.token_ids == alone(model, first) and healthy.finish_reason == "length"
+    assert sampled.token_ids == reference.token_ids and sampled.finish_reason == "length"
+
+
+def test_a_tiny_temperature_samples_the_greedy_token(model):
+    """1e-45 overflowed every logit to inf before (softmax NaN, and the whole batch failed)."""
+    engine = BatchEngine(model, max_batch=8)
+    prompt = prompts(7)[0]
+    tiny = Generation(prompt, SamplingParams(max_tokens=10, temperature=1e-45, seed=5))
+
+    run(engine, tiny)
+
+    assert (tiny.token_ids, tiny.finish_reason) == (alone(model, prompt), "length")

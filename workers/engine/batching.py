@@ -26,6 +26,7 @@ from transformers import DynamicCache
 from workers.engine.kv_cache import RoomyCache
 
 FinishReason = str  # "stop" | "length" | "cancelled" | "error"
+SEED_LIMIT = 2**63  # seeds are in [0, 2^63): torch.Generator takes 64 bits, and OpenAI's clients send int64
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +49,7 @@ class SamplingParams:
             (0.0 <= self.temperature <= 2.0, "temperature must be between 0 and 2"),
             (0.0 < self.top_p <= 1.0, "top_p must be in (0, 1]"),
             (self.top_k >= 0, "top_k cannot be negative"),
+            (self.seed is None or 0 <= self.seed < SEED_LIMIT, f"seed must be in [0, {SEED_LIMIT})"),
             (-2.0 <= self.presence_penalty <= 2.0, "presence_penalty must be between -2 and 2"),
             (-2.0 <= self.frequency_penalty <= 2.0, "frequency_penalty must be between -2 and 2"),
             (self.logprobs is None or 0 <= self.logprobs <= 20, "top_logprobs must be between 0 and 20"),
@@ -90,6 +92,7 @@ class Generation:
         self.tokens: list[TokenEvent] = []
         self.finish_reason: FinishReason | None = None
         self.error: str | None = None
+        self._failure: str | None = None  # set by the engine when this generation alone broke (NaN, a bad draw)
         self.done = threading.Event()
         self._cancelled = threading.Event()
         self._generator: torch.Generator | None = None
@@ -284,19 +287,29 @@ class BatchEngine:
         self._sample_and_emit(output.logits[:, -1, :].float(), self._running, offset=0)
 
     def _sample_and_emit(self, logits: torch.Tensor, generations: list[Generation], *, offset: int) -> None:
-        """Pick one token per sequence (rows `offset`... of the batch) and hand it to its generation."""
-        chosen = torch.empty(len(generations), dtype=torch.long, device=self.device)
-        greedy_rows = [row for row, g in enumerate(generations) if g.params.is_greedy and not _penalised(g)]
+        """Pick one token per sequence (rows `offset`... of the batch) and hand it to its generation. A row that
+        cannot be sampled (non-finite logits, a draw that raises) fails only its own generation: it gets no token
+        and the next retire drops it, while the rest of the batch goes on."""
+        chosen = torch.zeros(len(generations), dtype=torch.long, device=self.device)
+        broken = torch.isnan(logits).any(dim=-1).tolist()
+        for row in (row for row, nan in enumerate(broken) if nan):
+            generations[row]._failure = "the model produced NaN logits for this sequence"
+        greedy_rows = [row for row, g in enumerate(generations)
+                       if g.params.is_greedy and not _penalised(g) and not broken[row]]  # fmt: skip
         if greedy_rows:
             chosen[greedy_rows] = logits[greedy_rows].argmax(dim=-1)
         for row, generation in enumerate(generations):
-            if row not in greedy_rows:
-                chosen[row] = _sample(logits[row], generation)
+            if row not in greedy_rows and generation._failure is None:
+                try:
+                    chosen[row] = _sample(logits[row], generation)
+                except (RuntimeError, ValueError) as exc:  # torch.multinomial on a broken distribution, and kin
+                    generation._failure = f"sampling failed: {exc}"
         tokens = chosen.tolist()
         logprobs, tops = _logprobs(logits, chosen, generations)
         next_tokens = self._next if self._next is not None and offset > 0 else None
         for row, (generation, token) in enumerate(zip(generations, tokens, strict=True)):
-            generation._emit(TokenEvent(token, logprobs.get(row), tops.get(row, ())))
+            if generation._failure is None:
+                generation._emit(TokenEvent(token, logprobs.get(row), tops.get(row, ())))
         if offset == 0:
             self._next = chosen
         else:
@@ -310,7 +323,7 @@ class BatchEngine:
             if reason is None:
                 keep.append(row)
             else:
-                generation._finish(reason)
+                generation._finish(reason, generation._failure)
         if len(keep) == len(self._running):
             return
         self._running = [self._running[row] for row in keep]
@@ -344,6 +357,8 @@ def _logprobs(logits: torch.Tensor, chosen: torch.Tensor, generations: list[Gene
 
 
 def _finished(generation: Generation, next_position: int, max_context: int) -> FinishReason | None:
+    if generation._failure is not None:
+        return "error"
     if generation.cancelled:
         return "cancelled"
     if generation.tokens and generation.tokens[-1].token_id in generation.params.stop_token_ids:
@@ -367,7 +382,10 @@ def _sample(logits: torch.Tensor, generation: Generation) -> torch.Tensor:
         logits[ids] -= params.frequency_penalty * counts + params.presence_penalty
     if params.is_greedy:
         return logits.argmax()
-    logits = logits / params.temperature
+    # shift before dividing, in float64: the best token's logit becomes 0 and the others negative, so a tiny
+    # temperature (any positive float, down to 5e-324) sends them towards -inf, a greedy pick, instead of
+    # overflowing every logit to inf (or, in float32, dividing by a temperature that rounds to 0) and softmax to NaN
+    logits = (logits.double() - logits.max()) / params.temperature
     if params.top_k and params.top_k < logits.shape[-1]:
         threshold = logits.topk(params.top_k).values[-1]
         logits[logits < threshold] = -math.inf

@@ -42,9 +42,13 @@ web: migrate
 	$(BIN)/python manage.py collectstatic --noinput -v0
 	$(BIN)/gunicorn config.wsgi -b 0.0.0.0:$(PORT) -k gthread --threads 8 -w $${WEB_WORKERS:-2} --timeout 0
 
+# BEAT=1 (the default) also runs Celery beat, which re-enqueues lost validations and releases stale holds: keep it
+# on for exactly one worker of a deployment (BEAT=0 on the others).
 worker: setup
 	@./scripts/ensure-services.sh
-	$(BIN)/celery -A workers worker -Q validate,default -c $${WORKER_CONCURRENCY:-1} --loglevel INFO
+	@mkdir -p var
+	$(BIN)/celery -A workers worker -Q validate,default -c $${WORKER_CONCURRENCY:-1} --loglevel INFO \
+	  $$([ "$${BEAT:-1}" = 1 ] && echo "-B -s var/celerybeat-schedule")
 
 infer-worker: setup
 	@./scripts/ensure-services.sh

@@ -3,7 +3,7 @@
 The ORM costs ~0.4 ms of Python per query on the machines we measured, which alone would blow the 2 ms budget
 for authorize + settle (docs/benchmarks.md). The first half is portable between PostgreSQL and SQLite (>= 3.35:
 RETURNING, upsert), used step by step; the second half does each step in one PostgreSQL statement. Row locks
-are taken in account-id order on PostgreSQL so concurrent charges never deadlock. The ledger rules are the same
+are taken in one order everywhere (see SETTLE_PG) so concurrent charges never deadlock. The ledger rules are the same
 as `ledger.post_transaction`: the audit checks both."""
 
 import datetime as dt
@@ -198,6 +198,13 @@ def _execute_prepared(sql: str, params: dict, *, fetch: bool = True) -> tuple | 
         return cursor.fetchone() if fetch else None
 
 
+# Every charging path takes its row locks in one order, so concurrent calls wait for each other instead of
+# deadlocking: the accounts (wallet, earnings, platform fees) in id order, then the consumer's daily rollup, then
+# the provider's. post_transaction and move_charge lock accounts in id order and add_to_rollups writes the consumer
+# row first; authorize and release touch only the wallet (and release then the consumer's rollup). In one statement
+# the order of data-modifying CTEs is PostgreSQL's to choose (it ran the rollups before the wallet, which
+# deadlocked against release: issue #10), so `split`, which every other part reads, first locks the accounts
+# (`locked`, ORDER BY id FOR UPDATE), then runs the consumer's rollup, then the provider's.
 SETTLE_PG = compact(f"""
 WITH claimed AS (
     DELETE FROM {RESERVATION}
@@ -207,8 +214,46 @@ WITH claimed AS (
               LEAST(max_cost, (%(prompt_tokens)s * prompt_price + %(completion_tokens)s * completion_price
                                + 999999) / 1000000) AS cost
 ),
-split AS (
-    SELECT claimed.*, cost * %(fee_percent)s / 100 AS fee FROM claimed
+locked AS MATERIALIZED (
+    SELECT a.id FROM {ACCOUNT} a, claimed c
+    WHERE (a.kind = 'wallet' AND a.user_id = c.user_id AND c.max_cost > 0)
+       OR (c.cost > 0 AND ((a.kind = 'earnings' AND a.user_id = c.payee_id)
+                           OR (a.kind = 'platform_fees' AND a.user_id IS NULL)))
+    ORDER BY a.id
+    FOR UPDATE OF a
+),
+consumer_day AS (
+    INSERT INTO {CONSUMER_DAILY} (user_id, day, key_id, model_label, requests, prompt_tokens, completion_tokens, cost)
+    SELECT user_id, %(day)s, COALESCE(api_key_id, 0), model_label, 1, %(prompt_tokens)s, %(completion_tokens)s, cost
+    FROM claimed
+    ON CONFLICT (user_id, day, key_id, model_label) DO UPDATE SET
+        requests = {CONSUMER_DAILY}.requests + 1,
+        prompt_tokens = {CONSUMER_DAILY}.prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = {CONSUMER_DAILY}.completion_tokens + excluded.completion_tokens,
+        cost = {CONSUMER_DAILY}.cost + excluded.cost
+    RETURNING 1
+),
+provider_day AS (
+    INSERT INTO {PROVIDER_DAILY} (provider_id, day, model_label, commit_sha, requests, prompt_tokens,
+                                  completion_tokens, gross, earnings, fee)
+    SELECT payee_id, %(day)s, model_label, commit_sha, 1, %(prompt_tokens)s, %(completion_tokens)s, cost,
+           cost - cost * %(fee_percent)s / 100, cost * %(fee_percent)s / 100
+    FROM claimed WHERE cost > 0
+    ON CONFLICT (provider_id, day, model_label, commit_sha) DO UPDATE SET
+        requests = {PROVIDER_DAILY}.requests + 1,
+        prompt_tokens = {PROVIDER_DAILY}.prompt_tokens + excluded.prompt_tokens,
+        completion_tokens = {PROVIDER_DAILY}.completion_tokens + excluded.completion_tokens,
+        gross = {PROVIDER_DAILY}.gross + excluded.gross,
+        earnings = {PROVIDER_DAILY}.earnings + excluded.earnings,
+        fee = {PROVIDER_DAILY}.fee + excluded.fee
+    RETURNING 1
+),
+split AS MATERIALIZED (
+    SELECT claimed.*, cost * %(fee_percent)s / 100 AS fee,
+           (SELECT count(*) FROM locked) AS accounts_locked,
+           (SELECT count(*) FROM consumer_day) AS consumer_rolled,
+           (SELECT count(*) FROM provider_day) AS provider_rolled
+    FROM claimed
 ),
 wallet AS (
     UPDATE {ACCOUNT} a SET balance = a.balance - s.cost, held = a.held - s.max_cost, spent = a.spent + s.cost
@@ -252,30 +297,6 @@ usage AS (
            (SELECT id FROM posted), %(now)s
     FROM split
     RETURNING id
-),
-consumer_day AS (
-    INSERT INTO {CONSUMER_DAILY} (user_id, day, key_id, model_label, requests, prompt_tokens, completion_tokens, cost)
-    SELECT user_id, %(day)s, COALESCE(api_key_id, 0), model_label, 1, %(prompt_tokens)s, %(completion_tokens)s, cost
-    FROM split
-    ON CONFLICT (user_id, day, key_id, model_label) DO UPDATE SET
-        requests = {CONSUMER_DAILY}.requests + 1,
-        prompt_tokens = {CONSUMER_DAILY}.prompt_tokens + excluded.prompt_tokens,
-        completion_tokens = {CONSUMER_DAILY}.completion_tokens + excluded.completion_tokens,
-        cost = {CONSUMER_DAILY}.cost + excluded.cost
-),
-provider_day AS (
-    INSERT INTO {PROVIDER_DAILY} (provider_id, day, model_label, commit_sha, requests, prompt_tokens,
-                                  completion_tokens, gross, earnings, fee)
-    SELECT payee_id, %(day)s, model_label, commit_sha, 1, %(prompt_tokens)s, %(completion_tokens)s, cost, cost - fee,
-           fee
-    FROM split WHERE cost > 0
-    ON CONFLICT (provider_id, day, model_label, commit_sha) DO UPDATE SET
-        requests = {PROVIDER_DAILY}.requests + 1,
-        prompt_tokens = {PROVIDER_DAILY}.prompt_tokens + excluded.prompt_tokens,
-        completion_tokens = {PROVIDER_DAILY}.completion_tokens + excluded.completion_tokens,
-        gross = {PROVIDER_DAILY}.gross + excluded.gross,
-        earnings = {PROVIDER_DAILY}.earnings + excluded.earnings,
-        fee = {PROVIDER_DAILY}.fee + excluded.fee
 )
 SELECT u.id, user_id, api_key_id, model_id, model_label, commit_sha, price_card_id, payee_id, reserved_tokens,
        max_cost, spend_key, cost, fee, (SELECT id FROM posted),

@@ -12,11 +12,13 @@ The database work of the common path is plain SQL (charge_sql.py) to stay within
 import dataclasses
 import datetime as dt
 import logging
+import time
 import uuid
 
+import psycopg
 import redis
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -83,6 +85,31 @@ class _Target:
     price_card_id: int | None
     prompt_price: int
     completion_price: int
+
+
+# A deadlock, a serialization failure or a dropped connection: the statement did nothing, and trying again is
+# safe (settle and release are idempotent by request id). The one-statement path runs on psycopg's own cursor,
+# whose errors Django does not wrap.
+TRANSIENT_DB_ERRORS = (OperationalError, psycopg.OperationalError)
+SETTLE_ATTEMPTS = 5
+
+
+def _with_retries(work, *, what: str):
+    """Run `work()`, again after a transient database error (up to SETTLE_ATTEMPTS times, backing off), so that a
+    call that was served is charged (or released) rather than dropped. Inside a caller's transaction nothing is
+    retried: the transaction is lost and the caller must start over."""
+    for attempt in range(1, SETTLE_ATTEMPTS + 1):
+        try:
+            return work()
+        except TRANSIENT_DB_ERRORS as exc:
+            if attempt == SETTLE_ATTEMPTS or connection.in_atomic_block:
+                raise
+            logger.warning("%s failed (%s: %s); attempt %d of %d", what, type(exc).__name__, exc, attempt + 1,
+                           SETTLE_ATTEMPTS)  # fmt: skip
+            if not connection.is_usable():
+                connection.close()  # the next attempt reconnects
+            time.sleep(0.02 * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def new_request_id() -> str:
@@ -237,11 +264,14 @@ def authorize(
         "created_at": now,
         "expires_at": now + dt.timedelta(seconds=settings.RESERVATION_TTL_SECONDS),
     }
-    if revision is None and _one_statement():
-        granted = _authorize_in_one_statement(user, model, counters, values, prompt_tokens, max_tokens)
-        if granted is not None:
-            return granted
-    return _authorize_step_by_step(user, model, revision, counters, values, prompt_tokens, max_tokens)
+    try:
+        if revision is None and _one_statement():
+            granted = _authorize_in_one_statement(user, model, counters, values, prompt_tokens, max_tokens)
+            if granted is not None:
+                return granted
+        return _authorize_step_by_step(user, model, revision, counters, values, prompt_tokens, max_tokens)
+    except TRANSIENT_DB_ERRORS as exc:  # nothing was held: the statement failed whole and the counters went back
+        raise ServiceUnavailable(f"the database is unavailable ({type(exc).__name__}); nothing was charged") from None
 
 
 def _authorize_in_one_statement(user, model, counters, values, prompt_tokens, max_tokens) -> Authorization | None:
@@ -448,6 +478,13 @@ def settle(
     request id again returns the first usage record and charges nothing."""
     if prompt_tokens < 0 or completion_tokens < 0:
         raise InvalidInput("token counts cannot be negative")
+    return _with_retries(
+        lambda: _settle_once(request_id, prompt_tokens, completion_tokens, latency_ms, status),
+        what=f"settle {request_id}",
+    )
+
+
+def _settle_once(request_id, prompt_tokens, completion_tokens, latency_ms, status) -> UsageRecord:
     if _one_statement():
         return _settle_in_one_statement(request_id, prompt_tokens, completion_tokens, latency_ms, status)
     for _attempt in range(2):
@@ -565,7 +602,7 @@ def _write_usage(claimed, prompt_tokens, completion_tokens, cost, share, fee, la
 def release(*, request_id: str, status: str = UsageStatus.ERROR) -> UsageRecord:
     """A call that failed or was cancelled before producing anything: give back everything it held.
     Returns its (zero-cost) usage record, or the earlier outcome if it was already settled or released."""
-    record = _release_open(request_id, status)
+    record = _with_retries(lambda: _release_open(request_id, status), what=f"release {request_id}")
     return record if record is not None else _earlier_outcome(request_id)
 
 

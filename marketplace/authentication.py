@@ -1,10 +1,10 @@
 """Bearer-key authentication shared by DRF views and the plain Django views of the HF protocol."""
 
 from django.http import HttpRequest
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 
 from marketplace import services
-from marketplace.exceptions import NotAuthenticated
+from marketplace.exceptions import NotAuthenticated, PermissionDenied
 from marketplace.models import ApiKey, User
 
 
@@ -52,3 +52,23 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return 'Bearer realm="api"'
+
+
+class ScopeRequired(permissions.BasePermission):
+    """A request made with an API key needs the view's `required_scope` (one scope, or a tuple of which any one
+    will do; docs/security.md lists them). A view that
+    names none refuses every key: it fails closed. Browser sessions act with every scope; anonymous callers are
+    left to the other permissions."""
+
+    def has_permission(self, request, view) -> bool:
+        api_key = request.auth if isinstance(request.auth, ApiKey) else None
+        if api_key is None:
+            return True
+        required = getattr(view, "required_scope", None)
+        if required is None:
+            raise PermissionDenied("API keys cannot be used here: sign in")
+        choices = (required,) if isinstance(required, str) else tuple(required)
+        if not any(api_key.has_scope(scope) for scope in choices):
+            named = " or ".join(f"'{scope}'" for scope in choices)
+            raise PermissionDenied(f"This API key lacks the {named} scope")
+        return True

@@ -11,6 +11,8 @@ from marketplace.services import ledger, reports
 
 
 class CreditsView(APIView):
+    required_scope = ("read", "infer")  # as OpenRouter: a key that calls models may read its account's credits
+
     @extend_schema(responses=CreditsResponseSerializer)
     def get(self, request):
         summary = ledger.credit_summary(user=request.user)
@@ -35,6 +37,8 @@ def usage_rows(rows: list[dict]) -> list[dict]:
 
 
 class UsageView(APIView):
+    required_scope = ("read", "infer")
+
     @extend_schema(
         parameters=[
             OpenApiParameter("start", OpenApiTypes.DATE, description="first day, UTC (default: 29 days before end)"),

@@ -11,6 +11,8 @@ from marketplace.models import ApiKey
 
 
 class ApiKeyListView(APIView):
+    required_scope = "write"  # managing keys: a read or infer key may not list, mint or revoke them
+
     @extend_schema(responses=ApiKeySerializer(many=True))
     def get(self, request):
         keys = ApiKey.objects.filter(user=request.user)
@@ -32,6 +34,8 @@ class ApiKeyListView(APIView):
 
 
 class ApiKeyDetailView(APIView):
+    required_scope = "write"
+
     @extend_schema(request=None, responses=ApiKeySerializer)
     def delete(self, request, key_id: int):
         api_key = services.revoke_api_key(user=request.user, key_id=key_id)

@@ -5,8 +5,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace.authentication import has_scope
-from marketplace.exceptions import InvalidInput, PermissionDenied
+from marketplace.authentication import ScopeRequired
+from marketplace.exceptions import InvalidInput
 from registry import services, uploads
 from registry.exceptions import RepoNotFound
 from registry.models import Commit, UploadSession
@@ -17,8 +17,6 @@ def _own_model(request, repo_id: str):
     model = services.find_model(namespace=namespace, name=name, user=request.user)
     if model.owner_id != request.user.pk:
         raise RepoNotFound(f"Repository not found: {repo_id}")
-    if not has_scope(request.auth, "write"):
-        raise PermissionDenied("This API key lacks the 'write' scope")
     return model
 
 
@@ -42,6 +40,8 @@ class CommitUploadsSerializer(serializers.Serializer):
 
 
 class UploadListView(APIView):
+    required_scope = "write"
+
     @extend_schema(request=StartUploadSerializer, responses={201: UploadSessionSerializer})
     def post(self, request):
         form = StartUploadSerializer(data=request.data)
@@ -54,6 +54,8 @@ class UploadListView(APIView):
 
 
 class UploadDetailView(APIView):
+    required_scope = "write"
+
     @extend_schema(responses=UploadSessionSerializer)
     def get(self, request, upload_id: int):
         session = UploadSession.objects.filter(pk=upload_id, owner=request.user).first()
@@ -69,8 +71,6 @@ class UploadDetailView(APIView):
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             raise InvalidInput("Upload-Offset and Content-Length must be integers") from None
-        if not has_scope(request.auth, "write"):
-            raise PermissionDenied("This API key lacks the 'write' scope")
         session = uploads.append_chunk(
             session_id=upload_id, user=request.user, offset=offset, stream=request._request, length=length
         )
@@ -78,6 +78,8 @@ class UploadDetailView(APIView):
 
 
 class CommitUploadsView(APIView):
+    required_scope = "write"
+
     @extend_schema(request=CommitUploadsSerializer, responses={201: dict})
     def post(self, request):
         form = CommitUploadsSerializer(data=request.data)
@@ -93,7 +95,8 @@ class CommitUploadsView(APIView):
 
 
 class ValidationView(APIView):
-    permission_classes = []
+    permission_classes = [ScopeRequired]  # anyone who can see the model, but a key needs `read`
+    required_scope = "read"
 
     @extend_schema(responses=dict)
     def get(self, request, namespace: str, name: str, sha: str):

@@ -180,3 +180,53 @@ def test_the_key_lookup_builds_the_orms_objects(provider):
     assert same_fields(found, stored)
     assert (found.scopes, found.expires_at, found.user.username) == (["infer", "read"], expires, "alice")
     assert found.last_used_at is not None and found.user.storage_quota_bytes == stored.user.storage_quota_bytes
+
+
+@pytest.mark.django_db
+def test_only_a_write_key_or_a_session_manages_keys(client, provider, make_key):
+    """A read key revoked a full key, and an infer key listed every key (issue #10, finding 5)."""
+    full = ApiKey.objects.get(key_hash=hashlib.sha256(make_key(provider).encode()).hexdigest())
+    read_only, infer_only = make_key(provider, scopes=("read",)), make_key(provider, scopes=("infer",))
+    before = list(ApiKey.objects.order_by("pk").values_list("pk", "revoked_at"))
+
+    answers = [
+        client.delete(f"/api/keys/{full.pk}", HTTP_AUTHORIZATION=f"Bearer {read_only}"),
+        client.get("/api/keys", HTTP_AUTHORIZATION=f"Bearer {infer_only}"),
+        client.post("/api/keys", {"name": "x", "scopes": ["infer"]}, content_type="application/json",
+                    HTTP_AUTHORIZATION=f"Bearer {infer_only}"),
+    ]  # fmt: skip
+
+    assert [a.status_code for a in answers] == [403, 403, 403]
+    assert answers[0].json()["error"]["message"] == "This API key lacks the 'write' scope"
+    assert list(ApiKey.objects.order_by("pk").values_list("pk", "revoked_at")) == before
+    client.force_login(provider)
+    assert client.get("/api/keys").status_code == 200  # a signed-in session manages keys
+
+
+@pytest.mark.django_db
+def test_an_infer_key_reads_no_validation_reports_or_upload_sessions(client, provider, make_key):
+    from registry import services as registry
+    from registry import uploads
+    from registry.models import Commit
+
+    model = registry.create_model(owner=provider, name="tiny", is_private=True)
+    blob = registry.ingest_upload(user=provider, incoming_stream=[b"{}"], size=2)
+    commit = registry.commit_changes(model_id=model.pk, author=provider, message="x",
+                                     operations=[registry.AddFile("config.json", blob)])  # fmt: skip
+    session = uploads.start_upload(user=provider, model=model, path="model.safetensors", size=10)
+    infer_only, read_only = make_key(provider, scopes=("infer",)), make_key(provider, scopes=("read",))
+    report = f"/api/models/alice/tiny/commits/{commit.sha}/validation"
+
+    refused = [
+        client.get(report, HTTP_AUTHORIZATION=f"Bearer {infer_only}"),
+        client.get(f"/api/uploads/{session.pk}", HTTP_AUTHORIZATION=f"Bearer {infer_only}"),
+        client.put(f"/api/uploads/{session.pk}", b"0123456789", content_type="application/octet-stream",
+                   HTTP_UPLOAD_OFFSET="0", HTTP_AUTHORIZATION=f"Bearer {read_only}"),
+    ]  # fmt: skip
+    allowed = client.get(report, HTTP_AUTHORIZATION=f"Bearer {read_only}")
+
+    assert [r.status_code for r in refused] == [403, 403, 403]
+    assert allowed.status_code == 200 and allowed.json()["sha"] == commit.sha
+    session.refresh_from_db()
+    assert session.received == 0
+    assert Commit.objects.filter(model=model).count() == 1

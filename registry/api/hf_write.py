@@ -32,14 +32,31 @@ def create_repo(request: HttpRequest) -> JsonResponse:
     name = payload.get("name")
     if not isinstance(name, str):
         raise InvalidInput("name is required", param="name")
-    visibility = payload.get("visibility")
-    is_private = visibility == "private" if visibility is not None else bool(payload.get("private", False))
+    is_private = bool(_requested_privacy(payload))
     url = f"{base_url(request)}/{namespace}/{name}"
     try:
         model = services.create_model(owner=request.caller, name=name, is_private=is_private)
     except RepoExists as exc:
         return JsonResponse({"error": exc.message, "url": url}, status=409)
     return JsonResponse({"url": url, "name": model.repo_id, "id": f"model-{model.pk}"})
+
+
+VISIBILITIES = {"public": False, "private": True}
+
+
+def _requested_privacy(payload: dict) -> bool | None:
+    """`visibility` ('public' | 'private') or `private` (a boolean), checked: None when neither is sent. Anything
+    else is refused rather than read as public, so a typo never publishes a private model."""
+    visibility, private = payload.get("visibility"), payload.get("private")
+    if visibility is not None:
+        if visibility not in VISIBILITIES:
+            raise InvalidInput(f"visibility must be 'public' or 'private', not {visibility!r}", param="visibility")
+        if private is not None and private != VISIBILITIES[visibility]:
+            raise InvalidInput("'private' and 'visibility' disagree", param="private")
+        return VISIBILITIES[visibility]
+    if private is not None and not isinstance(private, bool):
+        raise InvalidInput(f"private must be true or false, not {private!r}", param="private")
+    return private
 
 
 @hf_view(methods=("DELETE",), scope="write")
@@ -59,12 +76,9 @@ def repo_settings(request: HttpRequest, namespace: str, name: str) -> JsonRespon
     model = services.find_model(namespace=namespace, name=name, user=request.caller)
     require_owner(request, model)
     payload = read_json(request)
-    if "visibility" in payload:
-        is_private = payload["visibility"] == "private"
-    elif "private" in payload:
-        is_private = bool(payload["private"])
-    else:
-        raise InvalidInput("send 'private' or 'visibility'", param="private")
+    is_private = _requested_privacy(payload)
+    if is_private is None:
+        raise InvalidInput("send 'private' (true or false) or 'visibility' ('public' or 'private')", param="private")
     model = services.set_visibility(model_id=model.pk, is_private=is_private)
     return JsonResponse({"private": model.is_private})
 

@@ -325,3 +325,34 @@ def test_a_free_public_file_may_be_referenced_by_its_hash(client, provider, cons
 
     assert response.status_code == 200
     assert FileEntry.objects.get(commit__model__name="copy").blob == blob
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [{"visibility": "Private"}, {"visibility": "hidden"}, {"visibility": 1}, {"private": "yes"},
+     {"private": 1}, {"visibility": "public", "private": True}],
+)  # fmt: skip
+def test_a_visibility_that_is_not_documented_is_400_and_nothing_becomes_public(client, provider, provider_key, payload):
+    """Any visibility but exactly 'private' made a repo public (issue #10, finding 8)."""
+    services.create_model(owner=provider, name="secret", is_private=True)
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {provider_key}"}
+
+    created = client.post("/api/repos/create", {"name": "new", **payload}, content_type="application/json", **auth)
+    changed = client.put("/api/models/alice/secret/settings", payload, content_type="application/json", **auth)
+
+    assert (created.status_code, changed.status_code) == (400, 400)
+    assert created.json()["error"] == changed.json()["error"]
+    assert not Model.objects.filter(name="new").exists()
+    assert Model.objects.get(name="secret").is_private is True
+
+
+def test_documented_visibilities_set_privacy(client, provider, provider_key):
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {provider_key}"}
+    client.post("/api/repos/create", {"name": "a", "visibility": "private"}, content_type="application/json", **auth)
+    client.post("/api/repos/create", {"name": "b", "private": True}, content_type="application/json", **auth)
+    client.post("/api/repos/create", {"name": "c"}, content_type="application/json", **auth)
+    public = client.put("/api/models/alice/a/settings", {"visibility": "public"}, content_type="application/json",
+                        **auth)  # fmt: skip
+
+    assert public.json() == {"private": False}
+    assert dict(Model.objects.values_list("name", "is_private")) == {"a": False, "b": True, "c": False}

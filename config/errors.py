@@ -1,18 +1,45 @@
 """The project's 404 answer: JSON for the APIs (a client of an API reads JSON, never an HTML page), Django's page
 for the web."""
 
+import re
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, JsonResponse
 from django.views import defaults
 
-from marketplace.api.errors import request_error
+from marketplace.api.errors import error_body, request_error
+from marketplace.exceptions import DomainError, InvalidInput, PayloadTooLarge
 from registry.api.protocol import error_response
 from registry.exceptions import EntryNotFound
+
+OPENAI_SHAPED = ("/v1/", "/api/v1/")
+HF_FILE_ROUTE = re.compile(r"^/[^/]+/[^/]+/resolve/")  # a file URL that named no route (a newline in the path)
+
+
+def api_error(request: HttpRequest, exc: DomainError) -> JsonResponse:
+    """A refusal outside any view: the OpenAI error shape on the OpenAI-shaped APIs, the Hugging Face protocol's
+    (`{"error": message}`, X-Error-Code where it has one) everywhere else."""
+    if request.path.startswith(OPENAI_SHAPED):
+        return JsonResponse(error_body(exc), status=exc.status_code, headers=exc.headers)
+    return error_response(exc)
+
+
+def bad_request(request: HttpRequest, exception=None):
+    """Django's answer to a request it refused before or outside a view: a body over DATA_UPLOAD_MAX_MEMORY_SIZE
+    (or too many fields) is 413 in the API's JSON shape; other refusals 400, JSON on the APIs."""
+    if isinstance(exception, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        return api_error(request, PayloadTooLarge(f"the request body is over the limit of {limit} bytes"))
+    if request.path.startswith(OPENAI_SHAPED) or request.path.startswith("/api/") or HF_FILE_ROUTE.match(request.path):
+        return api_error(request, InvalidInput(f"bad request ({type(exception).__name__})"))
+    return defaults.bad_request(request, exception)
 
 
 def not_found(request: HttpRequest, exception=None):
     message = f"Invalid URL ({request.method} {request.path})"
-    if request.path.startswith(("/v1/", "/api/v1/")):  # the OpenAI-shaped APIs
+    if request.path.startswith(OPENAI_SHAPED):
         return JsonResponse(request_error(message), status=404)
-    if request.path.startswith("/api/"):  # the Hugging Face protocol: its error body and X-Error-Code
+    if request.path.startswith("/api/") or HF_FILE_ROUTE.match(request.path):  # the Hugging Face protocol
         return error_response(EntryNotFound(message))
     return defaults.page_not_found(request, exception)

@@ -32,6 +32,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RejectNulBytes",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -131,6 +132,7 @@ PLATFORM_FEE_PERCENT = env_int("PLATFORM_FEE_PERCENT", 20, minimum=0)
 REVIEW_LISTINGS = env_bool("REVIEW_LISTINGS", True)
 DEFAULT_KEY_RPM = env_int("DEFAULT_KEY_RPM", 600, minimum=1)
 DEFAULT_KEY_TPM = env_int("DEFAULT_KEY_TPM", 1_000_000, minimum=1)
+MAX_KEYS_PER_USER = env_int("MAX_KEYS_PER_USER", 50, minimum=1)  # active (not revoked, not expired) keys
 RESERVATION_TTL_SECONDS = env_int("RESERVATION_TTL_SECONDS", 900, minimum=1)
 MAX_TOPUP_MICRO = env_int("MAX_TOPUP_CREDITS", 1_000_000, minimum=1) * 1_000_000
 MAX_PRICE_PER_MILLION_MICRO = env_int("MAX_PRICE_PER_MILLION_CREDITS", 10_000, minimum=0) * 1_000_000
@@ -198,6 +200,11 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "marketplace.api.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "marketplace.json_input.SafeJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

@@ -16,4 +16,5 @@ urlpatterns = [
     *file_urlpatterns,
     path("", include("registry.urls")),
 ]
+handler400 = "config.errors.bad_request"
 handler404 = "config.errors.not_found"

@@ -7,6 +7,7 @@ from django.conf import settings
 
 from marketplace.exceptions import InvalidInput
 
+MAX_MODEL_ID_CHARS = 300  # owner (150) + "/" + name (96) + "@" + a branch, tag or sha
 SEED_LIMIT = 2**63  # as the engine's SamplingParams (workers/engine/batching.py), which the web does not import
 
 
@@ -53,18 +54,43 @@ UNSUPPORTED = {
     "tools": lambda value: bool(value),
     "functions": lambda value: bool(value),
     "response_format": lambda value: value not in (None, {"type": "text"}),
+    "tool_choice": lambda value: value not in (None, "none", "auto"),
+    "function_call": lambda value: value not in (None, "none", "auto"),
+    "modalities": lambda value: value not in (None, ["text"]),
 }
 
 
-def _common(body: dict) -> dict:
+# Every request field these endpoints read, refuse (UNSUPPORTED) or accept and ignore: OpenAI answers any other
+# with 400 "Unrecognized request argument supplied", and so do we, rather than silently ignoring a misspelling.
+# top_k and num_beams are this store's extensions.
+_SAMPLING_FIELDS = {"model", "n", "stop", "stream", "stream_options", "seed", "temperature", "top_p", "top_k",
+                    "presence_penalty", "frequency_penalty", "logit_bias", "logprobs", "num_beams", "user", "metadata",
+                    "store", "service_tier"}  # fmt: skip
+COMPLETION_FIELDS = _SAMPLING_FIELDS | {"prompt", "max_tokens", "echo", "suffix", "best_of"}
+CHAT_FIELDS = _SAMPLING_FIELDS | {"messages", "max_tokens", "max_completion_tokens", "top_logprobs", "tools",
+                                  "functions", "response_format", "tool_choice", "function_call",
+                                  "parallel_tool_calls", "modalities", "prompt_cache_key", "safety_identifier"}  # fmt: skip
+
+
+def _check_fields(body: dict, known: set[str]) -> None:
+    unknown = sorted(name for name in body if name not in known)
+    if unknown:
+        raise InvalidInput(f"Unrecognized request argument supplied: {', '.join(unknown)}", param=unknown[0])
+
+
+def _common(body: dict, known: set[str]) -> dict:
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object")
+    _check_fields(body, known)
     for name, in_effect in UNSUPPORTED.items():
         if in_effect(body.get(name)):
             raise InvalidInput(f"'{name}' is not supported by this server", param=name)
     model = body.get("model")
     if not isinstance(model, str) or not model:
         raise InvalidInput("'model' is required: an id such as owner/name or owner/name@revision", param="model")
+    if len(model) > MAX_MODEL_ID_CHARS or any(ord(character) < 32 or character == "\x7f" for character in model):
+        raise InvalidInput(f"'model' must be an id such as owner/name, without control characters and at most "
+                           f"{MAX_MODEL_ID_CHARS} characters", param="model")  # fmt: skip
     stop = body.get("stop")
     if stop is None:
         stop = ()
@@ -115,7 +141,7 @@ def _check_beam_search(body: dict, *, n: int, num_beams: int) -> None:
 
 
 def parse_completion(body: dict) -> CallSpec:
-    fields = _common(body)
+    fields = _common(body, COMPLETION_FIELDS)
     prompt = body.get("prompt")
     if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str):
         prompt = prompt[0]
@@ -131,7 +157,7 @@ def parse_completion(body: dict) -> CallSpec:
 
 
 def parse_chat(body: dict) -> CallSpec:
-    fields = _common(body)
+    fields = _common(body, CHAT_FIELDS)
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages:
         raise InvalidInput("'messages' must be a non-empty list", param="messages")

@@ -12,10 +12,10 @@ from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.authentication import CSRFCheck
 
-from marketplace import call_spec, gateway
+from marketplace import call_spec, gateway, json_input
 from marketplace.api.errors import error_body, request_error
 from marketplace.authentication import bearer_token
-from marketplace.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
+from marketplace.exceptions import DomainError, NotAuthenticated, PayloadTooLarge, PermissionDenied
 from marketplace.models import UsageStatus
 from marketplace.services import authenticate_key
 
@@ -97,12 +97,10 @@ def retrieve_model(request, user, api_key, model_id: str):
 
 
 def _body(request: HttpRequest) -> dict:
-    if len(request.body) > MAX_BODY_BYTES:
+    declared = request.META.get("CONTENT_LENGTH") or "0"
+    if (declared.isdigit() and int(declared) > MAX_BODY_BYTES) or len(request.body) > MAX_BODY_BYTES:
         raise PayloadTooLarge(f"the request body is larger than {MAX_BODY_BYTES} bytes")
-    try:
-        return json.loads(request.body or b"null")
-    except (ValueError, UnicodeDecodeError):
-        raise InvalidInput("the body must be JSON") from None
+    return json_input.loads(request.body or b"null")
 
 
 @only("POST")

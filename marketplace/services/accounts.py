@@ -3,6 +3,7 @@
 import datetime as dt
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -10,7 +11,14 @@ from django.db.models import F
 from django.utils import timezone
 
 from marketplace import keys
-from marketplace.exceptions import InvalidInput, NotAuthenticated, NotFound, PermissionDenied, QuotaExceeded
+from marketplace.exceptions import (
+    Conflict,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    QuotaExceeded,
+)
 from marketplace.models import ApiKey, Scope, User
 from marketplace.services import key_lookup
 
@@ -93,13 +101,26 @@ def create_api_key(
         raise InvalidInput("expires_at must be in the future", param="expires_at")
     if created_with is not None and not set(scope_list) <= set(created_with.scopes):
         raise PermissionDenied("a key can only create keys with scopes it has itself")
+    with transaction.atomic():
+        User.objects.select_for_update().filter(
+            pk=user.pk
+        ).exists()  # one key created at a time per user: the cap holds
+        if ApiKey.objects.active().filter(user=user).count() >= settings.MAX_KEYS_PER_USER:
+            raise Conflict(
+                f"you have {settings.MAX_KEYS_PER_USER} active API keys, the most allowed: revoke one first",
+                param="name",
+            )
+        return _insert_key(user=user, name=name, scopes=scope_list, expires_at=expires_at)
+
+
+def _insert_key(*, user: User, name: str, scopes: list[str], expires_at: dt.datetime | None) -> tuple[ApiKey, str]:
     secret = keys.generate_key()
     api_key = ApiKey.objects.create(
         user=user,
         name=name,
         prefix=secret[: keys.DISPLAY_PREFIX_LENGTH],
         key_hash=keys.hash_key(secret),
-        scopes=scope_list,
+        scopes=scopes,
         expires_at=expires_at,
     )
     return api_key, secret

@@ -20,6 +20,9 @@ class Period:
     end: dt.date  # inclusive
 
 
+EARLIEST_DAY, LATEST_DAY = dt.date(1970, 1, 1), dt.date(9999, 1, 1)  # room for the default range's arithmetic
+
+
 def parse_period(start: str | None, end: str | None) -> Period:
     """`start`/`end` as YYYY-MM-DD (inclusive, UTC); by default the last 30 days up to today."""
     today = timezone.now().date()
@@ -28,9 +31,12 @@ def parse_period(start: str | None, end: str | None) -> Period:
         if raw in (None, ""):
             return default
         try:
-            return dt.date.fromisoformat(raw)
+            day = dt.date.fromisoformat(raw)
         except (TypeError, ValueError):
             raise InvalidInput(f"{param} must be a date like 2026-11-24, got {raw!r}", param=param) from None
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise InvalidInput(f"{param} must be between {EARLIEST_DAY} and {LATEST_DAY}", param=param)
+        return day
 
     end_day = parse(end, "end", today)
     start_day = parse(start, "start", end_day - dt.timedelta(days=DEFAULT_RANGE_DAYS - 1))

@@ -2,13 +2,14 @@
 
 import base64
 import binascii
-import json
+import re
 from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 
+from marketplace import json_input
 from marketplace.exceptions import InvalidInput, PayloadTooLarge, PermissionDenied
 from registry import cards, services
 from registry.api.protocol import base_url, hf_view, read_json, require_owner
@@ -185,14 +186,17 @@ def _parse_commit_lines(request: HttpRequest) -> tuple[dict, list[services.Opera
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            item = json_input.loads(line, what="the line")
             key, value = item["key"], item["value"]
             if not isinstance(value, dict):
                 raise TypeError("value must be an object")
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError) as exc:
-            raise InvalidInput(f"line {number}: not a valid commit operation ({exc})", param=f"line {number}") from None
+        except (InvalidInput, KeyError, TypeError) as exc:
+            reason = exc.message if isinstance(exc, InvalidInput) else exc
+            raise InvalidInput(
+                f"line {number}: not a valid commit operation ({reason})", param=f"line {number}"
+            ) from None
         if key == "header":
-            header = value
+            header = _checked_header(value, number)
             continue
         path = value.get("path")
         try:
@@ -206,6 +210,17 @@ def _parse_commit_lines(request: HttpRequest) -> tuple[dict, list[services.Opera
     if header is None:
         raise InvalidInput("line 1: the first line must be the commit header", param="line 1")
     return header, operations
+
+
+def _checked_header(header: dict, number: int) -> dict:
+    """The header's summary and description are text; parentCommit, if sent, a 40-hex commit sha."""
+    for name in ("summary", "description"):
+        if header.get(name) is not None and not isinstance(header[name], str):
+            raise InvalidInput(f"line {number}: the header's {name} must be a string", param=f"line {number}")
+    parent = header.get("parentCommit")
+    if parent is not None and not (isinstance(parent, str) and re.fullmatch(r"[0-9a-f]{40}", parent)):
+        raise InvalidInput(f"line {number}: parentCommit must be a 40-character commit sha", param="parentCommit")
+    return header
 
 
 def _operation(request: HttpRequest, number: int, key: str, value: dict):

@@ -32,7 +32,10 @@ def batch(request: HttpRequest, namespace: str, name: str) -> JsonResponse:
     payload = read_json(request)
     if payload.get("operation") != "upload":
         raise InvalidInput("only the 'upload' operation is supported; download files with /resolve/", param="operation")
-    if "basic" not in (payload.get("transfers") or ["basic"]):
+    transfers = payload.get("transfers", ["basic"])
+    if not isinstance(transfers, list) or not all(isinstance(name, str) for name in transfers):
+        raise InvalidInput("transfers must be a list of transfer names", param="transfers")
+    if "basic" not in transfers:
         raise InvalidInput("only the 'basic' transfer is supported", param="transfers")
     objects = payload.get("objects")
     if not isinstance(objects, list) or len(objects) > 1000:

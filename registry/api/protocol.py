@@ -4,12 +4,12 @@ Errors are `{"error": "..."}` with the HF `X-Error-Code` header where the protoc
 `huggingface_hub` turns into RepositoryNotFoundError, RevisionNotFoundError and EntryNotFoundError."""
 
 import functools
-import json
 import logging
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
+from marketplace import json_input
 from marketplace.authentication import authenticate_request, bearer_token, has_scope
 from marketplace.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
 from registry.exceptions import RepoNotFound
@@ -24,7 +24,7 @@ def error_response(exc: DomainError) -> JsonResponse:
     hf_code = getattr(exc, "hf_code", None)
     if hf_code:
         response["X-Error-Code"] = hf_code
-        response["X-Error-Message"] = exc.message
+        response["X-Error-Message"] = " ".join(exc.message.split())  # one header line: the message may echo a path
     if exc.status_code == 401:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
     return response
@@ -78,10 +78,7 @@ def read_json(request: HttpRequest, *, limit: int = 1024 * 1024) -> dict:
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if length > limit:
         raise PayloadTooLarge(f"JSON body is larger than {limit} bytes")
-    try:
-        payload = json.loads(request.read(limit + 1) or b"{}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidInput(f"body is not valid JSON: {exc}") from None
+    payload = json_input.loads(request.read(limit + 1) or b"{}", what="body")
     if not isinstance(payload, dict):
         raise InvalidInput("body must be a JSON object")
     return payload

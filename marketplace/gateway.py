@@ -210,7 +210,18 @@ class Call:
         return self.authorization.headers()
 
     def events(self, *, timeout: float | None = None):
-        """Yield ("token", fields) for each token and ("done", fields) at the end, as the worker streams them."""
+        """Yield ("token", fields) for each token and ("done", fields) at the end, as the worker streams them.
+        Redis going away mid-call raises ServiceUnavailable (503, Retry-After; in a stream, an error event)."""
+        try:
+            yield from self._events(timeout)
+        except redis.RedisError as exc:
+            self.cancel()  # best effort: if Redis is back soon, the worker stops generating for nobody
+            raise ServiceUnavailable(
+                f"lost the connection to the token stream ({type(exc).__name__}) after {self.completion_tokens} "
+                "tokens; only tokens already delivered are charged. Retry the request."
+            ) from None
+
+    def _events(self, timeout: float | None):
         key, last, worker = stream_key(self.request_id), "0", None
         deadline = time.monotonic() + (timeout or settings.INFER_TIMEOUT_SECONDS)
         client = _redis()

@@ -3,6 +3,7 @@
 import datetime as dt
 import hashlib
 import json
+import logging
 import re
 import uuid
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from registry.models import (
 from registry.paths import check_repo_path
 
 SHA_LENGTH = 40
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -189,9 +191,16 @@ def commit_changes(
 
 
 def _enqueue_validation(commit_id: int) -> None:
+    """Ask a worker to validate a stored commit. The commit row (status `pending`) is the outbox: if the broker
+    cannot take the message now, the commit still stands (the client gets its answer, and has nothing to retry)
+    and `requeue_stuck_validations` (beat, every minute) enqueues it once the broker is back."""
     from registry import tasks
 
-    tasks.validate_commit.delay(commit_id)
+    try:
+        tasks.validate_commit.apply_async(args=[commit_id], retry=False)
+    except Exception as exc:  # kombu's OperationalError, redis errors: the broker is down or unreachable
+        logger.warning("could not enqueue the validation of commit %s (%s: %s); beat will", commit_id,
+                       type(exc).__name__, exc)  # fmt: skip
 
 
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}$")

@@ -31,16 +31,13 @@ demo: migrate
 
 run: demo
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	@echo "Serving http://127.0.0.1:$(PORT) (web + workers). Ctrl-C stops them all."
-	@trap 'kill 0' INT TERM EXIT; \
-	  $(BIN)/celery -A workers worker -Q validate,default -c 1 -B -s var/celerybeat-schedule --loglevel INFO -n main@%h & \
-	  $(BIN)/celery -A workers worker -Q infer -P threads -c $${INFER_CONCURRENCY:-32} --loglevel INFO -n infer@%h & \
-	  $(BIN)/gunicorn config.wsgi -b 127.0.0.1:$(PORT) -k gthread --threads 8 -w 2 --timeout 0 & \
-	  wait
+	@echo "Serving http://127.0.0.1:$(PORT) (the Procfile's web, worker and infer). Ctrl-C stops them all."
+	HTTPS=$${HTTPS:-0} PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
 
 web: migrate
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	$(BIN)/gunicorn config.wsgi -b 0.0.0.0:$(PORT) -k gthread --threads 8 -w $${WEB_WORKERS:-2} --timeout 0
+	$(BIN)/gunicorn config.wsgi -b 0.0.0.0:$(PORT) -k gthread --threads 8 -w $${WEB_WORKERS:-2} --timeout 60 \
+	  --graceful-timeout 30
 
 # BEAT=1 (the default) also runs Celery beat, which re-enqueues lost validations and releases stale holds: keep it
 # on for exactly one worker of a deployment (BEAT=0 on the others).

@@ -33,6 +33,7 @@ def main() -> None:
         REDIS_URL="redis://127.0.0.1:6379/8",
         LOG_LEVEL="WARNING",
         ALLOWED_HOSTS="testserver",
+        HTTPS="0",  # the test client speaks plain http
     )
     import django
 

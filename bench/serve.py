@@ -125,7 +125,7 @@ def run_stack(work: Path, checkpoints: dict[str, Path]) -> dict:
     env = {**os.environ, "VAR_DIR": str(work), "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DATABASE}",
            "REDIS_URL": "redis://127.0.0.1:6379/7", "STORAGE_ROOT": str(work / "storage"), "LOG_LEVEL": "WARNING",
            "ALLOWED_HOSTS": "127.0.0.1", "DEFAULT_KEY_RPM": "100000", "DEFAULT_KEY_TPM": "100000000",
-           "INFER_MAX_BATCH": "32", "REVIEW_LISTINGS": "0"}  # fmt: skip
+           "INFER_MAX_BATCH": "32", "REVIEW_LISTINGS": "0", "HTTPS": "0"}  # plain http on 127.0.0.1  # fmt: skip
     for sql in (f"DROP DATABASE IF EXISTS {DATABASE}", f"CREATE DATABASE {DATABASE}"):
         subprocess.run(["psql", "-h", "127.0.0.1", "-U", "postgres", "-qc", sql], check=True)
     python, manage = sys.executable, [sys.executable, str(ROOT / "manage.py")]

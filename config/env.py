@@ -16,7 +16,7 @@ def env_str(name: str, default: str) -> str:
 
 def env_bool(name: str, default: bool) -> bool:
     raw = os.environ.get(name)
-    if raw is None:
+    if raw is None or not raw.strip():  # unset or empty (as .env.example leaves some): the default
         return default
     value = raw.strip().lower()
     if value in _TRUE:

@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from registry.api.urls import api_urlpatterns, file_urlpatterns
 
@@ -8,7 +8,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", include("marketplace.api.openai_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("marketplace.api.urls")),
     path("api/", include("registry.api.portal_urls")),
     *api_urlpatterns,

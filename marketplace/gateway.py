@@ -25,7 +25,7 @@ from marketplace.call_spec import CallSpec
 from marketplace.exceptions import DomainError, InvalidInput, NotFound, ServiceUnavailable
 from marketplace.models import ApiKey, UsageStatus, User
 from marketplace.services import metering
-from marketplace.tokenization import LightTokenizer
+from marketplace.tokenization import LightTokenizer, TemplateRunaway
 from registry.models import Commit, Model
 from workers.streams import GENERATE_TASK, cancel_key, stream_key, worker_key
 
@@ -175,6 +175,10 @@ def render_chat(tokenizer: LightTokenizer, messages: tuple[dict, ...]) -> str:
     if tokenizer.chat_template:
         try:
             return tokenizer.render_chat(list(messages))
+        except TemplateRunaway as exc:
+            raise InvalidInput(
+                f"the model's chat template failed: {exc}; its provider must fix it", param="messages"
+            ) from None
         except Exception as exc:  # the template is the provider's code: jinja2 errors, raise_exception(...)
             raise InvalidInput(f"the model's chat template rejected these messages: {exc}", param="messages") from None
     lines = [f"{m['role']}: {m['content']}" for m in messages]

@@ -3,14 +3,27 @@
 import torch (transformers' AutoTokenizer does: ~2 s and ~300 MB per process). The ids are the ones the worker's
 AutoTokenizer makes: both run the same `tokenizers` pipeline (tests/marketplace/test_tokenization.py)."""
 
+import contextlib
 import json
+import sys
+import time
 from pathlib import Path
 
 from tokenizers import Tokenizer
 
+# A chat template is the provider's code, run in the web process for every chat call. Its sandbox stops it from
+# touching anything, but not from looping: 16 calls to a template that looped made every other request wait 47 s
+# (issue #10). So it runs against a deadline, and its output is bounded.
+RENDER_SECONDS = 0.5
+MAX_RENDERED_CHARS = 1_000_000
+
 
 class TokenizerFilesMissing(Exception):
     """The checkpoint has neither tokenizer.json nor vocab.json with merges.txt."""
+
+
+class TemplateRunaway(Exception):
+    """A chat template ran past RENDER_SECONDS or rendered more than MAX_RENDERED_CHARS."""
 
 
 class LightTokenizer:
@@ -38,15 +51,39 @@ class LightTokenizer:
         """As transformers' `decode` does by default: special tokens are kept."""
         return self._tokenizer.decode(ids, skip_special_tokens=False)
 
-    def render_chat(self, messages: list[dict]) -> str:
-        """The chat template, with the generation prompt, as `apply_chat_template(..., tokenize=False)` renders it."""
+    def render_chat(self, messages: list[dict], *, seconds: float = RENDER_SECONDS) -> str:
+        """The chat template, with the generation prompt, as `apply_chat_template(..., tokenize=False)` renders it.
+        Raises TemplateRunaway past `seconds` or MAX_RENDERED_CHARS."""
         from transformers.utils.chat_template_utils import render_jinja_template  # jinja2 sandbox, no torch
 
-        rendered, _ = render_jinja_template(
-            conversations=[messages], chat_template=self.chat_template, add_generation_prompt=True,
-            **self.special_tokens,
-        )  # fmt: skip
+        with _deadline(seconds):
+            rendered, _ = render_jinja_template(
+                conversations=[messages], chat_template=self.chat_template, add_generation_prompt=True,
+                **self.special_tokens,
+            )  # fmt: skip
+        if len(rendered[0]) > MAX_RENDERED_CHARS:
+            raise TemplateRunaway(f"the chat template rendered more than {MAX_RENDERED_CHARS} characters")
         return rendered[0]
+
+
+@contextlib.contextmanager
+def _deadline(seconds: float):
+    """Raise TemplateRunaway inside the code run in this block (in this thread) once `seconds` have passed. Jinja
+    compiles a template to Python, so a trace function sees every line of its loops; the check costs ~0.1 µs a line
+    on templates that render in well under a millisecond."""
+    deadline = time.monotonic() + seconds
+    previous = sys.gettrace()
+
+    def trace(frame, event, arg):
+        if time.monotonic() > deadline:
+            raise TemplateRunaway(f"the chat template ran for more than {seconds} s")
+        return trace
+
+    sys.settrace(trace)
+    try:
+        yield
+    finally:
+        sys.settrace(previous)
 
 
 def _byte_level_bpe(directory: Path, special_tokens: list[str]) -> Tokenizer:

@@ -17,3 +17,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; pr
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # live-server threads must not hold connections past a test
 STATIC_ROOT = STORAGE_ROOT / "static"  # whitenoise wants the folder to exist; tests serve no collected files
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+# the live servers of the tests speak plain http (tests/test_deploy_settings.py checks the production defaults)
+SECURE_SSL_REDIRECT = SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
+SECURE_HSTS_SECONDS = 0

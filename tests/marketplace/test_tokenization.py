@@ -78,3 +78,26 @@ def test_loading_and_using_it_never_imports_torch(tiny_checkpoint):
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
     assert done.stdout.strip() == "False", done.stderr
+
+
+LOOPING = "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}x"
+HUGE = "{% for i in range(100000) %}" + "y" * 20 + "{% endfor %}"
+
+
+@pytest.mark.parametrize(("template", "reason"), [(LOOPING, "ran for more than"), (HUGE, "more than 1000000")])
+def test_a_runaway_chat_template_is_stopped(checkpoint_copy, template, reason):
+    """A template looping 10^10 times held a web thread (and the GIL) for as long as it ran (issue #10)."""
+    import time
+
+    from marketplace.tokenization import TemplateRunaway
+
+    (checkpoint_copy / "chat_template.jinja").write_text(template)
+    tokenizer = LightTokenizer(checkpoint_copy)
+
+    started = time.monotonic()
+    with pytest.raises(TemplateRunaway, match=reason):
+        tokenizer.render_chat([{"role": "user", "content": "hi"}])
+
+    assert time.monotonic() - started < 2
+    (checkpoint_copy / "chat_template.jinja").write_text("{{ messages[0]['content'] }}")
+    assert LightTokenizer(checkpoint_copy).render_chat([{"role": "user", "content": "hi"}]) == "hi"

@@ -71,6 +71,8 @@ def openai_view(view):
                     raise NotAuthenticated("You didn't provide an API key: send 'Authorization: Bearer <key>'.")
                 return view(request, user, None, *args, **kwargs)
             api_key = authenticate_key(raw_key=token)
+            if not api_key.has_scope("infer"):
+                raise PermissionDenied("This API key lacks the 'infer' scope")
             return view(request, api_key.user, api_key, *args, **kwargs)
         except DomainError as exc:
             return _error(exc)

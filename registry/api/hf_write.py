@@ -200,7 +200,8 @@ def _parse_commit_lines(request: HttpRequest) -> tuple[dict, list[services.Opera
             continue
         path = value.get("path")
         try:
-            check_repo_path(path) if key != "deletedFolder" else check_repo_path(str(path).rstrip("/"))
+            # a folder may be named with a trailing slash; anything but a string is refused by check_repo_path
+            check_repo_path(path.rstrip("/") if key == "deletedFolder" and isinstance(path, str) else path)
         except InvalidInput as exc:
             raise InvalidInput(f"line {number}: {exc.message}", param=f"line {number}") from None
         if path in seen:
@@ -215,8 +216,10 @@ def _parse_commit_lines(request: HttpRequest) -> tuple[dict, list[services.Opera
 def _checked_header(header: dict, number: int) -> dict:
     """The header's summary and description are text; parentCommit, if sent, a 40-hex commit sha."""
     for name in ("summary", "description"):
-        if header.get(name) is not None and not isinstance(header[name], str):
-            raise InvalidInput(f"line {number}: the header's {name} must be a string", param=f"line {number}")
+        value = header.get(name)
+        if value is not None and (not isinstance(value, str) or "\x00" in value):  # PostgreSQL text holds no NUL
+            raise InvalidInput(f"line {number}: the header's {name} must be a string without NUL characters",
+                               param=f"line {number}")  # fmt: skip
     parent = header.get("parentCommit")
     if parent is not None and not (isinstance(parent, str) and re.fullmatch(r"[0-9a-f]{40}", parent)):
         raise InvalidInput(f"line {number}: parentCommit must be a 40-character commit sha", param="parentCommit")

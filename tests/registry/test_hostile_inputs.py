@@ -56,9 +56,11 @@ NESTED = "[" * 50_000 + "]" * 50_000
         [HEADER, {"key": "file", "value": {"path": "b.txt", "content": base64.b64encode(b"x").decode(),
                                            "encoding": "base64"}}, {"key": "lfsFile", "value": {"path": "c.bin",
                                                                                                "oid": 5}}],
+        [HEADER, {"key": "deletedFolder", "value": {}}],  # found by tests/test_fuzz_bodies.py
+        [{"key": "header", "value": {"summary": "a\u0000b"}}],  # found by tests/test_fuzz_bodies.py
     ],
     ids=["folder-list", "folder-object", "file-int", "parent-int", "parent-list", "summary-list", "nested-value",
-         "nested-line", "lfs-oid-int"],
+         "nested-line", "lfs-oid-int", "folder-without-path", "nul-summary"],
 )  # fmt: skip
 def test_malformed_commit_lines_are_400_and_store_nothing(probe, repo, provider_key, lines):
     response = commit_body(probe, provider_key, ndjson(*lines))

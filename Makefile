@@ -7,7 +7,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gptstore
 
-.PHONY: setup run web worker infer-worker test lint bench migrate demo lock clean
+.PHONY: setup run web worker infer-worker test lint bench migrate demo lock clean schemathesis
 
 setup: $(STAMP) browser
 
@@ -67,6 +67,11 @@ lint: setup
 bench: setup
 	@./scripts/ensure-services.sh
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+# The schemathesis suite of `make test` with many more generated requests per operation (docs/security.md)
+schemathesis: setup
+	@./scripts/ensure-services.sh postgres
+	DATABASE_URL=$(TEST_DATABASE_URL) SCHEMATHESIS_EXAMPLES=$${SCHEMATHESIS_EXAMPLES:-60} $(BIN)/pytest -q tests/api
 
 lock:
 	$(BIN)/pip freeze | sed 's/^torch==2.13.0+cpu/torch==2.13.0/' > requirements.txt

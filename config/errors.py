@@ -13,14 +13,16 @@ from marketplace.exceptions import DomainError, InvalidInput, PayloadTooLarge
 from registry.api.protocol import error_response
 from registry.exceptions import EntryNotFound
 
-OPENAI_SHAPED = ("/v1/", "/api/v1/")
+# The APIs that answer errors in OpenAI's shape: /v1 and our own JSON API (DRF). The rest of /api/ and the file
+# routes speak the Hugging Face protocol. config/openapi.py documents each route's errors from this.
+OPENAI_SHAPED = re.compile(r"^/(v1/|api/v1/|api/keys|api/uploads|api/payments/|api/models/[^/]+/[^/]+/commits/)")
 HF_FILE_ROUTE = re.compile(r"^/[^/]+/[^/]+/resolve/")  # a file URL that named no route (a newline in the path)
 
 
 def api_error(request: HttpRequest, exc: DomainError) -> JsonResponse:
     """A refusal outside any view: the OpenAI error shape on the OpenAI-shaped APIs, the Hugging Face protocol's
     (`{"error": message}`, X-Error-Code where it has one) everywhere else."""
-    if request.path.startswith(OPENAI_SHAPED):
+    if OPENAI_SHAPED.match(request.path):
         return JsonResponse(error_body(exc), status=exc.status_code, headers=exc.headers)
     return error_response(exc)
 
@@ -31,14 +33,14 @@ def bad_request(request: HttpRequest, exception=None):
     if isinstance(exception, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return api_error(request, PayloadTooLarge(f"the request body is over the limit of {limit} bytes"))
-    if request.path.startswith(OPENAI_SHAPED) or request.path.startswith("/api/") or HF_FILE_ROUTE.match(request.path):
+    if OPENAI_SHAPED.match(request.path) or request.path.startswith("/api/") or HF_FILE_ROUTE.match(request.path):
         return api_error(request, InvalidInput(f"bad request ({type(exception).__name__})"))
     return defaults.bad_request(request, exception)
 
 
 def not_found(request: HttpRequest, exception=None):
     message = f"Invalid URL ({request.method} {request.path})"
-    if request.path.startswith(OPENAI_SHAPED):
+    if OPENAI_SHAPED.match(request.path):
         return JsonResponse(request_error(message), status=404)
     if request.path.startswith("/api/") or HF_FILE_ROUTE.match(request.path):  # the Hugging Face protocol
         return error_response(EntryNotFound(message))

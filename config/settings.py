@@ -202,16 +202,13 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "marketplace.api.errors.exception_handler",
-    "DEFAULT_PARSER_CLASSES": [
-        "marketplace.json_input.SafeJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
+    "DEFAULT_PARSER_CLASSES": ["marketplace.json_input.SafeJSONParser"],  # the JSON API takes JSON only
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "GPT store API",
-    "DESCRIPTION": "Model registry (HF Hub protocol), accounts and keys.",
+    "DESCRIPTION": "The OpenAI-compatible /v1, the Hugging Face Hub protocol, keys, billing and the portal.",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.openapi.complete_schema"],
     "VERSION": "0.1.0",
     "SERVE_INCLUDE_SCHEMA": False,
     # Swagger UI from our own static files (drf-spectacular-sidecar): /api/docs/ works offline and under the CSP

@@ -12,7 +12,7 @@ import secrets
 
 from django.conf import settings
 
-from marketplace.exceptions import InvalidInput, NotAuthenticated
+from marketplace.exceptions import InvalidInput, NotAuthenticated, NotFound
 from marketplace.models import User
 from marketplace.services import ledger
 
@@ -74,7 +74,7 @@ def provider() -> PaymentProvider:
 def confirm_from_webhook(*, provider_name: str, body: bytes, signature: str) -> ledger.PaymentResult:
     """Credit the payment a provider's webhook reports. Replays of the same payment id change nothing."""
     if provider_name not in PROVIDERS:
-        raise InvalidInput(f"unknown payment provider {provider_name!r}")
+        raise NotFound(f"unknown payment provider {provider_name!r}")
     event = PROVIDERS[provider_name]().parse_webhook(body=body, signature=signature)
     user = User.objects.filter(username=event["username"]).first()
     if user is None:

@@ -32,6 +32,7 @@ from registry.models import (
 from registry.paths import check_repo_path
 
 SHA_LENGTH = 40
+_ID_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,149}")  # a namespace (username) or a model name, loosely
 logger = logging.getLogger(__name__)
 
 
@@ -77,7 +78,10 @@ def set_visibility(*, model_id: int, is_private: bool) -> Model:
 
 
 def find_model(*, namespace: str, name: str, user) -> Model:
-    """The model if the user may see it; otherwise RepoNotFound, the same answer as for a missing one."""
+    """The model if the user may see it; otherwise RepoNotFound, the same answer as for a missing one. Names that no
+    model can have (a body may send anything, NUL included, which PostgreSQL cannot compare) are not looked up."""
+    if not all(isinstance(part, str) and _ID_PART.fullmatch(part) for part in (namespace, name)):
+        raise RepoNotFound(f"Repository not found: {namespace}/{name}")
     model = Model.objects.visible_to(user).by_id(namespace, name).select_related("owner").first()
     if model is None:
         raise RepoNotFound(f"Repository not found: {namespace}/{name}")

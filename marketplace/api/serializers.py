@@ -1,3 +1,4 @@
+from django.core.validators import RegexValidator
 from rest_framework import serializers
 
 from marketplace.models import ApiKey, Scope
@@ -11,8 +12,11 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
 
 class ApiKeyCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100)
-    scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices), allow_empty=False)
+    name = serializers.CharField(
+        max_length=100, validators=[RegexValidator(r"^[^\x00]*\S[^\x00]*$", "a visible character, and no NUL")]
+    )
+    scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices), allow_empty=False,
+                                   min_length=1)  # fmt: skip
     expires_at = serializers.DateTimeField(required=False, allow_null=True)
 
 

@@ -36,7 +36,7 @@ class ApiKeyListView(APIView):
 class ApiKeyDetailView(APIView):
     required_scope = "write"
 
-    @extend_schema(request=None, responses=ApiKeySerializer)
+    @extend_schema(request=None, responses={200: ApiKeySerializer})
     def delete(self, request, key_id: int):
         api_key = services.revoke_api_key(user=request.user, key_id=key_id)
         return Response(ApiKeySerializer(api_key).data)

@@ -1,6 +1,7 @@
 """JSON API behind the provider portal: resumable uploads, committing them, and live validation status."""
 
-from drf_spectacular.utils import extend_schema
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -27,16 +28,20 @@ class UploadSessionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+REPO_ID = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", "a repository id: owner/name")
+
+
 class StartUploadSerializer(serializers.Serializer):
-    repo = serializers.CharField(help_text="owner/name")
+    repo = serializers.CharField(help_text="owner/name", validators=[REPO_ID])
     path = serializers.CharField(max_length=255)
     size = serializers.IntegerField(min_value=0)
 
 
 class CommitUploadsSerializer(serializers.Serializer):
-    repo = serializers.CharField()
-    uploads = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, max_length=1000)
-    message = serializers.CharField(max_length=500, required=False, allow_blank=True)
+    repo = serializers.CharField(help_text="owner/name", validators=[REPO_ID])
+    uploads = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, min_length=1, max_length=1000)
+    message = serializers.CharField(max_length=500, required=False, allow_blank=True,
+                                    validators=[RegexValidator(r"^[^\x00]*$", "no NUL characters")])  # fmt: skip
 
 
 class UploadListView(APIView):
@@ -63,7 +68,12 @@ class UploadDetailView(APIView):
             raise RepoNotFound("no such upload")
         return Response(UploadSessionSerializer(session).data)
 
-    @extend_schema(request={"application/octet-stream": bytes}, responses=UploadSessionSerializer)
+    @extend_schema(
+        request={"application/octet-stream": bytes},
+        responses=UploadSessionSerializer,
+        parameters=[OpenApiParameter("Upload-Offset", int, OpenApiParameter.HEADER, required=True,
+                                     description="where this chunk starts (409 with the server's offset if wrong)")],
+    )  # fmt: skip
     def put(self, request, upload_id: int):
         """Append a chunk. Header `Upload-Offset: N` says where it starts; a wrong offset answers 409."""
         try:

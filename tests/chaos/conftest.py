@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 
-from tests.marketplace.conftest import _fresh_rate_counters, provider_model  # noqa: F401 (fixtures)
+from tests.marketplace.conftest import _fresh_rate_counters, cheap_listing, provider_model  # noqa: F401 (fixtures)
 
 
 class OwnRedis:

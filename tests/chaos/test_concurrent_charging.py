@@ -10,20 +10,12 @@ from django.db import connection, connections
 
 from marketplace.models import AccountKind, Reservation, UsageRecord
 from marketplace.money import MICRO
-from marketplace.services import ledger, listings, metering
+from marketplace.services import ledger, metering
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROUNDS, CALLS = 30, 32
 CALL_COST = 30  # 5 prompt tokens and 1 completion token at 5 credits per 1M each, in micro-credits
-
-
-@pytest.fixture
-def listed(provider, provider_model, settings):
-    settings.REVIEW_LISTINGS = False
-    listing = listings.save_listing(model=provider_model, by=provider, title="Tiny GPT", license="mit")
-    listings.set_prices(listing=listing, by=provider, prompt_price="5", completion_price="5")
-    return listings.submit_listing(listing_id=listing.pk, by=provider)
 
 
 def one_round(*, user, api_key, model) -> Counter:
@@ -58,7 +50,7 @@ def one_round(*, user, api_key, model) -> Counter:
 
 
 def test_simultaneous_settles_and_releases_on_one_key_never_deadlock_and_all_are_charged(
-    consumer, make_key, provider_model, listed
+    consumer, make_key, provider_model, cheap_listing
 ):
     if connection.vendor != "postgresql":
         pytest.fail("this test needs PostgreSQL: run it with DATABASE_URL=postgres://... (make test does)")
@@ -82,7 +74,9 @@ def test_simultaneous_settles_and_releases_on_one_key_never_deadlock_and_all_are
     assert ledger.audit_ledger().ok
 
 
-def test_a_settle_whose_database_connection_dropped_is_retried_and_charged(consumer, make_key, provider_model, listed):
+def test_a_settle_whose_database_connection_dropped_is_retried_and_charged(
+    consumer, make_key, provider_model, cheap_listing
+):
     """The served call must be charged once, not dropped, when the database goes away under the settle."""
     if connection.vendor != "postgresql":
         pytest.fail("this test needs PostgreSQL: run it with DATABASE_URL=postgres://... (make test does)")

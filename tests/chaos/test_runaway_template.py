@@ -48,3 +48,4 @@ def test_calls_to_a_looping_template_are_refused_and_the_web_keeps_answering(
     assert Reservation.objects.count() == 0
     wallet = ledger.account_for(consumer.pk, AccountKind.WALLET)
     assert (wallet.balance, wallet.held) == (10 * MICRO, 0)
+    assert ledger.audit_ledger().ok

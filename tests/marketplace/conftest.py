@@ -40,6 +40,15 @@ def listing(provider, provider_model, settings):
 
 
 @pytest.fixture
+def cheap_listing(provider, provider_model, settings):
+    """Published at 5 credits per 1M prompt and completion tokens."""
+    settings.REVIEW_LISTINGS = False
+    created = listings.save_listing(model=provider_model, by=provider, title="Tiny GPT", license="mit")
+    listings.set_prices(listing=created, by=provider, prompt_price="5", completion_price="5")
+    return listings.submit_listing(listing_id=created.pk, by=provider)
+
+
+@pytest.fixture
 def funded_consumer(consumer):
     ledger.top_up(user=consumer, amount=10 * MICRO)
     return consumer

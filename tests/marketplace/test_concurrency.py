@@ -12,20 +12,12 @@ from django.conf import settings
 from django.db import connection
 
 from marketplace.models import AccountKind, ApiKey, LedgerTransaction, UsageRecord
-from marketplace.services import ledger, listings
+from marketplace.services import ledger
 from tests.marketplace.charge_burst import fire
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 CALL_COST = 1000  # 100 prompt + 100 completion tokens at 4 credits per 1M each, in micro-credits
-
-
-@pytest.fixture
-def cheap_listing(provider, provider_model, settings):
-    settings.REVIEW_LISTINGS = False
-    listing = listings.save_listing(model=provider_model, by=provider, title="Tiny GPT", license="mit")
-    listings.set_prices(listing=listing, by=provider, prompt_price="5", completion_price="5")
-    return listings.submit_listing(listing_id=listing.pk, by=provider)
 
 
 def require_postgresql():

@@ -80,3 +80,4 @@ def test_a_worker_killed_mid_stream_ends_the_call_clearly_and_the_next_call_succ
     text, streamed = completion.choices[0].text, "".join(received)
     assert text.startswith(streamed) or streamed.startswith(text)  # both greedy from the same prompt
     wait_until(lambda: UsageRecord.objects.filter(model_label="alice/slow-gpt", status=UsageStatus.OK).count() == 1)
+    assert ledger.audit_ledger().ok

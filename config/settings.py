@@ -128,6 +128,10 @@ MAX_COMMIT_BODY_BYTES = env_int("MAX_COMMIT_BODY_BYTES", 64 * 1024**2, minimum=1
 LFS_URL_TTL_SECONDS = env_int("LFS_URL_TTL_SECONDS", 3600, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024**2
 VALIDATION_LEASE_SECONDS = env_int("VALIDATION_LEASE_SECONDS", 600, minimum=1)
+# A validation that crashes (storage, database, the engine itself) is tried again this many times in all, waiting
+# VALIDATION_RETRY_SECONDS, then twice that, and so on; then the commit is `invalid` with the reason.
+VALIDATION_ATTEMPTS = env_int("VALIDATION_ATTEMPTS", 5, minimum=1)
+VALIDATION_RETRY_SECONDS = env_int("VALIDATION_RETRY_SECONDS", 30, minimum=0)
 
 # Marketplace. Amounts are micro-credits (1 credit = 1,000,000); prices are per 1M tokens.
 PLATFORM_FEE_PERCENT = env_int("PLATFORM_FEE_PERCENT", 20, minimum=0)

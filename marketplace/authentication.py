@@ -55,8 +55,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
 
 
 class ScopeRequired(permissions.BasePermission):
-    """A request made with an API key needs the view's `required_scope` (one scope, or a tuple of which any one
-    will do; docs/security.md lists them). A view that
+    """A request made with an API key needs the view's `required_scope` (one scope, a tuple of which any one
+    will do, or a dict of either by HTTP method; docs/security.md lists them). A view that
     names none refuses every key: it fails closed. Browser sessions act with every scope; anonymous callers are
     left to the other permissions."""
 
@@ -65,6 +65,8 @@ class ScopeRequired(permissions.BasePermission):
         if api_key is None:
             return True
         required = getattr(view, "required_scope", None)
+        if isinstance(required, dict):  # per method: {"GET": "read", "POST": "write"}
+            required = required.get("GET" if request.method == "HEAD" else request.method)
         if required is None:
             raise PermissionDenied("API keys cannot be used here: sign in")
         choices = (required,) if isinstance(required, str) else tuple(required)

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from registry.exceptions import StorageUnavailable
 from registry.models import Commit
 from registry.paths import check_repo_path
 from registry.storage import blob_local_path, open_blob
@@ -22,6 +23,8 @@ def checkout(commit: Commit) -> Iterator[Path]:
             target.parent.mkdir(parents=True, exist_ok=True)
             local = blob_local_path(entry.blob)
             if local is not None:
+                if not os.path.isfile(local):  # storage lost it, or a shared volume is away: retry, never "invalid"
+                    raise StorageUnavailable(f"{entry.path} (blob {entry.blob.sha256[:12]}) is not in storage")
                 os.symlink(local, target)
             else:
                 with open_blob(entry.blob) as source, open(target, "wb") as out:

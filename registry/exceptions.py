@@ -25,6 +25,14 @@ class GatedRepo(PermissionDenied):
     hf_code = "GatedRepo"
 
 
+class StorageUnavailable(OSError):
+    """A blob the database names cannot be read from storage right now (a transient fault: retried)."""
+
+
+class NotRevalidatable(Conflict):
+    code = "not_revalidatable"
+
+
 class RepoExists(Conflict):
     code = "repo_exists"
 

@@ -247,6 +247,30 @@ def claim_validation(*, commit_id: int, task_id: str) -> bool:
     return claimed == 1
 
 
+def release_validation(*, commit_id: int, task_id: str, error: str) -> bool:
+    """Give a crashed attempt's claim back (`pending`, with what went wrong) so that its retry may take it."""
+    updated = Commit.objects.filter(
+        pk=commit_id, validation_status=ValidationStatus.VALIDATING, validation_task_id=task_id
+    ).update(validation_status=ValidationStatus.PENDING, validation_error=error)
+    return updated == 1
+
+
+def request_validation(*, commit_id: int, by: User) -> Commit:
+    """The owner asks for an `invalid` commit to be validated again (after a crash, or a fix on the store's side).
+    Asking for a commit that is pending, validating or valid changes nothing."""
+    with transaction.atomic():
+        commit = Commit.objects.select_for_update().select_related("model").get(pk=commit_id)
+        if commit.model.owner_id != by.pk:
+            raise RepoNotFound(f"Repository not found: {commit.model.repo_id}")
+        if commit.validation_status != ValidationStatus.INVALID:
+            return commit
+        commit.validation_status, commit.validation_task_id = ValidationStatus.PENDING, ""
+        commit.validation_error, commit.validation_report = "", {}
+        commit.save(update_fields=["validation_status", "validation_task_id", "validation_error", "validation_report"])
+        transaction.on_commit(lambda: _enqueue_validation(commit.pk))
+    return commit
+
+
 def finish_validation(*, commit_id: int, task_id: str, report: dict | None, error: str = "") -> bool:
     """Record the outcome of the attempt that holds the claim. Later or stale attempts change nothing."""
     updated = Commit.objects.filter(

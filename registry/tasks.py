@@ -4,6 +4,7 @@ import datetime as dt
 import logging
 
 from celery import shared_task
+from django.conf import settings
 
 from registry import services
 from registry.checkout import checkout
@@ -14,25 +15,34 @@ from workers.engine.errors import BadCheckpoint
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=3)
+@shared_task(bind=True, acks_late=True, reject_on_worker_lost=True, max_retries=None)
 def validate_commit(self, commit_id: int) -> str:
-    """Inspect a commit's checkpoint, then mark it valid or invalid with a report."""
+    """Inspect a commit's checkpoint, then mark it valid or invalid with a report. A crash (storage, database,
+    the engine) is not a verdict on the checkpoint: the commit goes back to `pending` and the task is tried again,
+    VALIDATION_ATTEMPTS times in all, before the commit is `invalid` with the reason."""
     task_id = self.request.id or f"local-{commit_id}"
-    if not services.claim_validation(commit_id=commit_id, task_id=task_id):
-        return "skipped"  # finished already, or another live attempt holds it
-    commit = Commit.objects.get(pk=commit_id)
+    attempt = self.request.retries + 1
     try:
+        if not services.claim_validation(commit_id=commit_id, task_id=task_id):
+            return "skipped"  # finished already, or another live attempt holds it
+        commit = Commit.objects.get(pk=commit_id)
         with checkout(commit) as directory:
             report = inspect_checkpoint(directory)
     except BadCheckpoint as exc:
         services.finish_validation(commit_id=commit_id, task_id=task_id, report=None, error=str(exc))
         return "invalid"
-    except Exception:
-        logger.exception("validation of commit %s crashed", commit_id)
-        services.finish_validation(
-            commit_id=commit_id, task_id=task_id, report=None, error="internal error while validating; try again"
-        )
-        raise
+    except Exception as exc:
+        logger.exception("validation of commit %s crashed (attempt %d of %d)", commit_id, attempt,
+                         settings.VALIDATION_ATTEMPTS)  # fmt: skip
+        reason = f"{type(exc).__name__}: {exc}"
+        if attempt >= settings.VALIDATION_ATTEMPTS:
+            services.finish_validation(
+                commit_id=commit_id, task_id=task_id, report=None,
+                error=f"validation failed {attempt} times ({reason}); ask for validation again from the commit page",
+            )  # fmt: skip
+            return "invalid"
+        services.release_validation(commit_id=commit_id, task_id=task_id, error=f"attempt {attempt} failed: {reason}")
+        raise self.retry(exc=exc, countdown=settings.VALIDATION_RETRY_SECONDS * 2 ** (attempt - 1)) from None
     services.finish_validation(commit_id=commit_id, task_id=task_id, report=report)
     return "valid"
 

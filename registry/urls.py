@@ -11,5 +11,6 @@ urlpatterns = [
     re_path(rf"^{NS}/{NAME}/commits$", views.commit_list, name="model-commits"),
     re_path(rf"^{NS}/{NAME}/tree/(?P<revision>[^/]+)$", views.model_detail, name="model-revision"),
     re_path(rf"^{NS}/{NAME}/commit/(?P<revision>[0-9a-f]{{7,40}})$", views.model_detail, name="model-commit"),
+    re_path(rf"^{NS}/{NAME}/commit/(?P<sha>[0-9a-f]{{40}})/revalidate$", views.revalidate, name="model-revalidate"),
     re_path(rf"^{NS}/{NAME}$", views.model_detail, name="model-detail"),
 ]

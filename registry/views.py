@@ -112,6 +112,18 @@ def commit_list(request, namespace: str, name: str):
 
 
 @login_required
+@require_http_methods(["POST"])
+def revalidate(request, namespace: str, name: str, sha: str):
+    """The owner's "Validate again" button on an invalid commit's page."""
+    model = _visible_model(request, namespace, name)
+    commit = Commit.objects.filter(model=model, sha=sha).first()
+    if commit is None or model.owner_id != request.user.pk:
+        raise Http404("No such commit")
+    services.request_validation(commit_id=commit.pk, by=request.user)
+    return redirect("model-commit", namespace=namespace, name=name, revision=sha)
+
+
+@login_required
 def upload(request, namespace: str, name: str):
     model = _visible_model(request, namespace, name)
     if model.owner_id != request.user.pk:

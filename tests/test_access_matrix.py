@@ -77,6 +77,7 @@ PRIVATE = {
     "model-revision": Row("/{repo}/tree/main"),
     "model-commit": Row("/{repo}/commit/{sha}"),
     "model-commits": Row("/{repo}/commits"),
+    "model-revalidate": Row("/{repo}/commit/{sha}/revalidate"),
     "model-upload": Row("/{repo}/upload"),
     "model-edit-card": Row("/{repo}/edit"),
     "listing-edit": Row("/{repo}/listing"),

@@ -21,6 +21,17 @@ def _own_model(request, repo_id: str):
     return model
 
 
+class ValidationSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(source="validation_status")
+    error = serializers.CharField(source="validation_error")
+    report = serializers.JSONField(source="validation_report")
+
+    class Meta:
+        model = Commit
+        fields = ["sha", "status", "error", "report"]
+        read_only_fields = fields
+
+
 class UploadSessionSerializer(serializers.ModelSerializer):
     class Meta:
         model = UploadSession
@@ -105,16 +116,25 @@ class CommitUploadsView(APIView):
 
 
 class ValidationView(APIView):
-    permission_classes = [ScopeRequired]  # anyone who can see the model, but a key needs `read`
-    required_scope = "read"
+    permission_classes = [ScopeRequired]  # anyone who can see the model, but a key needs `read` (`write` to ask)
+    required_scope = {"GET": "read", "POST": "write"}
 
-    @extend_schema(responses=dict)
-    def get(self, request, namespace: str, name: str, sha: str):
+    def _commit(self, request, namespace: str, name: str, sha: str) -> Commit:
         model = services.find_model(namespace=namespace, name=name, user=request.user)
-        commit = Commit.objects.filter(model=model, sha=sha).first()
+        commit = Commit.objects.filter(model=model, sha=sha).select_related("model").first()
         if commit is None:
             raise RepoNotFound("no such commit")
-        return Response(
-            {"sha": commit.sha, "status": commit.validation_status, "error": commit.validation_error,
-             "report": commit.validation_report}
-        )  # fmt: skip
+        return commit
+
+    @extend_schema(responses=ValidationSerializer)
+    def get(self, request, namespace: str, name: str, sha: str):
+        return Response(ValidationSerializer(self._commit(request, namespace, name, sha)).data)
+
+    @extend_schema(request=None, responses={202: ValidationSerializer})
+    def post(self, request, namespace: str, name: str, sha: str):
+        """The owner asks for an invalid commit to be validated again; the answer is its new state."""
+        commit = self._commit(request, namespace, name, sha)
+        if commit.model.owner_id != request.user.pk:
+            raise RepoNotFound(f"Repository not found: {namespace}/{name}")
+        commit = services.request_validation(commit_id=commit.pk, by=request.user)
+        return Response(ValidationSerializer(commit).data, status=202)

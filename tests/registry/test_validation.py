@@ -129,3 +129,92 @@ def test_the_reaper_re_enqueues_a_validation_whose_message_redis_lost(provider, 
         commit = wait_for(commit.pk, {ValidationStatus.VALID, ValidationStatus.INVALID})
 
     assert commit.validation_status == ValidationStatus.VALID
+
+
+def hide_weights(commit) -> tuple:
+    """Move the commit's weights out of storage (a storage fault), returning how to put them back."""
+    from pathlib import Path
+
+    from django.core.files.storage import default_storage
+
+    blob = commit.files.select_related("blob").get(path="model.safetensors").blob
+    stored = Path(default_storage.path(blob.storage_key))
+    hidden = stored.with_suffix(".hidden")
+    stored.rename(hidden)
+    return hidden, stored
+
+
+def in_process_worker():
+    from celery.contrib.testing.worker import start_worker
+
+    from workers.celery import app
+
+    return start_worker(app, pool="threads", concurrency=1, queues=["validate", "default"], perform_ping_check=False,
+                        loglevel="WARNING")  # fmt: skip
+
+
+def test_a_storage_fault_is_retried_and_the_commit_becomes_valid(provider, tiny_checkpoint, settings):
+    """Any crash used to mark a commit invalid for good (issue #11): now it goes back to pending and is retried."""
+    settings.VALIDATION_ATTEMPTS, settings.VALIDATION_RETRY_SECONDS = 3, 1
+    model = services.create_model(owner=provider, name="tiny")
+    commit = commit_folder(provider, model, tiny_checkpoint)  # queued; no worker yet
+    hidden, stored = hide_weights(commit)
+
+    with in_process_worker():
+        deadline = time.monotonic() + 60
+        while not Commit.objects.get(pk=commit.pk).validation_error.startswith("attempt 1 failed"):
+            assert time.monotonic() < deadline, "the first attempt never failed"
+            time.sleep(0.02)
+        first = Commit.objects.get(pk=commit.pk)
+        hidden.rename(stored)  # storage is back before the retry (1 s later)
+        done = wait_for(commit.pk, {ValidationStatus.VALID, ValidationStatus.INVALID})
+
+    assert first.validation_status == ValidationStatus.PENDING
+    assert "StorageUnavailable: model.safetensors" in first.validation_error
+    assert (done.validation_status, done.validation_error) == (ValidationStatus.VALID, "")
+    assert done.validation_report["parameters"] > 0
+
+
+def test_after_the_last_attempt_the_commit_is_invalid_and_the_owner_can_ask_again(
+    provider, outsider, make_key, tiny_checkpoint, settings, client
+):
+    settings.VALIDATION_ATTEMPTS, settings.VALIDATION_RETRY_SECONDS = 2, 0
+    model = services.create_model(owner=provider, name="tiny")
+    commit = commit_folder(provider, model, tiny_checkpoint)
+    hidden, stored = hide_weights(commit)
+    url = f"/api/models/alice/tiny/commits/{commit.sha}/validation"
+
+    with in_process_worker():
+        failed = wait_for(commit.pk, {ValidationStatus.VALID, ValidationStatus.INVALID})
+        hidden.rename(stored)
+        refused = client.post(url, HTTP_AUTHORIZATION=f"Bearer {make_key(outsider)}")
+        unchanged = Commit.objects.get(pk=commit.pk).validation_status
+        asked = client.post(url, HTTP_AUTHORIZATION=f"Bearer {make_key(provider)}")
+        done = wait_for(commit.pk, {ValidationStatus.VALID})
+
+    assert failed.validation_status == ValidationStatus.INVALID
+    assert failed.validation_error.startswith("validation failed 2 times (StorageUnavailable: model.safetensors")
+    assert failed.validation_error.endswith("ask for validation again from the commit page")
+    assert (refused.status_code, unchanged) == (404, ValidationStatus.INVALID)
+    assert asked.status_code == 202 and asked.json()["status"] == "pending" and asked.json()["error"] == ""
+    assert done.validation_error == ""
+
+
+def test_the_commit_page_offers_the_owner_to_validate_an_invalid_commit_again(client, provider, outsider):
+    model = services.create_model(owner=provider, name="tiny")
+    blob = services.ingest_upload(user=provider, incoming_stream=[b"{}"], size=2)
+    commit = services.commit_changes(model_id=model.pk, author=provider, message="x",
+                                     operations=[services.AddFile("config.json", blob)])  # fmt: skip
+    Commit.objects.filter(pk=commit.pk).update(validation_status=ValidationStatus.INVALID, validation_error="crashed")
+    page = f"/alice/tiny/commit/{commit.sha}"
+
+    client.force_login(outsider)
+    foreign = client.post(f"{page}/revalidate")
+    client.force_login(provider)
+    shown = client.get(page).content.decode()
+    again = client.post(f"{page}/revalidate")
+
+    assert foreign.status_code == 404
+    assert "Validate again" in shown
+    assert (again.status_code, again["Location"]) == (302, page)
+    assert Commit.objects.get(pk=commit.pk).validation_status == ValidationStatus.PENDING

@@ -342,7 +342,8 @@ def _enqueue(call: Call, prompt_ids: list[int], max_tokens: int) -> None:
     params = {**spec.sampling, "max_tokens": max_tokens, "logprobs": spec.logprobs}
     request = {"request_id": call.request_id, "commit_id": call.commit.pk, "commit_sha": call.commit.sha,
                "prompt_ids": prompt_ids,
-               "params": params, "stop": list(spec.stop), "n": spec.n, "num_beams": spec.num_beams}  # fmt: skip
+               "params": params, "stop": list(spec.stop), "n": spec.n, "num_beams": spec.num_beams,
+               "deadline": time.time() + settings.INFER_TIMEOUT_SECONDS}  # the caller waits no longer  # fmt: skip
     try:
         app.send_task(GENERATE_TASK, args=[request], queue="infer", retry=False,  # by name: no torch in the web
                       argsrepr=f"[{call.request_id}]", kwargsrepr="{}")  # no prompt in Celery's logs and events  # fmt: skip

@@ -90,6 +90,15 @@ def run_generation(request: dict) -> dict:
     """Generate for one call and stream it. `request`: request_id, commit_id, commit_sha, prompt_ids, params
     (SamplingParams fields), stop (strings), n (choices, default 1; choice i samples with seed + i, modulo 2^63). The process's
     relay writes the tokens; this thread waits for the end. Returns the summary that the last stream entry holds."""
+    gone = _caller_gone(request)
+    if gone:  # end its stream as cancelled, as if it had been stopped at once, without loading or computing
+        logger.info("dropped generation %s without computing: %s", request["request_id"], gone)
+        pipe = redis_client().pipeline()
+        choices = int(request.get("n") or 1)
+        summary = _end(pipe, stream_key(request["request_id"]), [], ["cancelled"] * choices,
+                       len(request["prompt_ids"]), 0, error=f"dropped: {gone}")  # fmt: skip
+        pipe.execute()
+        return summary
     if int(request.get("num_beams") or 1) > 1:
         return run_beam_search(request)
     request_id = request["request_id"]
@@ -133,6 +142,19 @@ def run_generation(request: dict) -> dict:
     if call.failure is not None:
         raise call.failure
     return call.summary
+
+
+def _caller_gone(request: dict) -> str | None:
+    """Why nobody waits for this call any more (a redelivery, or a queue that was long), or None. Its charge
+    was released by the gateway when it gave up, so computing it would only take the batch's time."""
+    if time.time() > float(request.get("deadline") or float("inf")):
+        return "its deadline passed (the gateway answered 504)"
+    try:
+        if redis_client().exists(cancel_key(request["request_id"])):
+            return "its caller went away"
+    except redis.RedisError:
+        return None  # cannot tell: run it, the relay notices a cancel later
+    return None
 
 
 @dataclasses.dataclass(eq=False)

@@ -163,7 +163,7 @@ def test_ledger_invariants_hold_over_random_operations(path, listing, provider, 
     run_state_machine_as_test(
         Ledger,
         settings=hypothesis_settings(
-            max_examples=15,
+            max_examples=30,
             stateful_step_count=25,
             deadline=None,
             derandomize=True,

@@ -99,3 +99,25 @@ def test_a_relay_that_cannot_reach_redis_fails_its_calls_and_stops_them_and_goes
         assert relay.thread.is_alive()
     finally:
         engine.stop()
+
+
+@pytest.mark.parametrize("gone", ["deadline", "cancelled"])
+def test_a_generation_nobody_waits_for_is_dropped_without_computing(served_commit, gone):
+    """A redelivered or long-queued call whose gateway gave up (504) or whose client left is not computed."""
+    from workers import inference
+
+    inference.model_cache.cache_clear()
+    request = {"request_id": f"req_gone_{gone}", "commit_id": served_commit.pk, "commit_sha": served_commit.sha,
+               "prompt_ids": [1, 2, 3], "params": {"max_tokens": 4, "temperature": 0.0}, "stop": [],
+               "deadline": time.time() - 1 if gone == "deadline" else time.time() + 60}  # fmt: skip
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    if gone == "cancelled":
+        client.set(streams.cancel_key(request["request_id"]), 1, ex=60)
+
+    summary = inference.run_generation(request)
+
+    reason = "its deadline passed" if gone == "deadline" else "its caller went away"
+    assert (summary["finish_reason"], summary["completion_tokens"]) == ("cancelled", 0)
+    assert summary["error"].startswith(f"dropped: {reason}")
+    assert served_commit.sha not in inference.model_cache()  # the model was never even loaded
+    assert read_stream(request["request_id"]) == [{**{k: str(v) for k, v in summary.items()}}]  # only its end

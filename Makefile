@@ -55,6 +55,7 @@ test: setup
 	@./scripts/ensure-services.sh postgres
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py check
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py makemigrations --check --dry-run
 	@! grep -rn "trust_remote_code=True\|pickle.load\|torch.load(" --include=*.py config registry marketplace workers || { echo "forbidden call (see RELIABILITY.md #1)"; exit 1; }
@@ -63,6 +64,7 @@ test: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 bench: setup
 	@./scripts/ensure-services.sh

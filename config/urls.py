@@ -1,12 +1,16 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from config.errors import not_found
 from registry.api.urls import api_urlpatterns, file_urlpatterns
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", include("marketplace.api.openai_urls")),
+    # any other /v1 path answers 404 in the OpenAI shape here, before the web's routes (owner/name) see it
+    re_path(r"^v1/", csrf_exempt(not_found)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("marketplace.api.urls")),

@@ -198,6 +198,18 @@ def _execute_prepared(sql: str, params: dict, *, fetch: bool = True) -> tuple | 
         return cursor.fetchone() if fetch else None
 
 
+def cost_sql(prompt_tokens: str, completion_tokens: str) -> str:
+    """money.token_cost in SQL, over the columns prompt_price and completion_price: micro-credits per 1M tokens,
+    rounded up to a whole micro-credit (integer division of non-negative bigints). tests/marketplace/test_money.py
+    checks it against the Python over random prices and token counts."""
+    return f"(({prompt_tokens}) * prompt_price + ({completion_tokens}) * completion_price + 999999) / 1000000"
+
+
+def fee_sql(cost: str) -> str:
+    """money.split_fee's fee in SQL: the platform's percent of a cost, rounded down."""
+    return f"({cost}) * %(fee_percent)s / 100"
+
+
 # Every charging path takes its row locks in one order, so concurrent calls wait for each other instead of
 # deadlocking: the accounts (wallet, earnings, platform fees) in id order, then the consumer's daily rollup, then
 # the provider's. post_transaction and move_charge lock accounts in id order and add_to_rollups writes the consumer
@@ -211,8 +223,7 @@ WITH claimed AS (
     WHERE request_id = %(request_id)s
     RETURNING user_id, api_key_id, model_id, model_label, commit_sha, price_card_id, payee_id, reserved_tokens,
               max_cost, spend_key,
-              LEAST(max_cost, (%(prompt_tokens)s * prompt_price + %(completion_tokens)s * completion_price
-                               + 999999) / 1000000) AS cost
+              LEAST(max_cost, {cost_sql("%(prompt_tokens)s", "%(completion_tokens)s")}) AS cost
 ),
 locked AS MATERIALIZED (
     SELECT a.id FROM {ACCOUNT} a, claimed c
@@ -237,7 +248,7 @@ provider_day AS (
     INSERT INTO {PROVIDER_DAILY} (provider_id, day, model_label, commit_sha, requests, prompt_tokens,
                                   completion_tokens, gross, earnings, fee)
     SELECT payee_id, %(day)s, model_label, commit_sha, 1, %(prompt_tokens)s, %(completion_tokens)s, cost,
-           cost - cost * %(fee_percent)s / 100, cost * %(fee_percent)s / 100
+           cost - {fee_sql("cost")}, {fee_sql("cost")}
     FROM claimed WHERE cost > 0
     ON CONFLICT (provider_id, day, model_label, commit_sha) DO UPDATE SET
         requests = {PROVIDER_DAILY}.requests + 1,
@@ -249,7 +260,7 @@ provider_day AS (
     RETURNING 1
 ),
 split AS MATERIALIZED (
-    SELECT claimed.*, cost * %(fee_percent)s / 100 AS fee,
+    SELECT claimed.*, {fee_sql("cost")} AS fee,
            (SELECT count(*) FROM locked) AS accounts_locked,
            (SELECT count(*) FROM consumer_day) AS consumer_rolled,
            (SELECT count(*) FROM provider_day) AS provider_rolled
@@ -348,7 +359,7 @@ offer AS (
 ),
 servable AS (
     SELECT offer.*,
-           (%(prompt_tokens)s * prompt_price + %(max_tokens)s * completion_price + 999999) / 1000000 AS max_cost
+           {cost_sql("%(prompt_tokens)s", "%(max_tokens)s")} AS max_cost
     FROM offer
     WHERE validation_status = 'valid' AND (owner_id = %(user_id)s OR (status = 'published' AND NOT is_private))
 ),

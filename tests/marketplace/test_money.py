@@ -1,11 +1,11 @@
 """Amounts are integers in micro-credits; text in, text out; fees split without losing a micro-credit."""
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from marketplace.exceptions import InvalidInput
-from marketplace.money import format_credits, parse_credits, split_fee, token_cost
+from marketplace.money import MICRO, format_credits, parse_credits, split_fee, token_cost
 
 
 @pytest.mark.parametrize(
@@ -51,3 +51,33 @@ def test_split_fee_never_loses_a_micro_credit(amount, percent):
     assert share + fee == amount
     assert 0 <= fee <= amount
     assert fee == amount * percent // 100
+
+
+@pytest.mark.django_db
+@settings(max_examples=300, deadline=None)
+@given(
+    prompt_tokens=st.integers(0, 2_000_000),
+    completion_tokens=st.integers(0, 2_000_000),
+    prompt_price=st.integers(0, 10_000 * MICRO) | st.sampled_from([0, 1, 999_999, 1_000_000, 1_000_001]),
+    completion_price=st.integers(0, 10_000 * MICRO),
+    fee_percent=st.integers(0, 100),
+)
+def test_the_sql_copy_of_cost_and_fee_is_the_python(prompt_tokens, completion_tokens, prompt_price, completion_price,
+                                                     fee_percent):  # fmt: skip
+    """The one-statement charge computes cost and fee in SQL (charge_sql.cost_sql and fee_sql); money.py is the
+    source. Same rounding (a cost rounds up to a whole micro-credit, a fee down) for every price and count."""
+    from django.db import connection
+
+    from marketplace.services.charge_sql import cost_sql, fee_sql
+
+    cost = cost_sql("%(prompt)s", "%(completion)s")
+    sql = (f"SELECT {cost}, {fee_sql(cost)} FROM (SELECT CAST(%(prompt_price)s AS BIGINT) AS prompt_price, "
+           "CAST(%(completion_price)s AS BIGINT) AS completion_price) AS prices")  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"prompt": prompt_tokens, "completion": completion_tokens, "prompt_price": prompt_price,
+                             "completion_price": completion_price, "fee_percent": fee_percent})  # fmt: skip
+        sql_cost, sql_fee = cursor.fetchone()
+
+    expected = token_cost(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, prompt_price=prompt_price,
+                          completion_price=completion_price)  # fmt: skip
+    assert (sql_cost, sql_fee) == (expected, split_fee(expected, fee_percent=fee_percent)[1])

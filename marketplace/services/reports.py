@@ -3,7 +3,7 @@
 import dataclasses
 import datetime as dt
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 from django.utils import timezone
 
 from marketplace.exceptions import InvalidInput
@@ -99,12 +99,18 @@ def daily_series(rows: list[dict], *, period: Period, value: str) -> list[tuple[
     ]
 
 
-def key_spend(*, api_key: ApiKey, now: dt.datetime | None = None) -> int:
-    """What a key spent in its current spend period, from the daily rollups (settled calls only)."""
+def keys_spend(*, api_keys: list[ApiKey], now: dt.datetime | None = None) -> dict[int, int]:
+    """What each of one user's keys spent in its current spend period, from the daily rollups (settled calls and
+    paid downloads), in one query: a filtered sum per key, since each has its own period."""
     from marketplace.services.limits import spend_counter
 
-    _, start, _ = spend_counter(key_id=api_key.pk, period=api_key.spend_period, now=now or timezone.now())
-    rows = ConsumerUsageDaily.objects.filter(user_id=api_key.user_id, key_id=api_key.pk)
-    if start is not None:
-        rows = rows.filter(day__gte=start.date())
-    return rows.aggregate(total=Sum("cost"))["total"] or 0
+    if not api_keys:
+        return {}
+    now = now or timezone.now()
+    columns = {}
+    for api_key in api_keys:
+        _, start, _ = spend_counter(key_id=api_key.pk, period=api_key.spend_period, now=now)
+        in_period = Q(key_id=api_key.pk) & (Q(day__gte=start.date()) if start is not None else Q())
+        columns[f"key_{api_key.pk}"] = Sum("cost", filter=in_period, default=0)
+    totals = ConsumerUsageDaily.objects.filter(user_id=api_keys[0].user_id).aggregate(**columns)
+    return {api_key.pk: totals[f"key_{api_key.pk}"] for api_key in api_keys}

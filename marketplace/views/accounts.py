@@ -52,8 +52,9 @@ def keys(request):
     from marketplace.services import reports
 
     api_keys = list(ApiKey.objects.filter(user=request.user))
+    spent = reports.keys_spend(api_keys=api_keys)
     for api_key in api_keys:
-        api_key.spent = reports.key_spend(api_key=api_key)
+        api_key.spent = spent[api_key.pk]
         api_key.limits_form = KeyLimitsForm(
             initial={"rpm_limit": api_key.rpm_limit, "tpm_limit": api_key.tpm_limit,
                      "spend_limit": format_credits(api_key.spend_limit) if api_key.spend_limit is not None else "",

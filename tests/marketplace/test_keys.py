@@ -230,3 +230,26 @@ def test_an_infer_key_reads_no_validation_reports_or_upload_sessions(client, pro
     session.refresh_from_db()
     assert session.received == 0
     assert Commit.objects.filter(model=model).count() == 1
+
+
+@pytest.mark.django_db
+def test_each_keys_spend_counts_its_own_period_in_one_query(provider, django_assert_num_queries):
+    from marketplace.models import ConsumerUsageDaily
+    from marketplace.services import reports
+
+    daily, _ = accounts.create_api_key(user=provider, name="daily", scopes=["infer"])
+    forever, _ = accounts.create_api_key(user=provider, name="forever", scopes=["infer"])
+    for key, period in ((daily, "day"), (forever, "total")):
+        accounts.set_key_limits(user=provider, key_id=key.pk, rpm_limit=None, tpm_limit=None, spend_limit=10**6,
+                                spend_period=period)  # fmt: skip
+        key.refresh_from_db()
+    today = timezone.now().date()
+    for key, day, cost in [(daily, today, 5), (daily, today - dt.timedelta(days=3), 7), (forever, today, 11),
+                           (forever, today - dt.timedelta(days=30), 13)]:  # fmt: skip
+        ConsumerUsageDaily.objects.create(user=provider, day=day, key_id=key.pk, model_label="alice/x", requests=1,
+                                          prompt_tokens=1, completion_tokens=1, cost=cost)  # fmt: skip
+
+    with django_assert_num_queries(1):
+        spent = reports.keys_spend(api_keys=[daily, forever])
+
+    assert spent == {daily.pk: 5, forever.pk: 24}

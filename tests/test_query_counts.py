@@ -1,0 +1,64 @@
+"""List endpoints and pages run a fixed number of queries, however many rows they show (no query per row)."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from marketplace import services as accounts
+from marketplace.services import listings
+from registry import services as registry
+from registry.models import Commit, ValidationStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def add_models(owner, count: int, start: int = 0) -> None:
+    for index in range(start, start + count):
+        model = registry.create_model(owner=owner, name=f"m{index}")
+        blob = registry.ingest_upload(user=owner, incoming_stream=[f"{index}".encode()], size=len(f"{index}"))
+        commit = registry.commit_changes(model_id=model.pk, author=owner, message="x",
+                                         operations=[registry.AddFile("config.json", blob)])  # fmt: skip
+        Commit.objects.filter(pk=commit.pk).update(validation_status=ValidationStatus.VALID)
+        listings.publish_now(model=model, prompt_price="1", completion_price="1", title=f"M{index}")
+
+
+def queries(client, url: str, **headers) -> int:
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get(url, **headers)
+    assert response.status_code == 200, response.content[:200]
+    return len(captured)
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [("/v1/models", 3), ("/api/models", 2), ("/api/keys", 2), ("/api/v1/usage?group_by=model", 2)],
+)
+def test_api_lists_run_the_same_queries_for_3_or_9_rows(client, provider, url, expected, settings):
+    settings.REVIEW_LISTINGS = False
+    key = accounts.create_api_key(user=provider, name="k0", scopes=["read", "write", "infer"])[1]
+    add_models(provider, 3)
+    for index in range(1, 3):
+        accounts.create_api_key(user=provider, name=f"k{index}", scopes=["read"])
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {key}"}
+    queries(client, url, **auth)  # the key's first use also records its last use: not part of the count
+    few = queries(client, url, **auth)
+    add_models(provider, 6, start=3)
+    for index in range(3, 9):
+        accounts.create_api_key(user=provider, name=f"k{index}", scopes=["read"])
+
+    assert few == queries(client, url, **auth) == expected
+
+
+@pytest.mark.parametrize(("url", "expected"), [("/alice/m0", 6), ("/settings/keys", 4)])
+def test_pages_run_the_same_queries_for_3_or_9_rows(client, provider, url, expected, settings):
+    settings.REVIEW_LISTINGS = False
+    add_models(provider, 3)
+    for index in range(3):
+        accounts.create_api_key(user=provider, name=f"k{index}", scopes=["read"])
+    client.force_login(provider)
+    few = queries(client, url)
+    add_models(provider, 6, start=3)
+    for index in range(3, 9):
+        accounts.create_api_key(user=provider, name=f"k{index}", scopes=["read"])
+
+    assert few == queries(client, url) == expected

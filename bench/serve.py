@@ -10,7 +10,9 @@ Models, built here (nothing downloaded): a GPT-2-small-sized model (12 layers, 7
 124M parameters, random init) and a demo-sized one (4 layers, 128 wide). `overhead_ms_p50` is what the stack adds
 to a 1-token completion over the same engine in process. Ratios are aggregate generated tokens per second.
 
-Last line: vs_naive=R vs_hf_batch=R vs_transformers_serve=R overhead_ms_p50=X ttft_ms_p50=Y
+Last line: vs_naive=R vs_hf_batch=R vs_transformers_serve=R overhead_ms_p50=X overhead_vs_celery_rtt=R ttft_ms_p50=Y
+(`overhead_vs_celery_rtt`: the stack's 1-token overhead over a no-op Celery task's round trip through the same
+Redis, measured in the same run: a ratio that compares across machines, where the milliseconds move ~3x.)
 (BENCH_SERVE_SMALL_ONLY=1 skips the 124M model for a quick run; INFER_DTYPE=bfloat16, or auto, runs the stack and
 every baseline in that dtype, as the workers resolve it.)"""
 
@@ -169,6 +171,7 @@ def run_stack(work: Path, checkpoints: dict[str, Path]) -> dict:
             client.completions.create(model="bench/demo", prompt=f"Question {i}: how", max_tokens=1, temperature=0)
             sdk.append(time.perf_counter() - started)
         results["sdk_one_token_s"] = statistics.median(sdk)
+        results["celery_rtt_s"] = celery_round_trip(env["REDIS_URL"])
         return results
     finally:
         web.terminate()
@@ -225,6 +228,22 @@ def one_token_latency(port: int, key: str, calls: int = 40) -> float:
         latencies.append(time.perf_counter() - started)
         assert response.status == 200 and payload["usage"]["completion_tokens"] == 1, payload
     connection.close()
+    return statistics.median(latencies[5:])
+
+
+def celery_round_trip(broker_url: str, calls: int = 40) -> float:
+    """Median seconds for a no-op task (`workers.tasks.ping`) sent to the stack's infer worker and its result read
+    back, through the same Redis: what any Celery-based server pays per call, whatever the machine. The stack's
+    overhead divided by it compares across machines whose absolute times differ ~3x."""
+    from celery import Celery
+
+    app = Celery("bench", broker=broker_url, backend=broker_url)
+    latencies = []
+    for _ in range(calls):
+        time.sleep(0.01)
+        started = time.perf_counter()
+        assert app.send_task("workers.tasks.ping", queue="infer").get(timeout=30) == "pong"
+        latencies.append(time.perf_counter() - started)
     return statistics.median(latencies[5:])
 
 
@@ -338,12 +357,15 @@ def main() -> None:
                   f"({theirs['tokens']} tokens), ttft p50 {theirs['ttft_s'] * 1000:.0f} ms")  # fmt: skip
         vs_theirs = ours / theirs["tokens_per_s"] if theirs else float("nan")
         overhead = (stack["http_one_token_s"] - engine_s) * 1000
+        rtt_ms = stack["celery_rtt_s"] * 1000
         print(
             f"1-token completion: engine in process {engine_s * 1000:.1f} ms, over HTTP "
-            f"{stack['http_one_token_s'] * 1000:.1f} ms, with the openai SDK {stack['sdk_one_token_s'] * 1000:.1f} ms"
+            f"{stack['http_one_token_s'] * 1000:.1f} ms, with the openai SDK {stack['sdk_one_token_s'] * 1000:.1f} ms; "
+            f"a no-op Celery task's round trip {rtt_ms:.1f} ms"
         )
         print(f"vs_naive={ours / base['naive']:.2f} vs_hf_batch={ours / base['hf_batch']:.2f} vs_transformers_serve={vs_theirs:.2f} "
-              f"overhead_ms_p50={overhead:.1f} ttft_ms_p50={stack[target]['ttft_s'] * 1000:.0f}")  # fmt: skip
+              f"overhead_ms_p50={overhead:.1f} overhead_vs_celery_rtt={overhead / rtt_ms:.2f} "
+              f"ttft_ms_p50={stack[target]['ttft_s'] * 1000:.0f}")  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -7,6 +7,12 @@ from workers import inference
 
 # acks_late=False: a call whose worker died is answered by the gateway (worker_lost), never run twice.
 # ignore_result: the tokens and the summary travel in the call's Redis Stream; nobody reads a task result.
+@shared_task
+def ping() -> str:
+    """Nothing: a Celery round trip through the broker and the result backend (bench/serve.py's yardstick)."""
+    return "pong"
+
+
 @shared_task(acks_late=False, ignore_result=True)
 def generate(request: dict) -> dict:
     """Run one call's generation and stream its tokens into Redis (see workers.inference)."""

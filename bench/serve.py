@@ -253,7 +253,7 @@ def run_transformers_serve(checkpoint: Path) -> dict | None:
     import openai
 
     port = free_port()
-    log = open(checkpoint.parent / "transformers-serve.log", "wb")
+    log = open(checkpoint.parent / "transformers-serve.log", "wb")  # noqa: SIM115 - the server writes it until stopped
     server = subprocess.Popen([sys.executable, "-m", "transformers.cli.transformers", "serve", str(checkpoint),
                                "--continuous-batching", "--device", "cpu", "--dtype", dtype_name(), "--host", "127.0.0.1",
                                "--port", str(port)],

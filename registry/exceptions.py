@@ -43,4 +43,4 @@ class StaleParent(Conflict):
     code = "stale_parent"
 
 
-__all__ = ["DomainError", "RepoNotFound", "RevisionNotFound", "EntryNotFound", "GatedRepo", "RepoExists", "StaleParent"]
+__all__ = ["DomainError", "EntryNotFound", "GatedRepo", "RepoExists", "RepoNotFound", "RevisionNotFound", "StaleParent"]

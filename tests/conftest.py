@@ -63,7 +63,7 @@ def _forget_gateway_caches():
     from marketplace import gateway
 
     gateway.forget_cached()
-    yield
+    return
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -54,7 +54,7 @@ PRIVATE = {
         "write",
         '{"key": "header", "value": {"summary": "x"}}\n',
         "application/x-ndjson",
-    ),  # fmt: skip
+    ),
     "hf-tag": Row("/api/models/{repo}/tag/main", "write", json.dumps({"tag": "v9"})),
     "hf-settings": Row("/api/models/{repo}/settings", "write", json.dumps({"private": False})),
     "hf-delete-repo": Row("/api/repos/delete", "write", "{repo_body}"),
@@ -62,7 +62,7 @@ PRIVATE = {
         "/{repo}.git/info/lfs/objects/batch",
         "write",
         json.dumps({"operation": "upload", "objects": [{"oid": "a" * 64, "size": 1}]}),
-    ),  # fmt: skip
+    ),
     "api-validation": Row("/api/models/{repo}/commits/{sha}/validation", "read"),
     "api-upload-detail": Row("/api/uploads/{upload}", "write"),
     "api-uploads": Row("/api/uploads", "write", '{"repo": "{repo}", "path": "a.txt", "size": 1}'),
@@ -72,7 +72,7 @@ PRIVATE = {
     "v1-completions": Row("/v1/completions", "infer", '{"model": "{repo}", "prompt": "x", "max_tokens": 1}'),
     "v1-chat-completions": Row(
         "/v1/chat/completions", "infer", '{"model": "{repo}", "messages": [{"role": "user", "content": "x"}]}'
-    ),  # fmt: skip
+    ),
     "model-detail": Row("/{repo}"),
     "model-revision": Row("/{repo}/tree/main"),
     "model-commit": Row("/{repo}/commit/{sha}"),

@@ -123,7 +123,7 @@ def run_generation(request: dict) -> dict:
                     params,
                     on_token=functools.partial(relay().on_token, call, index),
                     on_finish=functools.partial(relay().on_finish, call, index),
-                )  # fmt: skip
+                )
             )
         for generation in call.generations:
             loaded.engine.check(generation)

@@ -92,7 +92,7 @@ def _post_download(key: str, *, model: Model, commit: Commit, user: User, key_id
                     (accounts[(user.pk, AccountKind.WALLET)], -price),
                     (accounts[(model.owner_id, AccountKind.EARNINGS)], share),
                     (accounts[(None, AccountKind.PLATFORM_FEES)], fee),
-                ],  # fmt: skip
+                ],
                 idempotency_key=key,
                 memo=f"download {model.repo_id}@{commit.sha[:12]}",
             )

@@ -153,7 +153,7 @@ def record_payment(*, provider: str, payment_id: str, user: User, amount: int) -
     if amount <= 0:
         raise InvalidInput("a payment must be a positive amount of credits", param="amount")
     with transaction.atomic():
-        payment, created = Payment.objects.select_for_update().get_or_create(
+        payment, _created = Payment.objects.select_for_update().get_or_create(
             provider=provider, payment_id=payment_id, defaults={"user": user, "amount": amount}
         )
         if payment.user_id != user.pk or payment.amount != amount:

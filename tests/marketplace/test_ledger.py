@@ -120,7 +120,7 @@ def test_a_payout_above_the_earned_balance_is_refused_and_changes_nothing(provid
     _credit_earnings(earnings, 2 * MICRO)
     before = (balances(), LedgerTransaction.objects.count())
 
-    with pytest.raises(InsufficientFunds, match="at most 2.000000"):
+    with pytest.raises(InsufficientFunds, match=r"at most 2\.000000"):
         ledger.request_payout(user=provider, amount=2 * MICRO + 1)
     with pytest.raises(InvalidInput):
         ledger.request_payout(user=provider, amount=0)

@@ -168,7 +168,7 @@ def test_ledger_invariants_hold_over_random_operations(path, listing, provider, 
             deadline=None,
             derandomize=True,
             suppress_health_check=list(HealthCheck),
-        ),  # fmt: skip
+        ),
     )
     # the run really moved money every way (derandomized, and each example starts from the same books)
     assert seen_kinds == {"topup", "charge", "refund", "payout_request", "payout_paid"}

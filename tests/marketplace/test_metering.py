@@ -221,7 +221,7 @@ def test_spend_cap_refuses_what_would_pass_it_and_counts_real_cost(funded_consum
     api_key = key_of(make_key, funded_consumer, spend_limit=12_000, spend_period="day")
     first = call(funded_consumer, api_key, listing.model)  # holds 5,000 of the cap
     second = call(funded_consumer, api_key, listing.model)  # 10,000
-    with pytest.raises(InsufficientQuota, match="spend limit of 0.012000"):
+    with pytest.raises(InsufficientQuota, match=r"spend limit of 0\.012000"):
         call(funded_consumer, api_key, listing.model)
 
     metering.settle(request_id=first.request_id, prompt_tokens=1000, completion_tokens=0)  # costs 2,000

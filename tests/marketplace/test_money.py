@@ -23,9 +23,9 @@ def test_parse_credits_refuses_what_is_not_a_plain_amount(raw):
 
 
 def test_parse_credits_enforces_bounds():
-    with pytest.raises(InvalidInput, match="at most 10.000000"):
+    with pytest.raises(InvalidInput, match=r"at most 10\.000000"):
         parse_credits("10.000001", maximum=10_000_000)
-    with pytest.raises(InvalidInput, match="at least 0.000001"):
+    with pytest.raises(InvalidInput, match=r"at least 0\.000001"):
         parse_credits("0", minimum=1)
 
 

@@ -50,8 +50,7 @@ def test_a_worker_killed_mid_stream_ends_the_call_clearly_and_the_next_call_succ
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
         with pytest.raises(openai.APIError) as failure:
-            for chunk in stream:
-                received.append(chunk.choices[0].text)
+            received.extend(chunk.choices[0].text for chunk in stream)
     finally:
         worker.kill()
         worker.wait(timeout=30)

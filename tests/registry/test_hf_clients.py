@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from huggingface_hub import HfApi, snapshot_download
@@ -139,8 +140,8 @@ def test_tags_pin_a_revision_for_download(live_server, provider_key, tiny_checkp
 
     assert [(t.name, t.target_commit) for t in refs.tags] == [("v1", first)]
     assert [b.name for b in refs.branches] == ["main"] and refs.branches[0].target_commit != first
-    assert open(old_card, "rb").read() == (tiny_checkpoint / "README.md").read_bytes()
-    assert open(new_card, "rb").read() == b"changed"
+    assert Path(old_card).read_bytes() == (tiny_checkpoint / "README.md").read_bytes()
+    assert Path(new_card).read_bytes() == b"changed"
     with pytest.raises(Exception, match="409"):
         api.create_tag("alice/tiny-gpt", tag="v1")
     api.delete_tag("alice/tiny-gpt", tag="v1")
@@ -166,7 +167,7 @@ def test_a_call_only_listing_withholds_the_weights_from_everyone_but_the_owner(
     config = hf_hub_download(filename="config.json", token=consumer_key, cache_dir=tmp_path / "bob", **fetch)
     own = hf_hub_download(filename="model.safetensors", token=provider_key, cache_dir=tmp_path / "alice", **fetch)
 
-    assert json.loads(open(config).read())["model_type"] == "gpt2"
+    assert json.loads(Path(config).read_text())["model_type"] == "gpt2"
     assert os.path.getsize(own) == served_commit.files.get(path="model.safetensors").blob.size
     bob_blobs = sorted((tmp_path / "bob" / "models--alice--tiny-gpt" / "blobs").iterdir())
     assert [os.path.getsize(p) for p in bob_blobs] == [os.path.getsize(config)]  # only the config reached bob

@@ -257,7 +257,7 @@ def test_two_commits_racing_on_main_both_land_without_losing_a_file(provider):
                 operations=[services.AddFile(f"f{i}.txt", blobs[i])],
                 message=f"c{i}",
             )
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
+        except Exception as exc:
             errors.append(exc)
         finally:
             connections.close_all()

@@ -171,7 +171,7 @@ def test_prompt_plus_max_tokens_beyond_the_context_is_refused(model):
     ],
 )
 def test_bad_sampling_parameters_are_refused(bad):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"must be|cannot be"):
         SamplingParams(**bad)
 
 

@@ -97,13 +97,13 @@ def test_truncated_safetensors_is_refused(checkpoint_copy):
     weights = checkpoint_copy / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:-100])
 
-    with pytest.raises(BadCheckpoint, match="model.safetensors: tensor data covers"):
+    with pytest.raises(BadCheckpoint, match=r"model\.safetensors: tensor data covers"):
         inspect_checkpoint(checkpoint_copy)
 
 
 def test_unknown_files_and_missing_tokenizer_are_refused(checkpoint_copy):
     (checkpoint_copy / "notes.xlsx").write_bytes(b"x")
-    with pytest.raises(BadCheckpoint, match="files not allowed in a checkpoint: notes.xlsx"):
+    with pytest.raises(BadCheckpoint, match=r"files not allowed in a checkpoint: notes\.xlsx"):
         inspect_checkpoint(checkpoint_copy)
     (checkpoint_copy / "notes.xlsx").unlink()
     (checkpoint_copy / "tokenizer.json").unlink()

@@ -76,7 +76,7 @@ class Command(BaseCommand):
                     seq_len=seq_len,
                     loss=result.final_loss,
                     seconds=result.seconds,
-                )  # fmt: skip
+                )
             )
             operations = []
             for path in sorted(directory.iterdir()):

@@ -411,3 +411,10 @@ WHERE a.user_id = gone.user_id AND a.kind = 'wallet' AND gone.max_cost > 0
 def cancel_reservation_pg(request_id: str) -> None:
     """Undo an authorization that was refused after its hold: no usage record, nothing charged."""
     _execute_prepared(CANCEL_PG, {"request_id": request_id}, fetch=False)
+
+
+def use_one_statement() -> bool:
+    """Whether to charge with the one-statement PostgreSQL queries above (CHARGE_IN_ONE_STATEMENT; by default,
+    on PostgreSQL) rather than the portable statements step by step."""
+    choice = settings.CHARGE_IN_ONE_STATEMENT
+    return connection.vendor == "postgresql" if choice is None else choice

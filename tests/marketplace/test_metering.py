@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from marketplace.exceptions import InsufficientQuota, InvalidInput, PermissionDenied, RateLimited
+from marketplace.exceptions import InsufficientQuota, InvalidInput, PermissionDenied, RateLimited, ServiceUnavailable
 from marketplace.models import (
     Account,
     AccountKind,
@@ -298,7 +298,7 @@ def test_redis_unreachable_is_503_and_nothing_is_held(funded_consumer, make_key,
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     limits.reset_clients()
 
-    with pytest.raises(metering.ServiceUnavailable) as caught:
+    with pytest.raises(ServiceUnavailable) as caught:
         call(funded_consumer, api_key, listing.model)
 
     assert (caught.value.status_code, caught.value.headers["Retry-After"]) == (503, "1")

@@ -19,7 +19,7 @@ from marketplace.exceptions import (
 )
 from marketplace.models import ApiKey, Listing, ListingStatus, Reservation, User
 from marketplace.money import format_credits, token_cost
-from marketplace.services import charge_sql, limits
+from marketplace.services import charge_pg, charge_sql, limits
 from marketplace.services.db_retry import TRANSIENT_DB_ERRORS
 from marketplace.services.key_counters import KeyCounters, give_back_quietly
 from marketplace.services.listings import served_commit
@@ -154,7 +154,7 @@ def _authorize_in_one_statement(user, model, counters, values, prompt_tokens, ma
     decision = counters.take(estimate)
     params = {**values, "prompt_tokens": prompt_tokens, "max_tokens": max_tokens, "spend_key": counters.spend_key}
     try:
-        row = charge_sql.authorize_pg(params)
+        row = charge_pg.authorize_pg(params)
     except IntegrityError:
         counters.give_back_all()
         raise Conflict(f"request id {values['request_id']} was already used", param="request_id") from None
@@ -179,7 +179,7 @@ def _authorize_in_one_statement(user, model, counters, values, prompt_tokens, ma
                                    spend_delta=max_cost - counters.spend_taken)  # fmt: skip
                 counters.spend_taken = max_cost
         except BaseException:
-            charge_sql.cancel_reservation_pg(values["request_id"])
+            charge_pg.cancel_reservation_pg(values["request_id"])
             counters.give_back_all()
             raise
     published = row["listing_status"] == ListingStatus.PUBLISHED and not row["model_is_private"]

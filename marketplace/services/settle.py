@@ -12,7 +12,7 @@ from django.utils import timezone
 from marketplace.exceptions import Conflict, InvalidInput, NotFound
 from marketplace.models import AccountKind, Reservation, UsageRecord, UsageStatus
 from marketplace.money import split_fee, token_cost
-from marketplace.services import charge_sql
+from marketplace.services import charge_pg, charge_sql
 from marketplace.services.db_retry import with_retries
 from marketplace.services.key_counters import give_back_after
 from marketplace.services.ledger import accounts_for
@@ -64,7 +64,7 @@ def _settle_once(request_id, prompt_tokens, completion_tokens, latency_ms, statu
 def _settle_in_one_statement(request_id, prompt_tokens, completion_tokens, latency_ms, status) -> UsageRecord:
     now = timezone.now()
     try:
-        settled = charge_sql.settle_pg(
+        settled = charge_pg.settle_pg(
             request_id=request_id, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
             latency_ms=max(0, int(latency_ms)), status=status, fee_percent=settings.PLATFORM_FEE_PERCENT, now=now,
         )  # fmt: skip

@@ -6,7 +6,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from marketplace.models import Account, AccountKind, ApiKey, Reservation
-from marketplace.services import charge_sql, metering
+from marketplace.services import charge_pg, metering
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -46,9 +46,7 @@ def test_an_authorize_on_its_own_leaves_the_connection_committing_durably(funded
 
 def test_the_lazy_commit_lasts_for_the_holds_transaction_only(funded_consumer, api_key, listing):
     with transaction.atomic():
-        row = charge_sql.authorize_pg(
-            hold_params(funded_consumer, api_key, listing.model, "req_lazy"), lazy_commit=True
-        )
+        row = charge_pg.authorize_pg(hold_params(funded_consumer, api_key, listing.model, "req_lazy"), lazy_commit=True)
         assert row["reservation_id"] is not None
         assert synchronous_commit() == "off"
     assert synchronous_commit() == "on"
@@ -57,6 +55,6 @@ def test_the_lazy_commit_lasts_for_the_holds_transaction_only(funded_consumer, a
 
 def test_inside_a_callers_transaction_the_hold_keeps_its_durability(funded_consumer, api_key, listing):
     with transaction.atomic():
-        row = charge_sql.authorize_pg(hold_params(funded_consumer, api_key, listing.model, "req_outer"))
+        row = charge_pg.authorize_pg(hold_params(funded_consumer, api_key, listing.model, "req_outer"))
         assert row["reservation_id"] is not None
         assert synchronous_commit() == "on"

@@ -14,7 +14,6 @@ task feeds it and relays tokens."""
 
 import dataclasses
 import inspect
-import math
 import queue
 import secrets
 import threading
@@ -24,6 +23,7 @@ import torch
 from transformers import DynamicCache
 
 from workers.engine.kv_cache import RoomyCache
+from workers.engine.sampling import is_penalised, logprobs_of, sample_one
 
 FinishReason = str  # "stop" | "length" | "cancelled" | "error"
 SEED_LIMIT = 2**63  # seeds are in [0, 2^63): torch.Generator takes 64 bits, and OpenAI's clients send int64
@@ -295,17 +295,17 @@ class BatchEngine:
         for row in (row for row, nan in enumerate(broken) if nan):
             generations[row]._failure = "the model produced NaN logits for this sequence"
         greedy_rows = [row for row, g in enumerate(generations)
-                       if g.params.is_greedy and not _penalised(g) and not broken[row]]  # fmt: skip
+                       if g.params.is_greedy and not is_penalised(g) and not broken[row]]  # fmt: skip
         if greedy_rows:
             chosen[greedy_rows] = logits[greedy_rows].argmax(dim=-1)
         for row, generation in enumerate(generations):
             if row not in greedy_rows and generation._failure is None:
                 try:
-                    chosen[row] = _sample(logits[row], generation)
+                    chosen[row] = sample_one(logits[row], generation)
                 except (RuntimeError, ValueError) as exc:  # torch.multinomial on a broken distribution, and kin
                     generation._failure = f"sampling failed: {exc}"
         tokens = chosen.tolist()
-        logprobs, tops = _logprobs(logits, chosen, generations)
+        logprobs, tops = logprobs_of(logits, chosen, generations)
         next_tokens = self._next if self._next is not None and offset > 0 else None
         for row, (generation, token) in enumerate(zip(generations, tokens, strict=True)):
             if generation._failure is None:
@@ -340,22 +340,6 @@ class BatchEngine:
                 layer.keys, layer.values = layer.keys[:, :, unused:], layer.values[:, :, unused:]
 
 
-def _logprobs(logits: torch.Tensor, chosen: torch.Tensor, generations: list[Generation]) -> tuple[dict, dict]:
-    """The chosen token's log-probability and the best alternatives, by row, for the rows that asked."""
-    rows = [row for row, generation in enumerate(generations) if generation.params.logprobs is not None]
-    if not rows:
-        return {}, {}
-    scored = torch.log_softmax(logits[rows], dim=-1)
-    values = scored.gather(1, chosen[rows][:, None])[:, 0].tolist()
-    tops = {}
-    for position, row in enumerate(rows):
-        wanted = generations[row].params.logprobs
-        if wanted:
-            best, indices = scored[position].topk(wanted)
-            tops[row] = tuple(zip(indices.tolist(), best.tolist(), strict=True))
-    return dict(zip(rows, values, strict=True)), tops
-
-
 def _finished(generation: Generation, next_position: int, max_context: int) -> FinishReason | None:
     if generation._failure is not None:
         return "error"
@@ -366,36 +350,6 @@ def _finished(generation: Generation, next_position: int, max_context: int) -> F
     if len(generation.tokens) >= generation.params.max_tokens or next_position >= max_context:
         return "length"
     return None
-
-
-def _penalised(generation: Generation) -> bool:
-    return bool(generation.params.presence_penalty or generation.params.frequency_penalty)
-
-
-def _sample(logits: torch.Tensor, generation: Generation) -> torch.Tensor:
-    """One token from one row of logits, with the generation's penalties, temperature, top-k, top-p and seed."""
-    params = generation.params
-    logits = logits.clone()
-    if generation.counts and _penalised(generation):
-        ids = torch.tensor(list(generation.counts), device=logits.device)
-        counts = torch.tensor(list(generation.counts.values()), dtype=logits.dtype, device=logits.device)
-        logits[ids] -= params.frequency_penalty * counts + params.presence_penalty
-    if params.is_greedy:
-        return logits.argmax()
-    # shift before dividing, in float64: the best token's logit becomes 0 and the others negative, so a tiny
-    # temperature (any positive float, down to 5e-324) sends them towards -inf, a greedy pick, instead of
-    # overflowing every logit to inf (or, in float32, dividing by a temperature that rounds to 0) and softmax to NaN
-    logits = (logits.double() - logits.max()) / params.temperature
-    if params.top_k and params.top_k < logits.shape[-1]:
-        threshold = logits.topk(params.top_k).values[-1]
-        logits[logits < threshold] = -math.inf
-    probabilities = torch.softmax(logits, dim=-1)
-    if params.top_p < 1.0:
-        ordered, order = probabilities.sort(descending=True)
-        beyond = ordered.cumsum(-1) - ordered > params.top_p  # keep the smallest set reaching top_p
-        ordered[beyond] = 0.0
-        probabilities = torch.zeros_like(probabilities).scatter(0, order, ordered)
-    return torch.multinomial(probabilities.cpu(), 1, generator=generation.generator)[0].to(logits.device)
 
 
 def _left_pad(tensor: torch.Tensor, width: int) -> torch.Tensor:

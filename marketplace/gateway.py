@@ -22,28 +22,26 @@ import redis
 from django.conf import settings
 
 from marketplace.call_spec import CallSpec
-from marketplace.exceptions import DomainError, InvalidInput, NotFound, ServiceUnavailable
+from marketplace.exceptions import (
+    ContextLengthExceeded,
+    GatewayTimeout,
+    GenerationFailed,
+    InvalidInput,
+    ModelNotFound,
+    NotFound,
+    QueueFull,
+    ServiceUnavailable,
+    TemplateRunaway,
+    WorkerLost,
+)
 from marketplace.models import ApiKey, UsageStatus, User
 from marketplace.services import metering
-from marketplace.tokenization import LightTokenizer, TemplateRunaway
+from marketplace.tokenization import LightTokenizer
 from registry.models import Commit, Model
 from workers.streams import GENERATE_TASK, cancel_key, stream_key, worker_key
 
 logger = logging.getLogger(__name__)
 SPECIAL_TOKEN_ALLOWANCE = 8
-
-
-class ContextLengthExceeded(InvalidInput):
-    code = "context_length_exceeded"
-
-
-class WorkerLost(ServiceUnavailable):
-    code = "worker_lost"
-
-
-class QueueFull(ServiceUnavailable):
-    code = "model_overloaded"
-    headers = {"Retry-After": "2"}
 
 
 # KEYS: the model's in-flight set. ARGV: now (s), stale age (s), limit, request id. 1 admitted, 0 full.
@@ -80,26 +78,12 @@ def leave_queue(*, commit_sha: str, request_id: str) -> None:
         logger.warning("could not take %s off the queue bound of %s; it expires on its own", request_id, commit_sha)
 
 
-class GenerationFailed(DomainError):
-    """The model failed while generating this call (non-finite logits, a failed draw): an error, never a finish."""
-
-    status_code = 500
-    code = "generation_failed"
-    error_type = "server_error"
-
-
-class GatewayTimeout(DomainError):
-    status_code = 504
-    code = "timeout"
-    error_type = "server_error"
-
-
 def parse_model_id(model_id: str) -> tuple[str, str, str | None]:
     """'owner/name' or 'owner/name@revision' -> (owner, name, revision or None)."""
     base, _, revision = model_id.partition("@")
     owner, _, name = base.partition("/")
     if not owner or not name or "/" in name:
-        raise metering.ModelNotFound(f"The model '{model_id}' does not exist", param="model")
+        raise ModelNotFound(f"The model '{model_id}' does not exist", param="model")
     return owner, name, revision or None
 
 
@@ -153,9 +137,7 @@ def find_callable_model(*, model_id: str, user: User) -> tuple[Model, str | None
     owner, name, revision = parse_model_id(model_id)
     model = _models.get((owner, name), lambda: Model.objects.by_id(owner, name).select_related("owner").first())
     if model is None or not model.is_visible_to(user):
-        raise metering.ModelNotFound(
-            f"The model '{model_id}' does not exist or you do not have access to it.", param="model"
-        )
+        raise ModelNotFound(f"The model '{model_id}' does not exist or you do not have access to it.", param="model")
     return model, revision
 
 
@@ -378,7 +360,5 @@ def describe_model(model_id: str, user: User) -> Model:
 
     model, _ = find_callable_model(model_id=model_id, user=user)
     if model.owner_id != user.pk and not Listing.objects.published().filter(model=model).exists():
-        raise metering.ModelNotFound(
-            f"The model '{model_id}' does not exist or you do not have access to it.", param="model"
-        )
+        raise ModelNotFound(f"The model '{model_id}' does not exist or you do not have access to it.", param="model")
     return model

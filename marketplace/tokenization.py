@@ -11,19 +11,13 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
+from marketplace.exceptions import TemplateRunaway, TokenizerFilesMissing
+
 # A chat template is the provider's code, run in the web process for every chat call. Its sandbox stops it from
 # touching anything, but not from looping: 16 calls to a template that looped made every other request wait 47 s
 # (issue #10). So it runs against a deadline, and its output is bounded.
 RENDER_SECONDS = 0.5
 MAX_RENDERED_CHARS = 1_000_000
-
-
-class TokenizerFilesMissing(Exception):
-    """The checkpoint has neither tokenizer.json nor vocab.json with merges.txt."""
-
-
-class TemplateRunaway(Exception):
-    """A chat template ran past RENDER_SECONDS or rendered more than MAX_RENDERED_CHARS."""
 
 
 class LightTokenizer:

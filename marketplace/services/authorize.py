@@ -13,7 +13,7 @@ from marketplace.exceptions import (
     Conflict,
     InsufficientQuota,
     InvalidInput,
-    NotFound,
+    ModelNotFound,
     PermissionDenied,
     ServiceUnavailable,
 )
@@ -25,10 +25,6 @@ from marketplace.services.key_counters import KeyCounters, give_back_quietly
 from marketplace.services.listings import served_commit
 from registry.exceptions import RevisionNotFound
 from registry.models import Commit, Model, ValidationStatus
-
-
-class ModelNotFound(NotFound):
-    code = "model_not_found"
 
 
 @dataclasses.dataclass(frozen=True)

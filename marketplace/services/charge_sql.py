@@ -6,6 +6,7 @@ for authorize + settle (docs/benchmarks.md). These statements are portable betwe
 locks are taken in one order everywhere (see charge_pg.SETTLE_PG) so concurrent charges never deadlock. The ledger
 rules are the same as `ledger.post_transaction`: the audit checks both."""
 
+import dataclasses
 import datetime as dt
 
 from django.conf import settings
@@ -64,20 +65,36 @@ def insert_reservation(values: dict) -> int:
         return cursor.fetchone()[0]
 
 
-CLAIMED_COLUMNS = (
-    "id", "user_id", "api_key_id", "model_id", "model_label", "commit_sha", "price_card_id", "payee_id",
-    "prompt_price", "completion_price", "reserved_tokens", "max_cost", "spend_key",
-)  # fmt: skip
+@dataclasses.dataclass(frozen=True)
+class Claimed:
+    """An open reservation, taken (deleted) to be settled or released in the same transaction."""
+
+    request_id: str
+    user_id: int
+    api_key_id: int | None
+    model_id: int
+    model_label: str
+    commit_sha: str
+    price_card_id: int | None
+    payee_id: int | None
+    prompt_price: int
+    completion_price: int
+    reserved_tokens: int
+    max_cost: int
+    spend_key: str
 
 
-def take_reservation(*, request_id: str) -> dict | None:
+CLAIMED_COLUMNS = tuple(field.name for field in dataclasses.fields(Claimed) if field.name != "request_id")
+
+
+def take_reservation(*, request_id: str) -> Claimed | None:
     """Delete an open reservation and return it; None if there is none (settled, released or unknown)."""
     with connection.cursor() as cursor:
         cursor.execute(
             f"DELETE FROM {RESERVATION} WHERE request_id = %s RETURNING {', '.join(CLAIMED_COLUMNS)}", [request_id]
         )
         row = cursor.fetchone()
-    return dict(zip(CLAIMED_COLUMNS, row, strict=True)) if row else None
+    return Claimed(request_id, *row) if row else None
 
 
 def move_charge(*, consumer_id: int, payee_id: int, cost: int, share: int, fee: int, release: int) -> dict[str, int]:

@@ -159,19 +159,27 @@ def give_back_quietly(**kwargs) -> None:
         logger.warning("could not give back rate-limit counters %s; they expire on their own", kwargs)
 
 
-def give_back_after(claimed: dict, *, used_tokens: int, cost: int) -> None:
-    unused_tokens = max(0, claimed["reserved_tokens"] - used_tokens)
-    spend_delta = cost - claimed["max_cost"] if claimed["spend_key"] else 0
+_UNKNOWN = object()
+
+
+def give_back_after(
+    *, user_id: int, api_key_id: int | None, reserved_tokens: int, max_cost: int, spend_key: str, used_tokens: int,
+    cost: int, tpm_limit=_UNKNOWN,
+) -> None:  # fmt: skip
+    """After a settle or release: give the tokens the call reserved but did not use back to the key's token rate,
+    and the difference between its hold and its cost back to the spend cap. `tpm_limit` (the key's, None for the
+    default) is looked up when the caller does not have it."""
+    unused_tokens = max(0, reserved_tokens - used_tokens)
+    spend_delta = cost - max_cost if spend_key else 0
     if unused_tokens == 0 and spend_delta == 0:
         return  # the call used all it reserved: the counters are already right
-    if "tpm_limit" not in claimed:
-        key = ApiKey.objects.filter(pk=claimed["api_key_id"]).only("tpm_limit").first()
-        claimed["tpm_limit"] = key.tpm_limit if key is not None else None
-    tpm = claimed["tpm_limit"] if claimed["tpm_limit"] is not None else settings.DEFAULT_KEY_TPM
+    if tpm_limit is _UNKNOWN:
+        key = ApiKey.objects.filter(pk=api_key_id).only("tpm_limit").first()
+        tpm_limit = key.tpm_limit if key is not None else None
     give_back_quietly(
-        subject=limits.subject(user_id=claimed["user_id"], key_id=claimed["api_key_id"]),
+        subject=limits.subject(user_id=user_id, key_id=api_key_id),
         tokens=unused_tokens,
-        tpm=tpm,
-        spend_key=claimed["spend_key"],
+        tpm=tpm_limit if tpm_limit is not None else settings.DEFAULT_KEY_TPM,
+        spend_key=spend_key,
         spend_delta=spend_delta,
     )

@@ -51,12 +51,11 @@ def _settle_once(request_id, prompt_tokens, completion_tokens, latency_ms, statu
                 claimed = charge_sql.take_reservation(request_id=request_id)
                 if claimed is None:
                     return _earlier_outcome(request_id)
-                claimed["request_id"] = request_id
                 record = _charge(claimed, prompt_tokens, completion_tokens, latency_ms, status)
         except _AccountsMissing:
-            accounts_for([(claimed["payee_id"], AccountKind.EARNINGS), (None, AccountKind.PLATFORM_FEES)])
+            accounts_for([(claimed.payee_id, AccountKind.EARNINGS), (None, AccountKind.PLATFORM_FEES)])
             continue
-        give_back_after(claimed, used_tokens=prompt_tokens + completion_tokens, cost=record.cost)
+        _give_back(claimed, used_tokens=prompt_tokens + completion_tokens, cost=record.cost)
         return record
     raise RuntimeError(f"could not create the accounts to settle {request_id}")
 
@@ -74,8 +73,10 @@ def _settle_in_one_statement(request_id, prompt_tokens, completion_tokens, laten
     if settled is None:
         return _earlier_outcome(request_id)
     give_back_after(
-        {**settled, "request_id": request_id}, used_tokens=prompt_tokens + completion_tokens, cost=settled["cost"]
-    )
+        user_id=settled["user_id"], api_key_id=settled["api_key_id"], reserved_tokens=settled["reserved_tokens"],
+        max_cost=settled["max_cost"], spend_key=settled["spend_key"], used_tokens=prompt_tokens + completion_tokens,
+        cost=settled["cost"], tpm_limit=settled["tpm_limit"],
+    )  # fmt: skip
     return UsageRecord(
         pk=settled["id"], request_id=request_id, user_id=settled["user_id"], api_key_id=settled["api_key_id"],
         model_id=settled["model_id"], model_label=settled["model_label"], commit_sha=settled["commit_sha"],
@@ -83,6 +84,12 @@ def _settle_in_one_statement(request_id, prompt_tokens, completion_tokens, laten
         cost=settled["cost"], fee=settled["fee"], latency_ms=max(0, int(latency_ms)), status=status,
         transaction_id=settled["transaction_id"], created_at=now,
     )  # fmt: skip
+
+
+def _give_back(claimed: charge_sql.Claimed, *, used_tokens: int, cost: int) -> None:
+    give_back_after(user_id=claimed.user_id, api_key_id=claimed.api_key_id, reserved_tokens=claimed.reserved_tokens,
+                    max_cost=claimed.max_cost, spend_key=claimed.spend_key, used_tokens=used_tokens,
+                    cost=cost)  # fmt: skip
 
 
 def _earlier_outcome(request_id: str) -> UsageRecord:
@@ -95,15 +102,17 @@ def _earlier_outcome(request_id: str) -> UsageRecord:
     return record
 
 
-def _charge(claimed: dict, prompt_tokens: int, completion_tokens: int, latency_ms: int, status: str) -> UsageRecord:
+def _charge(
+    claimed: charge_sql.Claimed, prompt_tokens: int, completion_tokens: int, latency_ms: int, status: str
+) -> UsageRecord:
     """Inside settle's transaction: ledger, hold, usage record, rollups."""
     cost = min(
-        claimed["max_cost"],
+        claimed.max_cost,
         token_cost(
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
-            prompt_price=claimed["prompt_price"],
-            completion_price=claimed["completion_price"],
+            prompt_price=claimed.prompt_price,
+            completion_price=claimed.completion_price,
         ),
     )
     share, fee = split_fee(cost, fee_percent=settings.PLATFORM_FEE_PERCENT)
@@ -111,19 +120,19 @@ def _charge(claimed: dict, prompt_tokens: int, completion_tokens: int, latency_m
     transaction_id = None
     if cost > 0:
         moved = charge_sql.move_charge(
-            consumer_id=claimed["user_id"], payee_id=claimed["payee_id"], cost=cost, share=share, fee=fee,
-            release=claimed["max_cost"],
+            consumer_id=claimed.user_id, payee_id=claimed.payee_id, cost=cost, share=share, fee=fee,
+            release=claimed.max_cost,
         )  # fmt: skip
         if len(moved) != 3:
             raise _AccountsMissing()  # rolls the claim back too; settle creates them and retries
         transaction_id = charge_sql.insert_charge(
-            request_id=claimed["request_id"],
-            memo=f"{claimed['model_label']}@{claimed['commit_sha'][:12]}",
+            request_id=claimed.request_id,
+            memo=f"{claimed.model_label}@{claimed.commit_sha[:12]}",
             now=now,
             entries=[(moved["wallet"], -cost), (moved["earnings"], share), (moved["platform_fees"], fee)],
         )
-    elif claimed["max_cost"] > 0:
-        charge_sql.release_hold(user_id=claimed["user_id"], amount=claimed["max_cost"])
+    elif claimed.max_cost > 0:
+        charge_sql.release_hold(user_id=claimed.user_id, amount=claimed.max_cost)
     return _write_usage(claimed, prompt_tokens, completion_tokens, cost, share, fee, latency_ms, status,
                         transaction_id, now)  # fmt: skip
 
@@ -131,13 +140,13 @@ def _charge(claimed: dict, prompt_tokens: int, completion_tokens: int, latency_m
 def _write_usage(claimed, prompt_tokens, completion_tokens, cost, share, fee, latency_ms, status, transaction_id,
                  now) -> UsageRecord:  # fmt: skip
     values = {
-        "request_id": claimed["request_id"],
-        "user_id": claimed["user_id"],
-        "api_key_id": claimed["api_key_id"],
-        "model_id": claimed["model_id"],
-        "model_label": claimed["model_label"],
-        "commit_sha": claimed["commit_sha"],
-        "price_card_id": claimed["price_card_id"],
+        "request_id": claimed.request_id,
+        "user_id": claimed.user_id,
+        "api_key_id": claimed.api_key_id,
+        "model_id": claimed.model_id,
+        "model_label": claimed.model_label,
+        "commit_sha": claimed.commit_sha,
+        "price_card_id": claimed.price_card_id,
         "prompt_tokens": prompt_tokens,
         "completion_tokens": completion_tokens,
         "cost": cost,
@@ -149,9 +158,9 @@ def _write_usage(claimed, prompt_tokens, completion_tokens, cost, share, fee, la
     }
     values["id"] = charge_sql.insert_usage(values)
     charge_sql.add_to_rollups(
-        day=now.date(), user_id=claimed["user_id"], key_id=claimed["api_key_id"] or 0,
-        payee_id=claimed["payee_id"] if cost > 0 else None, model_label=claimed["model_label"],
-        commit_sha=claimed["commit_sha"], prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+        day=now.date(), user_id=claimed.user_id, key_id=claimed.api_key_id or 0,
+        payee_id=claimed.payee_id if cost > 0 else None, model_label=claimed.model_label,
+        commit_sha=claimed.commit_sha, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
         cost=cost, share=share, fee=fee,
     )  # fmt: skip
     return UsageRecord(**values)
@@ -169,11 +178,10 @@ def _release_open(request_id: str, status: str) -> UsageRecord | None:
         claimed = charge_sql.take_reservation(request_id=request_id)
         if claimed is None:
             return None
-        claimed["request_id"] = request_id
-        if claimed["max_cost"] > 0:
-            charge_sql.release_hold(user_id=claimed["user_id"], amount=claimed["max_cost"])
+        if claimed.max_cost > 0:
+            charge_sql.release_hold(user_id=claimed.user_id, amount=claimed.max_cost)
         record = _write_usage(claimed, 0, 0, 0, 0, 0, 0, status, None, timezone.now())
-    give_back_after(claimed, used_tokens=0, cost=0)
+    _give_back(claimed, used_tokens=0, cost=0)
     return record
 
 

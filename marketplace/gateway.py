@@ -11,7 +11,6 @@ tokenizers never make more tokens than UTF-8 bytes), settle charges the real cou
 
 import dataclasses
 import functools
-import json
 import logging
 import threading
 import time
@@ -38,6 +37,7 @@ from marketplace.models import ApiKey, UsageStatus, User
 from marketplace.services import metering
 from marketplace.tokenization import LightTokenizer
 from registry.models import Commit, Model
+from workers import streams
 from workers.streams import GENERATE_TASK, cancel_key, stream_key, worker_key
 
 logger = logging.getLogger(__name__)
@@ -196,7 +196,7 @@ class Call:
         return self.authorization.headers()
 
     def events(self, *, timeout: float | None = None):
-        """Yield ("token", fields) for each token and ("done", fields) at the end, as the worker streams them.
+        """Yield each streams.Token as the worker writes it; at the end `finish_reasons` holds each choice's reason.
         Redis going away mid-call raises ServiceUnavailable (503, Retry-After; in a stream, an error event)."""
         try:
             yield from self._events(timeout)
@@ -225,25 +225,23 @@ class Call:
             for _, entries in batches:
                 for entry_id, fields in entries:
                     last = entry_id
-                    if fields["type"] == "start":
-                        worker = fields["worker"]
-                    elif fields["type"] == "token":
-                        if int(fields["token"]) >= 0:
+                    entry = streams.decode(fields)
+                    if isinstance(entry, streams.Start):
+                        worker = entry.worker
+                    elif isinstance(entry, streams.Token):
+                        if entry.is_token:
                             self.completion_tokens += 1
-                        yield "token", fields
-                    elif fields["type"] == "done":
-                        self.finish_reasons = json.loads(fields.get("finish_reasons") or "[]") or [
-                            fields["finish_reason"]
-                        ]
+                        yield entry
+                    elif isinstance(entry, streams.Done):
+                        self.finish_reasons = list(entry.finish_reasons)
                         if "error" in self.finish_reasons:
                             raise GenerationFailed(
-                                f"the model failed while generating this answer ({fields.get('error') or 'error'}); "
+                                f"the model failed while generating this answer ({entry.error or 'error'}); "
                                 f"only tokens already delivered are charged"
                             )
-                        yield "done", fields
                         return
                     else:
-                        raise ServiceUnavailable(f"the model failed: {fields.get('message', 'unknown error')}")
+                        raise ServiceUnavailable(f"the model failed: {entry.message}")
 
     def cancel(self) -> None:
         try:
@@ -335,11 +333,8 @@ def _enqueue(call: Call, prompt_ids: list[int], max_tokens: int) -> None:
         ) from None
 
 
-def top_logprobs(fields: dict, tokenizer) -> list[dict]:
-    return [
-        {"token": tokenizer.decode([token]), "logprob": logprob}
-        for token, logprob in json.loads(fields.get("top") or "[]")
-    ]
+def top_logprobs(entry: streams.Token, tokenizer) -> list[dict]:
+    return [{"token": tokenizer.decode([token]), "logprob": logprob} for token, logprob in entry.top_logprobs]
 
 
 def visible_models(user: User):

@@ -1,12 +1,8 @@
 """The infer worker's side of a call: run a generation on the engine of the (cached) model and stream it into
 Redis, so the gateway relays tokens as they come and a late reader loses nothing.
 
-Stream `infer:<request id>` (deleted STREAM_TTL_SECONDS after the end), one entry per event:
-    {"type": "start", "worker": <worker id>}   first, so the gateway can tell when that worker dies
-    {"type": "token", "text": <delta, maybe "">, "token": id, "logprob": x, "top": [[id, x], ...] as JSON}
-    {"type": "done", "finish_reason": "stop" | "length" | "cancelled" | "error", "prompt_tokens": n, ...,
-     "error": the first failed generation's reason (the gateway answers it as an error, never as a finish)}
-    {"type": "error", "message": ...}
+Stream `infer:<request id>` (deleted STREAM_TTL_SECONDS after the end): the entries of workers/streams.py, a
+Start, Tokens, then Done or Failure.
 The gateway asks for a stop (the client went away) by setting `infer:<request id>:cancel`. Each worker process
 keeps `infer:worker:<worker id>` alive while it runs (a heartbeat thread); a gateway waiting on a call whose worker
 key expired ends the call with a clear error instead of waiting for its timeout."""
@@ -14,7 +10,6 @@ key expired ends the call with a clear error instead of waiting for its timeout.
 import collections
 import dataclasses
 import functools
-import json
 import logging
 import os
 import socket
@@ -29,7 +24,16 @@ from registry.models import Commit, ValidationStatus
 from workers.engine.batching import SEED_LIMIT, Generation, SamplingParams
 from workers.engine.beams import beam_search
 from workers.engine.serving import LoadedModel, ModelCache, TextStream, load_model, pick_device, pick_dtype
-from workers.streams import WORKER_HEARTBEAT_TTL_SECONDS, cancel_key, stream_key, worker_key
+from workers.streams import (
+    WORKER_HEARTBEAT_TTL_SECONDS,
+    Done,
+    Failure,
+    Start,
+    Token,
+    cancel_key,
+    stream_key,
+    worker_key,
+)
 
 logger = logging.getLogger(__name__)
 STREAM_TTL_SECONDS = 300
@@ -244,8 +248,8 @@ class Relay:
             if text.stopped:
                 continue  # made after a stop string: not part of the answer
             delta = text.push(event.token_id)
-            top = json.dumps([[token, round(logprob, 6)] for token, logprob in event.top_logprobs])
-            pipe.xadd(call.key, _token(index, delta, event.token_id, event.logprob or 0.0, top))
+            top = Token.encode_top(event.top_logprobs)
+            pipe.xadd(call.key, Token(index, delta, event.token_id, event.logprob or 0.0, top).fields())
             if text.stopped:
                 call.generations[index].cancel()
         for call in ended:
@@ -288,12 +292,7 @@ def relay() -> Relay:
 
 def _start_entry() -> dict:
     """The first entry of a call's stream: which worker runs it (the gateway watches that worker's heartbeat)."""
-    return {"type": "start", "worker": heartbeat()}
-
-
-def _token(index: int, text: str, token: int = -1, logprob: float = 0.0, top: str = "[]") -> dict:
-    """A token entry of the stream; token -1 carries text held back until the end (a stop string's start)."""
-    return {"type": "token", "index": index, "text": text, "token": token, "logprob": logprob, "top": top}
+    return Start(heartbeat()).fields()
 
 
 def _end_entries(pipe, call: _Call) -> dict:
@@ -311,19 +310,18 @@ def _end(pipe, key: str, texts: list, reasons: list[str], prompt_tokens: int, co
          error: str = "") -> dict:  # fmt: skip
     """Queue the text each choice still held back, the summary and the stream's expiry, for the caller to send in
     one round trip with what the pipeline already holds. Returns the summary."""
-    summary = {"type": "done", "finish_reason": reasons[0], "finish_reasons": json.dumps(reasons),
-               "prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "error": error}  # fmt: skip
+    summary = Done(tuple(reasons), prompt_tokens, completion_tokens, error).fields()
     for index, text in enumerate(texts):
         tail = text.finish()
         if tail:
-            pipe.xadd(key, _token(index, tail))
+            pipe.xadd(key, Token(index, tail).fields())
     pipe.xadd(key, summary)
     pipe.expire(key, STREAM_TTL_SECONDS)
     return summary
 
 
 def _fail(client, key: str, exc: Exception) -> None:
-    client.xadd(key, {"type": "error", "message": f"{type(exc).__name__}: {exc}"})
+    client.xadd(key, Failure(f"{type(exc).__name__}: {exc}").fields())
     client.expire(key, STREAM_TTL_SECONDS)
 
 
@@ -365,7 +363,7 @@ def run_beam_search(request: dict) -> dict:
         text = TextStream(loaded.tokenizer, tuple(request.get("stop") or ()))
         texts.append(text)
         for token_id in beam.token_ids:
-            pipe.xadd(key, _token(index, text.push(token_id), token_id))
+            pipe.xadd(key, Token(index, text.push(token_id), token_id).fields())
             completion_tokens += 1
             if text.stopped:
                 break

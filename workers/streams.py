@@ -1,5 +1,8 @@
 """Names of the Redis keys a call's tokens travel through, shared by the gateway and the infer worker (no torch
-here, so web processes never import the ML runtime)."""
+here, so web processes never import the ML runtime), and the entries of a call's stream."""
+
+import dataclasses
+import json
 
 
 def stream_key(request_id: str) -> str:
@@ -22,3 +25,90 @@ def worker_key(worker_id: str) -> str:
 
 
 WORKER_HEARTBEAT_TTL_SECONDS = 3
+
+
+# The entries of a call's stream `infer:<request id>`, in order: one Start (which worker runs it), Tokens, and one
+# Done or Failure. The worker writes them only through `fields()`, the gateway reads them only through `decode()`:
+# Redis holds flat string fields, these are the one place that knows their names and types.
+
+
+@dataclasses.dataclass(frozen=True)
+class Start:
+    """First: which worker runs the call (the gateway watches that worker's heartbeat)."""
+
+    worker: str
+
+    def fields(self) -> dict:
+        return {"type": "start", "worker": self.worker}
+
+
+@dataclasses.dataclass(frozen=True)
+class Token:
+    """Text for choice `index`. `token` is the generated id, or -1 for text held back until the end (the start of
+    what might have been a stop string), which counts no token. `top` is the best alternatives as JSON, decoded
+    only by `top_logprobs` (most calls do not ask for them)."""
+
+    index: int
+    text: str
+    token: int = -1
+    logprob: float = 0.0
+    top: str = "[]"
+
+    @property
+    def is_token(self) -> bool:
+        return self.token >= 0
+
+    @property
+    def top_logprobs(self) -> list[tuple[int, float]]:
+        return [(int(token), float(logprob)) for token, logprob in json.loads(self.top)]
+
+    @staticmethod
+    def encode_top(alternatives) -> str:
+        return json.dumps([[token, round(logprob, 6)] for token, logprob in alternatives])
+
+    def fields(self) -> dict:
+        return {"type": "token", "index": self.index, "text": self.text, "token": self.token,
+                "logprob": self.logprob, "top": self.top}  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Done:
+    """Last, when the call ended: each choice's finish reason ("stop", "length", "cancelled" or "error"), the
+    token counts, and the first failed generation's reason (the gateway answers it as an error, never a finish)."""
+
+    finish_reasons: tuple[str, ...]
+    prompt_tokens: int
+    completion_tokens: int
+    error: str = ""
+
+    def fields(self) -> dict:
+        return {"type": "done", "finish_reason": self.finish_reasons[0], "finish_reasons": json.dumps(
+            list(self.finish_reasons)), "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens, "error": self.error}  # fmt: skip
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """Last, when the call could not start (its model would not load, its prompt did not fit)."""
+
+    message: str
+
+    def fields(self) -> dict:
+        return {"type": "error", "message": self.message}
+
+
+Entry = Start | Token | Done | Failure
+
+
+def decode(fields: dict) -> Entry:
+    """The entry that `fields()` wrote (Redis gives every field back as a string)."""
+    kind = fields.get("type")
+    if kind == "token":
+        return Token(int(fields.get("index", 0)), fields["text"], int(fields["token"]), float(fields["logprob"]),
+                     fields.get("top") or "[]")  # fmt: skip
+    if kind == "start":
+        return Start(fields["worker"])
+    if kind == "done":
+        reasons = tuple(json.loads(fields.get("finish_reasons") or "[]")) or (fields["finish_reason"],)
+        return Done(reasons, int(fields["prompt_tokens"]), int(fields["completion_tokens"]), fields.get("error", ""))
+    return Failure(fields.get("message", "unknown error"))

@@ -18,6 +18,7 @@ from marketplace.authentication import bearer_token
 from marketplace.exceptions import DomainError, NotAuthenticated, PayloadTooLarge, PermissionDenied
 from marketplace.models import UsageStatus
 from marketplace.services import authenticate_key
+from workers import streams
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 logger = logging.getLogger(__name__)
@@ -165,12 +166,10 @@ def _complete(call: gateway.Call, started: float) -> dict:
     parts = [[] for _ in range(call.spec.n)]
     tokens = [[] for _ in range(call.spec.n)]
     try:
-        for kind, fields in call.events():
-            if kind == "token":
-                index = int(fields.get("index", 0))
-                parts[index].append(fields["text"])
-                if int(fields["token"]) >= 0:
-                    tokens[index].append(fields)
+        for entry in call.events():
+            parts[entry.index].append(entry.text)
+            if entry.is_token:
+                tokens[entry.index].append(entry)
     except BaseException:  # the client gets an error, not the answer: nothing is charged
         call.finish(latency_ms=_ms(started), status=UsageStatus.ERROR, delivered=False)
         raise
@@ -191,17 +190,17 @@ def _finish_reason(call: gateway.Call, index: int) -> str:
     return "stop" if index < len(reasons) and reasons[index] == "stop" else "length"
 
 
-def _logprobs(call: gateway.Call, tokens: list[dict]) -> dict | None:
+def _logprobs(call: gateway.Call, tokens: list[streams.Token]) -> dict | None:
     if call.spec.logprobs is None:
         return None
     decode = call.tokenizer.decode
     if call.spec.is_chat:
-        content = [{"token": decode([int(t["token"])]), "logprob": float(t["logprob"]), "bytes": None,
+        content = [{"token": decode([t.token]), "logprob": t.logprob, "bytes": None,
                     "top_logprobs": gateway.top_logprobs(t, call.tokenizer)} for t in tokens]  # fmt: skip
         return {"content": content}
     return {
-        "tokens": [decode([int(t["token"])]) for t in tokens],
-        "token_logprobs": [float(t["logprob"]) for t in tokens],
+        "tokens": [decode([t.token]) for t in tokens],
+        "token_logprobs": [t.logprob for t in tokens],
         "top_logprobs": [{e["token"]: e["logprob"] for e in gateway.top_logprobs(t, call.tokenizer)} for t in tokens],
         "text_offset": None,
     }
@@ -220,16 +219,16 @@ def _sse(call: gateway.Call, started: float) -> Iterator[bytes]:
             for index in range(call.spec.n):
                 yield event({**envelope, "choices": [{"index": index, "delta": {"role": "assistant", "content": ""},
                                                       "logprobs": None, "finish_reason": None}]})  # fmt: skip
-        for kind, fields in call.events():
-            scored = call.spec.logprobs is not None and int(fields.get("token", -1)) >= 0
-            if kind == "token" and (fields["text"] or scored):
-                index = int(fields.get("index", 0))
-                logprobs = _logprobs(call, [fields]) if scored else None
+        for entry in call.events():
+            scored = call.spec.logprobs is not None and entry.is_token
+            if entry.text or scored:
+                index = entry.index
+                logprobs = _logprobs(call, [entry]) if scored else None
                 if call.spec.is_chat:
-                    choice = {"index": index, "delta": {"content": fields["text"]}, "logprobs": logprobs,
+                    choice = {"index": index, "delta": {"content": entry.text}, "logprobs": logprobs,
                               "finish_reason": None}  # fmt: skip
                 else:
-                    choice = {"index": index, "text": fields["text"], "logprobs": logprobs, "finish_reason": None}
+                    choice = {"index": index, "text": entry.text, "logprobs": logprobs, "finish_reason": None}
                 yield event({**envelope, "choices": [choice]})
         for index in range(call.spec.n):
             final = {"index": index, "logprobs": None, "finish_reason": _finish_reason(call, index)}

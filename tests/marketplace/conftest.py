@@ -30,22 +30,25 @@ def provider_model(provider):
     return model
 
 
+def submitted_listing(provider, model, *, prompt_price: str, completion_price: str):
+    """The provider's listing of `model` with a price card, submitted (published at once unless REVIEW_LISTINGS)."""
+    created = listings.save_listing(model=model, by=provider, title="Tiny GPT", license="mit")
+    listings.set_prices(listing=created, by=provider, prompt_price=prompt_price, completion_price=completion_price)
+    return listings.submit_listing(listing_id=created.pk, by=provider)
+
+
 @pytest.fixture
 def listing(provider, provider_model, settings):
     """Published at 2 credits per 1M prompt tokens and 6 per 1M completion tokens."""
     settings.REVIEW_LISTINGS = False
-    created = listings.save_listing(model=provider_model, by=provider, title="Tiny GPT", license="mit")
-    listings.set_prices(listing=created, by=provider, prompt_price="2", completion_price="6")
-    return listings.submit_listing(listing_id=created.pk, by=provider)
+    return submitted_listing(provider, provider_model, prompt_price="2", completion_price="6")
 
 
 @pytest.fixture
 def cheap_listing(provider, provider_model, settings):
     """Published at 5 credits per 1M prompt and completion tokens."""
     settings.REVIEW_LISTINGS = False
-    created = listings.save_listing(model=provider_model, by=provider, title="Tiny GPT", license="mit")
-    listings.set_prices(listing=created, by=provider, prompt_price="5", completion_price="5")
-    return listings.submit_listing(listing_id=created.pk, by=provider)
+    return submitted_listing(provider, provider_model, prompt_price="5", completion_price="5")
 
 
 @pytest.fixture

@@ -5,7 +5,8 @@ from django.test import Client
 
 from marketplace.models import LedgerTransaction, Listing, Payout, User
 from marketplace.money import MICRO
-from marketplace.services import ledger, listings
+from marketplace.services import ledger
+from tests.marketplace.conftest import submitted_listing
 
 pytestmark = pytest.mark.django_db
 
@@ -21,9 +22,7 @@ def operator():
 @pytest.fixture
 def pending(provider, provider_model, settings):
     settings.REVIEW_LISTINGS = True
-    listing = listings.save_listing(model=provider_model, by=provider, title="Tiny GPT", license="mit")
-    listings.set_prices(listing=listing, by=provider, prompt_price="1", completion_price="1")
-    return listings.submit_listing(listing_id=listing.pk, by=provider)
+    return submitted_listing(provider, provider_model, prompt_price="1", completion_price="1")
 
 
 def test_operator_suspends_with_a_reason_then_approves(operator, pending):

@@ -30,6 +30,15 @@ def repo(provider):
     return services.create_model(owner=provider, name="tiny")
 
 
+def model_with_weights(owner, name: str, data: bytes, *, is_private: bool = False):
+    """`owner/name` holding `data` as model.safetensors in one commit; returns (model, blob)."""
+    model = services.create_model(owner=owner, name=name, is_private=is_private)
+    blob = services.ingest_upload(user=owner, incoming_stream=[data], size=len(data))
+    services.commit_changes(model_id=model.pk, author=owner, operations=[services.AddFile("model.safetensors", blob)],
+                            message="x")  # fmt: skip
+    return model, blob
+
+
 def post_commit(client, key, body, repo_id="alice/tiny"):
     return client.post(
         f"/api/models/{repo_id}/commit/main",
@@ -173,13 +182,9 @@ def test_a_commit_without_a_header_is_400(client, repo, provider_key):
 
 def test_referencing_an_lfs_object_not_uploaded_by_the_caller_is_refused(client, repo, provider, consumer, make_key):
     """Knowing a private file's sha256 must not let anyone copy it into their own repo."""
-    secret = services.create_model(owner=provider, name="secret", is_private=True)
-    blob = services.ingest_upload(user=provider, incoming_stream=[b"private weights"], size=15)
-    services.commit_changes(
-        model_id=secret.pk, author=provider, operations=[services.AddFile("w.safetensors", blob)], message="x"
-    )
+    _, blob = model_with_weights(provider, "secret", b"private weights", is_private=True)
     services.create_model(owner=consumer, name="copycat")
-    lfs_line = {"key": "lfsFile", "value": {"path": "w.safetensors", "algo": "sha256", "oid": blob.sha256}}
+    lfs_line = {"key": "lfsFile", "value": {"path": "model.safetensors", "algo": "sha256", "oid": blob.sha256}}
 
     response = post_commit(client, make_key(consumer), ndjson(HEADER, lfs_line), "bob/copycat")
 
@@ -282,11 +287,7 @@ def test_a_weights_hash_grants_no_copy_of_withheld_or_paid_weights(
     offers for calls only or sells, and the LFS batch asks for the bytes instead of taking them as present."""
     from marketplace.services import listings
 
-    public = services.create_model(owner=provider, name="public")
-    blob = services.ingest_upload(user=provider, incoming_stream=[b"call-only weights"], size=17)
-    services.commit_changes(
-        model_id=public.pk, author=provider, operations=[services.AddFile("model.safetensors", blob)], message="x"
-    )
+    public, blob = model_with_weights(provider, "public", b"call-only weights")
     listing = listings.save_listing(
         model=public, by=provider, title="Public", license="mit", is_downloadable=download_price is not None
     )
@@ -313,11 +314,7 @@ def test_a_weights_hash_grants_no_copy_of_withheld_or_paid_weights(
 
 def test_a_free_public_file_may_be_referenced_by_its_hash(client, provider, consumer, make_key):
     """Bytes anyone may download for free (a public model without a listing) need not be sent again."""
-    public = services.create_model(owner=provider, name="public")
-    blob = services.ingest_upload(user=provider, incoming_stream=[b"free weights"], size=12)
-    services.commit_changes(
-        model_id=public.pk, author=provider, operations=[services.AddFile("model.safetensors", blob)], message="x"
-    )
+    _, blob = model_with_weights(provider, "public", b"free weights")
     services.create_model(owner=consumer, name="copy")
     lfs_line = {"key": "lfsFile", "value": {"path": "model.safetensors", "algo": "sha256", "oid": blob.sha256}}
 

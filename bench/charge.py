@@ -42,7 +42,7 @@ def main() -> None:
     from django.test import Client
     from django.utils import timezone
 
-    from marketplace import services as accounts
+    from accounts import services as accounts
     from marketplace.money import MICRO
     from marketplace.services import ledger, limits, listings, metering
     from registry import services as registry

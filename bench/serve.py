@@ -311,7 +311,7 @@ import json, sys
 import django
 django.setup()
 from django.utils import timezone
-from marketplace import services as accounts
+from accounts import services as accounts
 from marketplace.services import listings
 from registry import services as registry
 from registry.models import Commit, ValidationStatus

@@ -8,8 +8,8 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooMany
 from django.http import HttpRequest, JsonResponse
 from django.views import defaults
 
-from marketplace.api.errors import error_body, request_error
-from marketplace.exceptions import DomainError, InvalidInput, PayloadTooLarge
+from accounts.errors import error_body, request_error
+from accounts.exceptions import DomainError, InvalidInput, PayloadTooLarge
 from registry.api.protocol import error_response
 from registry.exceptions import EntryNotFound
 

@@ -26,8 +26,10 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "marketplace",
+    "accounts",
     "registry",
+    "marketplace",
+    "serving",
     "workers",
 ]
 
@@ -47,7 +49,7 @@ MIDDLEWARE = [
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"
 ASGI_APPLICATION = "config.asgi.application"
-AUTH_USER_MODEL = "marketplace.User"
+AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
@@ -197,16 +199,16 @@ CELERY_BEAT_SCHEDULE = {
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "marketplace.authentication.ApiKeyAuthentication",
+        "accounts.authentication.ApiKeyAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
-        "marketplace.authentication.ScopeRequired",
+        "accounts.authentication.ScopeRequired",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "marketplace.api.errors.exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["marketplace.json_input.SafeJSONParser"],  # the JSON API takes JSON only
+    "EXCEPTION_HANDLER": "accounts.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["accounts.json_input.SafeJSONParser"],  # the JSON API takes JSON only
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

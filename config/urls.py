@@ -8,14 +8,16 @@ from registry.api.urls import api_urlpatterns, file_urlpatterns
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("v1/", include("marketplace.api.openai_urls")),
+    path("v1/", include("serving.urls")),
     # any other /v1 path answers 404 in the OpenAI shape here, before the web's routes (owner/name) see it
     re_path(r"^v1/", csrf_exempt(not_found)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include("accounts.api_urls")),
     path("api/", include("marketplace.api.urls")),
     path("api/", include("registry.api.portal_urls")),
     *api_urlpatterns,
+    path("", include("accounts.urls")),
     path("", include("marketplace.urls")),
     *file_urlpatterns,
     path("", include("registry.urls")),

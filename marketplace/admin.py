@@ -3,12 +3,10 @@ is read-only here (a correction is a new transaction, never an edit)."""
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.auth.admin import UserAdmin
 
-from marketplace.exceptions import DomainError
+from accounts.exceptions import DomainError
 from marketplace.models import (
     Account,
-    ApiKey,
     LedgerEntry,
     LedgerTransaction,
     Listing,
@@ -18,21 +16,9 @@ from marketplace.models import (
     PayoutStatus,
     PriceCard,
     UsageRecord,
-    User,
 )
 from marketplace.money import format_credits
 from marketplace.services import ledger, listings
-
-
-@admin.register(User)
-class StoreUserAdmin(UserAdmin):
-    fieldsets = (*UserAdmin.fieldsets, ("Storage", {"fields": ("storage_quota_bytes", "storage_used_bytes")}))
-
-
-@admin.register(ApiKey)
-class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "prefix", "scopes", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["key_hash", "prefix"]
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

@@ -1,28 +1,11 @@
+"""Forms of the marketplace pages: credits, key limits, listings."""
+
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
 
-from marketplace.models import Scope, User
-from marketplace.services import RESERVED_NAMESPACES
-
-
-class SignUpForm(UserCreationForm):
-    email = forms.EmailField(required=False)
-
-    class Meta(UserCreationForm.Meta):
-        model = User
-        fields = ["username", "email"]
-
-    def clean_username(self):
-        username = self.cleaned_data.get("username") or ""
-        if username.lower() in RESERVED_NAMESPACES:
-            raise forms.ValidationError(f"'{username}' is reserved.")
-        return super().clean_username()
-
-
-class ApiKeyForm(forms.Form):
-    name = forms.CharField(max_length=100)
-    scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple, initial=["read"])
-    expires_at = forms.DateTimeField(required=False, help_text="Optional, UTC, e.g. 2027-01-31 00:00")
+from accounts.exceptions import InvalidInput
+from accounts.models import SpendPeriod
+from marketplace.models import Category
+from marketplace.money import parse_credits
 
 
 class CreditsField(forms.CharField):
@@ -37,9 +20,6 @@ class CreditsField(forms.CharField):
         value = super().clean(value)
         if value in ("", None):
             return None
-        from marketplace.exceptions import InvalidInput
-        from marketplace.money import parse_credits
-
         try:
             return parse_credits(value, param="amount", minimum=self.minimum, maximum=self.maximum)
         except InvalidInput as exc:
@@ -61,8 +41,6 @@ class KeyLimitsForm(forms.Form):
     spend_period = forms.ChoiceField(choices=[])
 
     def __init__(self, *args, **kwargs):
-        from marketplace.models import SpendPeriod
-
         super().__init__(*args, **kwargs)
         self.fields["spend_period"].choices = SpendPeriod.choices
 
@@ -81,7 +59,5 @@ class ListingForm(forms.Form):
     download_price = forms.CharField(max_length=32, initial="0", label="Credits per download")
 
     def __init__(self, *args, **kwargs):
-        from marketplace.models import Category
-
         super().__init__(*args, **kwargs)
         self.fields["category"].choices = Category.choices

@@ -10,7 +10,7 @@ TOKENS_PER_PRICE_UNIT = 1_000_000  # prices are credits per 1M tokens
 
 def parse_credits(raw, *, param: str = "amount", minimum: int = 0, maximum: int | None = None) -> int:
     """Turn '12.5' into 12_500_000 micro-credits, or raise InvalidInput naming `param`."""
-    from marketplace.exceptions import InvalidInput
+    from accounts.exceptions import InvalidInput
 
     if isinstance(raw, float | bool):
         raise InvalidInput(f"{param} must be a decimal string, not a float", param=param)

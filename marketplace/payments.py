@@ -12,8 +12,8 @@ import secrets
 
 from django.conf import settings
 
-from marketplace.exceptions import InvalidInput, NotAuthenticated, NotFound
-from marketplace.models import User
+from accounts.exceptions import InvalidInput, NotAuthenticated, NotFound
+from accounts.models import User
 from marketplace.services import ledger
 
 

@@ -14,8 +14,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from marketplace.exceptions import InvalidInput, PayloadTooLarge
-from marketplace.models import User
+from accounts.exceptions import InvalidInput, PayloadTooLarge
+from accounts.models import User
 from registry.exceptions import EntryNotFound, RepoExists, RepoNotFound, RevisionNotFound, StaleParent
 from registry.models import (
     DEFAULT_BRANCH,
@@ -301,7 +301,7 @@ def stuck_validations(*, older_than: dt.timedelta) -> list[int]:
 def ingest_upload(*, user: User, incoming_stream, size: int, expected_sha256: str | None = None) -> Blob:
     """Store uploaded bytes as a blob the user may reference. The user's quota is reserved first (for bytes
     the store does not hold yet) and released again if the upload fails or turns out to be a duplicate."""
-    from marketplace import services as accounts
+    from accounts import services as accounts
     from registry.storage import receive_stream, store_blob
 
     if size > settings.MAX_UPLOAD_BYTES:

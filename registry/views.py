@@ -5,7 +5,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from marketplace.exceptions import DomainError
+from accounts.exceptions import DomainError
 from registry import services
 from registry.cards import render_card
 from registry.exceptions import RepoNotFound, RevisionNotFound

@@ -10,7 +10,7 @@ import pytest
 import redis
 from django.conf import settings
 
-from marketplace import services as accounts
+from accounts import services as accounts
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -60,7 +60,7 @@ def start_worker_process(*celery_args: str, log_path: Path) -> subprocess.Popen:
 @pytest.fixture(autouse=True)
 def _forget_gateway_caches():
     """The /v1 gateway keeps models and commits by key in the process; each test has its own database rows."""
-    from marketplace import gateway
+    from serving import gateway
 
     gateway.forget_cached()
     return

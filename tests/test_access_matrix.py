@@ -14,8 +14,9 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 
-from marketplace import services as accounts
-from marketplace.models import Account, ApiKey, LedgerEntry, Listing, PriceCard, Reservation, UsageRecord
+from accounts import services as accounts
+from accounts.models import ApiKey
+from marketplace.models import Account, LedgerEntry, Listing, PriceCard, Reservation, UsageRecord
 from marketplace.services import listings
 from registry import services as registry
 from registry import uploads

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from marketplace import services as accounts
+from accounts import services as accounts
 from marketplace.services import listings
 from registry import services as registry
 from registry.models import Commit, ValidationStatus

@@ -1,10 +1,8 @@
 from django.urls import path
 
-from marketplace.api import billing, payments, views
+from marketplace.api import billing, payments
 
 urlpatterns = [
-    path("keys", views.ApiKeyListView.as_view(), name="api-keys"),
-    path("keys/<int:key_id>", views.ApiKeyDetailView.as_view(), name="api-key-detail"),
     path("v1/credits", billing.CreditsView.as_view(), name="api-credits"),
     path("v1/usage", billing.UsageView.as_view(), name="api-usage"),
     path("payments/<slug:provider_name>/webhook", payments.PaymentWebhookView.as_view(), name="payment-webhook"),

@@ -1,15 +1,5 @@
-"""Models of the marketplace, one module per topic: accounts and keys, listings, ledger, usage."""
+"""Models of the marketplace, one module per topic: listings, ledger, usage. (Users and keys: accounts.models.)"""
 
-from marketplace.models.accounts import (
-    NAMESPACE_PATTERN,
-    ApiKey,
-    ApiKeyQuerySet,
-    Scope,
-    SpendPeriod,
-    User,
-    default_quota,
-    namespace_validator,
-)
 from marketplace.models.ledger import (
     Account,
     AccountKind,
@@ -31,11 +21,8 @@ from marketplace.models.usage import (
 )
 
 __all__ = [
-    "NAMESPACE_PATTERN",
     "Account",
     "AccountKind",
-    "ApiKey",
-    "ApiKeyQuerySet",
     "Category",
     "ConsumerUsageDaily",
     "LedgerEntry",
@@ -50,12 +37,7 @@ __all__ = [
     "PriceCard",
     "ProviderEarningsDaily",
     "Reservation",
-    "Scope",
-    "SpendPeriod",
     "TransactionKind",
     "UsageRecord",
     "UsageStatus",
-    "User",
-    "default_quota",
-    "namespace_validator",
 ]

@@ -25,7 +25,7 @@ class MeteredCall(models.Model):
     # Links that history outlives: Django nulls them when the key, model or card is deleted. No database
     # constraint and no index of their own; the labels keep the history readable.
     api_key = models.ForeignKey(
-        "ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False,
+        "accounts.ApiKey", null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False,
         db_index=False,
     )  # fmt: skip
     model = models.ForeignKey(

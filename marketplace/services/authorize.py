@@ -9,15 +9,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from marketplace.exceptions import (
-    Conflict,
-    InsufficientQuota,
-    InvalidInput,
-    ModelNotFound,
-    PermissionDenied,
-    ServiceUnavailable,
-)
-from marketplace.models import ApiKey, Listing, ListingStatus, Reservation, User
+from accounts.exceptions import Conflict, InvalidInput, PermissionDenied, ServiceUnavailable
+from accounts.models import ApiKey, User
+from marketplace.exceptions import InsufficientQuota, ModelNotFound
+from marketplace.models import Listing, ListingStatus, Reservation
 from marketplace.money import format_credits, token_cost
 from marketplace.services import charge_pg, charge_sql, limits
 from marketplace.services.db_retry import TRANSIENT_DB_ERRORS

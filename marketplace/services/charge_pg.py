@@ -8,7 +8,8 @@ import psycopg
 from django.conf import settings
 from django.db import connection
 
-from marketplace.models import ApiKey, Listing, PriceCard
+from accounts.models import ApiKey
+from marketplace.models import Listing, PriceCard
 from marketplace.services.charge_sql import (
     ACCOUNT,
     CONSUMER_DAILY,

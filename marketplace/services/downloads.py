@@ -16,8 +16,10 @@ import datetime as dt
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from marketplace.exceptions import InsufficientFunds, NotAuthenticated
-from marketplace.models import AccountKind, ApiKey, Listing, TransactionKind, User
+from accounts.exceptions import NotAuthenticated
+from accounts.models import ApiKey, User
+from marketplace.exceptions import InsufficientFunds
+from marketplace.models import AccountKind, Listing, TransactionKind
 from marketplace.money import format_credits, split_fee
 from marketplace.services import charge_sql, metering
 from marketplace.services.ledger import accounts_for, post_transaction, posted_transaction

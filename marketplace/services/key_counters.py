@@ -11,8 +11,10 @@ from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
-from marketplace.exceptions import InsufficientQuota, RateLimited, ServiceUnavailable
-from marketplace.models import ApiKey, ConsumerUsageDaily, Reservation, User
+from accounts.exceptions import RateLimited, ServiceUnavailable
+from accounts.models import ApiKey, User
+from marketplace.exceptions import InsufficientQuota
+from marketplace.models import ConsumerUsageDaily, Reservation
 from marketplace.money import format_credits
 from marketplace.services import limits
 

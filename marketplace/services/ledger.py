@@ -13,7 +13,9 @@ from django.db.models import F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from marketplace.exceptions import Conflict, InsufficientFunds, InvalidInput, NotFound
+from accounts.exceptions import Conflict, InvalidInput, NotFound
+from accounts.models import User
+from marketplace.exceptions import InsufficientFunds
 from marketplace.models import (
     Account,
     AccountKind,
@@ -24,7 +26,6 @@ from marketplace.models import (
     Payout,
     PayoutStatus,
     TransactionKind,
-    User,
 )
 from marketplace.money import format_credits, parse_credits
 

@@ -6,8 +6,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from marketplace.exceptions import Conflict, InvalidInput, NotFound
-from marketplace.models import Category, Listing, ListingStatus, PriceCard, User
+from accounts.exceptions import Conflict, InvalidInput, NotFound
+from accounts.models import User
+from marketplace.models import Category, Listing, ListingStatus, PriceCard
 from marketplace.money import format_credits, parse_credits
 from registry.exceptions import RevisionNotFound
 from registry.models import Commit, Model, Ref, RefKind, ValidationStatus

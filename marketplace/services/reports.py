@@ -6,8 +6,9 @@ import datetime as dt
 from django.db.models import Q, Sum
 from django.utils import timezone
 
-from marketplace.exceptions import InvalidInput
-from marketplace.models import ApiKey, ConsumerUsageDaily, ProviderEarningsDaily, User
+from accounts.exceptions import InvalidInput
+from accounts.models import ApiKey, User
+from marketplace.models import ConsumerUsageDaily, ProviderEarningsDaily
 
 GROUPINGS = ("day", "model", "key")
 MAX_RANGE_DAYS = 366

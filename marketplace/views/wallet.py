@@ -9,8 +9,8 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
+from accounts.exceptions import DomainError
 from marketplace import payments
-from marketplace.exceptions import DomainError
 from marketplace.forms import TopUpForm
 from marketplace.models import AccountKind, LedgerEntry
 from marketplace.money import format_credits

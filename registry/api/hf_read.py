@@ -4,7 +4,7 @@ import re
 
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
-from marketplace.exceptions import NotAuthenticated
+from accounts.exceptions import NotAuthenticated
 from marketplace.services import downloads
 from registry import services
 from registry.api.protocol import hf_view

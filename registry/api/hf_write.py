@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest, JsonResponse
 
-from marketplace import json_input
-from marketplace.exceptions import InvalidInput, PayloadTooLarge, PermissionDenied
+from accounts import json_input
+from accounts.exceptions import InvalidInput, PayloadTooLarge, PermissionDenied
 from registry import cards, services
 from registry.api.protocol import base_url, hf_view, read_json, require_owner
 from registry.exceptions import RepoExists

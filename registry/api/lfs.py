@@ -9,8 +9,8 @@ from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from marketplace.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge
-from marketplace.models import User
+from accounts.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge
+from accounts.models import User
 from registry import services
 from registry.api.protocol import base_url, error_response, hf_view, read_json, require_owner
 from registry.models import Model

@@ -6,8 +6,8 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from marketplace.authentication import ScopeRequired
-from marketplace.exceptions import InvalidInput
+from accounts.authentication import ScopeRequired
+from accounts.exceptions import InvalidInput
 from registry import services, uploads
 from registry.exceptions import RepoNotFound
 from registry.models import Commit, UploadSession

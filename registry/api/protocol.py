@@ -9,9 +9,9 @@ import logging
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from marketplace import json_input
-from marketplace.authentication import authenticate_request, bearer_token, has_scope
-from marketplace.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
+from accounts import json_input
+from accounts.authentication import authenticate_request, bearer_token, has_scope
+from accounts.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
 from registry.exceptions import RepoNotFound
 from registry.models import Model
 

@@ -20,8 +20,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from accounts import services as accounts
 from config.wsgi import application
-from marketplace import services as accounts
 from registry import services as registry
 
 EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", 6))  # per operation, identity and mode

@@ -59,8 +59,8 @@ def own_redis(tmp_path, settings):
 
 
 def point_everything_at(url: str, settings_fixture) -> None:
-    from marketplace import gateway
     from marketplace.services import limits
+    from serving import gateway
     from workers import inference
     from workers.celery import app
 

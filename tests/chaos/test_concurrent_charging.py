@@ -54,7 +54,7 @@ def test_simultaneous_settles_and_releases_on_one_key_never_deadlock_and_all_are
 ):
     if connection.vendor != "postgresql":
         pytest.fail("this test needs PostgreSQL: run it with DATABASE_URL=postgres://... (make test does)")
-    from marketplace.services import authenticate_key, set_key_limits
+    from accounts.services import authenticate_key, set_key_limits
 
     ledger.top_up(user=consumer, amount=100 * MICRO)
     api_key = authenticate_key(raw_key=make_key(consumer, scopes=("infer",)))

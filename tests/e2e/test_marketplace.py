@@ -3,7 +3,7 @@ is charged, and both see it on their pages."""
 
 import pytest
 
-from marketplace.models import ApiKey
+from accounts.models import ApiKey
 from marketplace.services import metering
 from registry import services as registry
 from tests.e2e.conftest import log_in

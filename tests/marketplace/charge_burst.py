@@ -18,7 +18,7 @@ def fire(*, user, api_key, model, calls: int, threads: int, prompt: int, max_tok
     """`calls` authorize + settle pairs over `threads` threads that start together: outcome -> count."""
     from django.db import connections
 
-    from marketplace.exceptions import DomainError
+    from accounts.exceptions import DomainError
     from marketplace.services import metering
 
     outcomes: Counter = Counter()
@@ -67,7 +67,7 @@ def main() -> None:
     django.setup()
     from django.db import connections
 
-    from marketplace.models import ApiKey, User
+    from accounts.models import ApiKey, User
     from registry.models import Model
 
     user = User.objects.get(pk=args.user)

@@ -14,8 +14,9 @@ def main() -> None:
     from django.core.management import call_command
     from django.utils import timezone
 
-    from marketplace import services as accounts
-    from marketplace.models import AccountKind, ApiKey
+    from accounts import services as accounts
+    from accounts.models import ApiKey
+    from marketplace.models import AccountKind
     from marketplace.money import MICRO
     from marketplace.services import ledger, limits, listings, metering
     from registry import services as registry

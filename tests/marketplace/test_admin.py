@@ -3,7 +3,8 @@
 import pytest
 from django.test import Client
 
-from marketplace.models import LedgerTransaction, Listing, Payout, User
+from accounts.models import User
+from marketplace.models import LedgerTransaction, Listing, Payout
 from marketplace.money import MICRO
 from marketplace.services import ledger
 from tests.marketplace.conftest import submitted_listing

@@ -6,7 +6,8 @@ import json
 import pytest
 from django.utils import timezone
 
-from marketplace.models import ApiKey, ConsumerUsageDaily, LedgerTransaction, Payment
+from accounts.models import ApiKey
+from marketplace.models import ConsumerUsageDaily, LedgerTransaction, Payment
 from marketplace.money import MICRO
 from marketplace.payments import TestPaymentProvider
 from marketplace.services import ledger, metering

@@ -5,7 +5,8 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from marketplace.models import Account, AccountKind, ApiKey, Reservation
+from accounts.models import ApiKey
+from marketplace.models import Account, AccountKind, Reservation
 from marketplace.services import charge_pg, metering
 
 pytestmark = pytest.mark.django_db(transaction=True)

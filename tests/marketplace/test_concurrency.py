@@ -11,7 +11,8 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-from marketplace.models import AccountKind, ApiKey, LedgerTransaction, UsageRecord
+from accounts.models import ApiKey
+from marketplace.models import AccountKind, LedgerTransaction, UsageRecord
 from marketplace.services import ledger
 from tests.marketplace.charge_burst import fire
 

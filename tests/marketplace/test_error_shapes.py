@@ -1,7 +1,8 @@
 """Refusals of the money side leave the API in the OpenAI error shape, with the headers clients act on."""
 
-from marketplace.api.errors import exception_handler
-from marketplace.exceptions import InsufficientQuota, RateLimited, ServiceUnavailable
+from accounts.errors import exception_handler
+from accounts.exceptions import RateLimited, ServiceUnavailable
+from marketplace.exceptions import InsufficientQuota
 
 
 def test_rate_limited_is_429_with_retry_after_and_rate_headers():

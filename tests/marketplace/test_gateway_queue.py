@@ -2,7 +2,7 @@
 
 import pytest
 
-from marketplace import gateway
+from serving import gateway
 
 
 @pytest.fixture(autouse=True)

@@ -71,7 +71,7 @@ def test_usage_dates_out_of_range_are_400(probe, consumer, make_key, query, para
 
 
 def test_a_deeply_nested_body_to_a_drf_endpoint_is_400(probe, consumer, make_key):
-    from marketplace.models import ApiKey
+    from accounts.models import ApiKey
 
     key = make_key(consumer)
     response = post(probe, key, "/api/keys", '{"name": ' + "[" * 50_000 + "]" * 50_000 + "}")
@@ -99,7 +99,7 @@ def test_drf_validation_errors_are_a_sentence_not_a_python_repr(probe, consumer,
     [("/api/keys", 17 * 1024 * 1024), ("/v1/chat/completions", 5 * 1024 * 1024), ("/api/repos/create", 2 * 1024**2)],
 )
 def test_bodies_over_the_limit_answer_413_in_json(probe, consumer, make_key, path, size):
-    from marketplace.models import ApiKey
+    from accounts.models import ApiKey
 
     key = make_key(consumer)
     response = post(probe, key, path, json.dumps({"name": "x" * size}))
@@ -111,7 +111,7 @@ def test_bodies_over_the_limit_answer_413_in_json(probe, consumer, make_key, pat
 
 
 def test_keys_per_user_are_capped(probe, consumer, make_key, settings):
-    from marketplace.models import ApiKey
+    from accounts.models import ApiKey
 
     settings.MAX_KEYS_PER_USER = 2
     key = make_key(consumer)

@@ -10,9 +10,9 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.utils import timezone
 
-from marketplace import keys
-from marketplace import services as accounts
-from marketplace.models import ApiKey, User
+from accounts import keys
+from accounts import services as accounts
+from accounts.models import ApiKey, User
 
 
 def test_keys_have_prefix_checksum_and_190_plus_bits_of_secret():
@@ -32,7 +32,7 @@ def test_a_key_is_stored_only_as_its_sha256(provider):
     stored = ApiKey.objects.get(user=provider)
     assert stored.key_hash == hashlib.sha256(secret.encode()).hexdigest()
     with connection.cursor() as cursor:
-        cursor.execute("SELECT * FROM marketplace_apikey")
+        cursor.execute("SELECT * FROM accounts_apikey")
         dump = repr(cursor.fetchall())
     assert secret not in dump and secret[len("gpts_") :] not in dump
 

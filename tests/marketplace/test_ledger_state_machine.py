@@ -18,9 +18,11 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from marketplace import services as accounts
-from marketplace.exceptions import Conflict, InsufficientFunds, InsufficientQuota
-from marketplace.models import AccountKind, ApiKey, LedgerTransaction
+from accounts import services as accounts
+from accounts.exceptions import Conflict
+from accounts.models import ApiKey
+from marketplace.exceptions import InsufficientFunds, InsufficientQuota
+from marketplace.models import AccountKind, LedgerTransaction
 from marketplace.money import split_fee, token_cost
 from marketplace.services import ledger, metering
 

@@ -5,11 +5,12 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from marketplace.exceptions import InsufficientQuota, InvalidInput, PermissionDenied, RateLimited, ServiceUnavailable
+from accounts.exceptions import InvalidInput, PermissionDenied, RateLimited, ServiceUnavailable
+from accounts.models import ApiKey
+from marketplace.exceptions import InsufficientQuota
 from marketplace.models import (
     Account,
     AccountKind,
-    ApiKey,
     ConsumerUsageDaily,
     LedgerTransaction,
     ProviderEarningsDaily,

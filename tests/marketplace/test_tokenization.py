@@ -9,7 +9,7 @@ import sys
 import pytest
 from transformers import AutoTokenizer
 
-from marketplace.tokenization import LightTokenizer, TokenizerFilesMissing
+from serving.tokenization import LightTokenizer, TokenizerFilesMissing
 
 TEXTS = ["def main():", "  indented\tand tabbed\n", "ünïcödé — 漢字 🙂", "<|endoftext|> inside", ""]
 TEMPLATE = (
@@ -71,7 +71,7 @@ def test_gpt2_slow_tokenizer_files_give_the_same_ids(checkpoint_copy, tmp_path):
 
 def test_loading_and_using_it_never_imports_torch(tiny_checkpoint):
     script = (
-        "import sys; from marketplace.tokenization import LightTokenizer; "
+        "import sys; from serving.tokenization import LightTokenizer; "
         f"t = LightTokenizer({str(tiny_checkpoint)!r}); t.encode('x'); t.decode([1]); "
         "t.chat_template = '{{ messages[0].content }}'; t.render_chat([{'role': 'user', 'content': 'x'}]); "
         "print('torch' in sys.modules)"
@@ -89,7 +89,7 @@ def test_a_runaway_chat_template_is_stopped(checkpoint_copy, template, reason):
     """A template looping 10^10 times held a web thread (and the GIL) for as long as it ran (issue #10)."""
     import time
 
-    from marketplace.tokenization import TemplateRunaway
+    from serving.tokenization import TemplateRunaway
 
     (checkpoint_copy / "chat_template.jinja").write_text(template)
     tokenizer = LightTokenizer(checkpoint_copy)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from marketplace.models import ApiKey, User
+from accounts.models import ApiKey, User
 
 
 @pytest.mark.django_db

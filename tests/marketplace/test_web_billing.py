@@ -6,7 +6,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from marketplace.models import ApiKey, ConsumerUsageDaily, Listing, Payout, PriceCard, ProviderEarningsDaily
+from accounts.models import ApiKey
+from marketplace.models import ConsumerUsageDaily, Listing, Payout, PriceCard, ProviderEarningsDaily
 from marketplace.money import MICRO
 from marketplace.services import ledger
 from tests.conftest import PASSWORD

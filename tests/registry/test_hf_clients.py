@@ -233,7 +233,8 @@ def test_a_keys_spend_cap_counts_its_downloads(
     import urllib.error
     import urllib.request
 
-    from marketplace.models import AccountKind, ApiKey, LedgerTransaction
+    from accounts.models import ApiKey
+    from marketplace.models import AccountKind, LedgerTransaction
     from marketplace.money import MICRO
     from marketplace.services import ledger, limits, listings
     from tests.conftest import commit_valid_checkpoint

@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.db import connection
 
-from marketplace.models import User
+from accounts.models import User
 from registry import services
 from registry.models import Blob, Commit, FileEntry, Model
 

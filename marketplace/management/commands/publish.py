@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from marketplace.exceptions import DomainError
+from accounts.exceptions import DomainError
 from marketplace.services import listings
 from registry.models import Model
 

@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from tqdm import tqdm
 
-from marketplace.models import User
+from accounts.models import User
 from registry import services
 from registry.models import Model, ValidationStatus
 from registry.tasks import validate_commit

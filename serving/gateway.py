@@ -20,23 +20,22 @@ from collections import OrderedDict
 import redis
 from django.conf import settings
 
-from marketplace.call_spec import CallSpec
-from marketplace.exceptions import (
+from accounts.exceptions import InvalidInput, NotFound, ServiceUnavailable
+from accounts.models import ApiKey, User
+from marketplace.exceptions import ModelNotFound
+from marketplace.models import UsageStatus
+from marketplace.services import metering
+from registry.models import Commit, Model
+from serving.call_spec import CallSpec
+from serving.exceptions import (
     ContextLengthExceeded,
     GatewayTimeout,
     GenerationFailed,
-    InvalidInput,
-    ModelNotFound,
-    NotFound,
     QueueFull,
-    ServiceUnavailable,
     TemplateRunaway,
     WorkerLost,
 )
-from marketplace.models import ApiKey, UsageStatus, User
-from marketplace.services import metering
-from marketplace.tokenization import LightTokenizer
-from registry.models import Commit, Model
+from serving.tokenization import LightTokenizer
 from workers import streams
 from workers.streams import GENERATE_TASK, cancel_key, stream_key, worker_key
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tokenizers import Tokenizer
 
-from marketplace.exceptions import TemplateRunaway, TokenizerFilesMissing
+from serving.exceptions import TemplateRunaway, TokenizerFilesMissing
 
 # A chat template is the provider's code, run in the web process for every chat call. Its sandbox stops it from
 # touching anything, but not from looping: 16 calls to a template that looped made every other request wait 47 s

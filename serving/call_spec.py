@@ -5,7 +5,7 @@ import dataclasses
 
 from django.conf import settings
 
-from marketplace.exceptions import InvalidInput
+from accounts.exceptions import InvalidInput
 
 MAX_MODEL_ID_CHARS = 300  # owner (150) + "/" + name (96) + "@" + a branch, tag or sha
 SEED_LIMIT = 2**63  # as the engine's SamplingParams (workers/engine/batching.py), which the web does not import

@@ -3,9 +3,9 @@
 from django.http import HttpRequest
 from rest_framework import authentication, exceptions, permissions
 
-from marketplace import services
-from marketplace.exceptions import NotAuthenticated, PermissionDenied
-from marketplace.models import ApiKey, User
+from accounts import services
+from accounts.exceptions import NotAuthenticated, PermissionDenied
+from accounts.models import ApiKey, User
 
 
 def bearer_token(request: HttpRequest) -> str | None:

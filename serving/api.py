@@ -1,7 +1,7 @@
 """The OpenAI-compatible /v1 API: models, completions and chat completions, plain or streamed as SSE.
 
 Plain Django views (not DRF) so that errors, headers and the event stream are byte-for-byte what the `openai`
-client expects. The logic lives in marketplace.gateway; these views parse, call it, and shape the answer."""
+client expects. The logic lives in serving.gateway; these views parse, call it, and shape the answer."""
 
 import json
 import logging
@@ -12,12 +12,13 @@ from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.authentication import CSRFCheck
 
-from marketplace import call_spec, gateway, json_input
-from marketplace.api.errors import error_body, request_error
-from marketplace.authentication import bearer_token
-from marketplace.exceptions import DomainError, NotAuthenticated, PayloadTooLarge, PermissionDenied
+from accounts import json_input
+from accounts.authentication import bearer_token
+from accounts.errors import error_body, request_error
+from accounts.exceptions import DomainError, NotAuthenticated, PayloadTooLarge, PermissionDenied
+from accounts.services import authenticate_key
 from marketplace.models import UsageStatus
-from marketplace.services import authenticate_key
+from serving import call_spec, gateway
 from workers import streams
 
 MAX_BODY_BYTES = 4 * 1024 * 1024

@@ -1,4 +1,5 @@
-"""Web pages for accounts: sign-up and API keys (log-in/out are Django's own views)."""
+"""Web pages for accounts: sign-up and API keys (log-in/out are Django's own views). A key's limits and spend
+are the marketplace's: its `key_limits` template tags draw them, and marketplace.views.key_limits saves them."""
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -6,11 +7,10 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from marketplace import services
-from marketplace.exceptions import DomainError
-from marketplace.forms import ApiKeyForm, SignUpForm
-from marketplace.models import ApiKey
-from marketplace.money import format_credits
+from accounts import services
+from accounts.exceptions import DomainError
+from accounts.forms import ApiKeyForm, SignUpForm
+from accounts.models import ApiKey
 
 
 @require_http_methods(["GET", "POST"])
@@ -28,7 +28,7 @@ def signup(request):
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             return redirect("home")
-    return render(request, "marketplace/signup.html", {"form": form})
+    return render(request, "accounts/signup.html", {"form": form})
 
 
 @login_required
@@ -48,21 +48,9 @@ def keys(request):
             form.add_error(None, exc.message)
         else:
             form = ApiKeyForm()
-    from marketplace.forms import KeyLimitsForm
-    from marketplace.services import reports
-
-    api_keys = list(ApiKey.objects.filter(user=request.user))
-    spent = reports.keys_spend(api_keys=api_keys)
-    for api_key in api_keys:
-        api_key.spent = spent[api_key.pk]
-        api_key.limits_form = KeyLimitsForm(
-            initial={"rpm_limit": api_key.rpm_limit, "tpm_limit": api_key.tpm_limit,
-                     "spend_limit": format_credits(api_key.spend_limit) if api_key.spend_limit is not None else "",
-                     "spend_period": api_key.spend_period},
-            prefix=f"key{api_key.pk}",
-        )  # fmt: skip
+    api_keys = list(ApiKey.objects.filter(user=request.user))  # each key's limits and spend: {% key_limits %}
     context = {"form": form, "api_keys": api_keys, "new_secret": new_secret}
-    return render(request, "marketplace/keys.html", context)
+    return render(request, "accounts/keys.html", context)
 
 
 @login_required
@@ -74,23 +62,4 @@ def revoke_key(request, key_id: int):
         messages.error(request, exc.message)
     else:
         messages.success(request, f"Revoked {api_key.name}.")
-    return redirect("keys")
-
-
-@login_required
-@require_POST
-def key_limits(request, key_id: int):
-    from marketplace.forms import KeyLimitsForm
-
-    form = KeyLimitsForm(request.POST, prefix=f"key{key_id}")
-    if not form.is_valid():
-        errors = "; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
-        messages.error(request, f"Limits not changed: {errors}")
-        return redirect("keys")
-    try:
-        api_key = services.set_key_limits(user=request.user, key_id=key_id, **form.cleaned_data)
-    except DomainError as exc:
-        messages.error(request, f"Limits not changed: {exc.message}")
-    else:
-        messages.success(request, f"Limits of {api_key.name} saved.")
     return redirect("keys")

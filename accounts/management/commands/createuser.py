@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from marketplace import services
-from marketplace.exceptions import DomainError
+from accounts import services
+from accounts.exceptions import DomainError
 
 
 class Command(BaseCommand):

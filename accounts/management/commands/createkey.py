@@ -3,9 +3,9 @@ import datetime as dt
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from marketplace import services
-from marketplace.exceptions import DomainError
-from marketplace.models import User
+from accounts import services
+from accounts.exceptions import DomainError
+from accounts.models import User
 
 
 class Command(BaseCommand):

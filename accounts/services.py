@@ -10,17 +10,9 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from marketplace import keys
-from marketplace.exceptions import (
-    Conflict,
-    InvalidInput,
-    NotAuthenticated,
-    NotFound,
-    PermissionDenied,
-    QuotaExceeded,
-)
-from marketplace.models import ApiKey, Scope, User
-from marketplace.services import key_lookup
+from accounts import key_lookup, keys
+from accounts.exceptions import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied, QuotaExceeded
+from accounts.models import ApiKey, Scope, User
 
 RESERVED_NAMESPACES = frozenset(
     {
@@ -178,7 +170,7 @@ def set_key_limits(
 ) -> ApiKey:
     """Set a key's requests and tokens per minute (None: the store's default) and its spend cap (None: none).
     The new limits apply from the key's next request."""
-    from marketplace.models import SpendPeriod
+    from accounts.models import SpendPeriod
 
     for name, value in (("rpm_limit", rpm_limit), ("tpm_limit", tpm_limit)):
         if value is not None and not 1 <= value <= MAX_RATE_LIMIT:

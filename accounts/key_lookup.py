@@ -10,7 +10,7 @@ import functools
 
 from django.db import connection
 
-from marketplace.models import ApiKey, User
+from accounts.models import ApiKey, User
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from marketplace.api import openai
+from serving import api as openai
 
 urlpatterns = [
     path("models", openai.list_models, name="v1-models"),

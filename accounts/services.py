@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts import key_lookup, keys
 from accounts.exceptions import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied, QuotaExceeded
-from accounts.models import ApiKey, Scope, User
+from accounts.models import ApiKey, Scope, SpendPeriod, User
 
 RESERVED_NAMESPACES = frozenset(
     {
@@ -170,8 +170,6 @@ def set_key_limits(
 ) -> ApiKey:
     """Set a key's requests and tokens per minute (None: the store's default) and its spend cap (None: none).
     The new limits apply from the key's next request."""
-    from accounts.models import SpendPeriod
-
     for name, value in (("rpm_limit", rpm_limit), ("tpm_limit", tpm_limit)):
         if value is not None and not 1 <= value <= MAX_RATE_LIMIT:
             raise InvalidInput(f"{name} must be between 1 and {MAX_RATE_LIMIT}", param=name)

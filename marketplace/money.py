@@ -4,14 +4,14 @@ Floats never touch money: `parse_credits` takes text or Decimal, `format_credits
 
 from decimal import Decimal, InvalidOperation
 
+from accounts.exceptions import InvalidInput
+
 MICRO = 1_000_000
 TOKENS_PER_PRICE_UNIT = 1_000_000  # prices are credits per 1M tokens
 
 
 def parse_credits(raw, *, param: str = "amount", minimum: int = 0, maximum: int | None = None) -> int:
     """Turn '12.5' into 12_500_000 micro-credits, or raise InvalidInput naming `param`."""
-    from accounts.exceptions import InvalidInput
-
     if isinstance(raw, float | bool):
         raise InvalidInput(f"{param} must be a decimal string, not a float", param=param)
     try:

@@ -48,7 +48,7 @@ _policy: DownloadPolicy = OpenWeights()
 
 
 def register_download_policy(policy: DownloadPolicy) -> None:
-    global _policy  # noqa: PLW0603  (set once, at start-up, by the app that owns the rule)
+    global _policy  # set once, at start-up, by the app that owns the rule
     _policy = policy
 
 

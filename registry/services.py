@@ -1,6 +1,5 @@
 """State changes in the registry: models, commits, refs and validation state. Everything writes through here."""
 
-import datetime as dt
 import hashlib
 import json
 import logging
@@ -11,11 +10,12 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Q
 from django.utils import timezone
 
+from accounts import services as accounts
 from accounts.exceptions import InvalidInput, PayloadTooLarge
 from accounts.models import User
+from registry import tasks
 from registry.exceptions import EntryNotFound, RepoExists, RepoNotFound, RevisionNotFound, StaleParent
 from registry.models import (
     DEFAULT_BRANCH,
@@ -30,6 +30,8 @@ from registry.models import (
     model_name_validator,
 )
 from registry.paths import check_repo_path
+from registry.policy import download_policy, is_weights_file
+from registry.storage import receive_stream, store_blob
 
 SHA_LENGTH = 40
 _ID_PART = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,149}")  # a namespace (username) or a model name, loosely
@@ -198,8 +200,6 @@ def _enqueue_validation(commit_id: int) -> None:
     """Ask a worker to validate a stored commit. The commit row (status `pending`) is the outbox: if the broker
     cannot take the message now, the commit still stands (the client gets its answer, and has nothing to retry)
     and `requeue_stuck_validations` (beat, every minute) enqueues it once the broker is back."""
-    from registry import tasks
-
     try:
         tasks.validate_commit.apply_async(args=[commit_id], retry=False)
     except Exception as exc:  # kombu's OperationalError, redis errors: the broker is down or unreachable
@@ -229,32 +229,6 @@ def delete_tag(*, model_id: int, name: str) -> None:
         raise RevisionNotFound(f"Invalid rev id: {name}")
 
 
-# Validation state. The task claims a commit with a conditional update, so two deliveries never both run it,
-# while a redelivery of the same task (its worker died) or a claim whose lease expired may take it over.
-
-
-def claim_validation(*, commit_id: int, task_id: str) -> bool:
-    """Move a commit to `validating` for this task. False when another live attempt holds it or it is done."""
-    now = timezone.now()
-    lease_expired = now - dt.timedelta(seconds=settings.VALIDATION_LEASE_SECONDS)
-    claimable = Q(validation_status=ValidationStatus.PENDING) | Q(
-        Q(validation_status=ValidationStatus.VALIDATING)
-        & (Q(validation_task_id=task_id) | Q(validation_started_at__lt=lease_expired))
-    )
-    claimed = Commit.objects.filter(claimable, pk=commit_id).update(
-        validation_status=ValidationStatus.VALIDATING, validation_started_at=now, validation_task_id=task_id
-    )
-    return claimed == 1
-
-
-def release_validation(*, commit_id: int, task_id: str, error: str) -> bool:
-    """Give a crashed attempt's claim back (`pending`, with what went wrong) so that its retry may take it."""
-    updated = Commit.objects.filter(
-        pk=commit_id, validation_status=ValidationStatus.VALIDATING, validation_task_id=task_id
-    ).update(validation_status=ValidationStatus.PENDING, validation_error=error)
-    return updated == 1
-
-
 def request_validation(*, commit_id: int, by: User) -> Commit:
     """The owner asks for an `invalid` commit to be validated again (after a crash, or a fix on the store's side).
     Asking for a commit that is pending, validating or valid changes nothing."""
@@ -271,39 +245,9 @@ def request_validation(*, commit_id: int, by: User) -> Commit:
     return commit
 
 
-def finish_validation(*, commit_id: int, task_id: str, report: dict | None, error: str = "") -> bool:
-    """Record the outcome of the attempt that holds the claim. Later or stale attempts change nothing."""
-    updated = Commit.objects.filter(
-        pk=commit_id, validation_status=ValidationStatus.VALIDATING, validation_task_id=task_id
-    ).update(
-        validation_status=ValidationStatus.INVALID if error else ValidationStatus.VALID,
-        validation_error=error,
-        validation_report=report or {},
-        validated_at=timezone.now(),
-    )
-    return updated == 1
-
-
-def stuck_validations(*, older_than: dt.timedelta) -> list[int]:
-    """Commits whose validation message was lost or whose claim expired: the reaper enqueues them again."""
-    cutoff = timezone.now() - older_than
-    return list(
-        Commit.objects.filter(
-            Q(validation_status=ValidationStatus.PENDING, created_at__lt=cutoff)
-            | Q(
-                validation_status=ValidationStatus.VALIDATING,
-                validation_started_at__lt=timezone.now() - dt.timedelta(seconds=settings.VALIDATION_LEASE_SECONDS),
-            )
-        ).values_list("pk", flat=True)[:100]
-    )
-
-
 def ingest_upload(*, user: User, incoming_stream, size: int, expected_sha256: str | None = None) -> Blob:
     """Store uploaded bytes as a blob the user may reference. The user's quota is reserved first (for bytes
     the store does not hold yet) and released again if the upload fails or turns out to be a duplicate."""
-    from accounts import services as accounts
-    from registry.storage import receive_stream, store_blob
-
     if size > settings.MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(f"file of {size} bytes is over the upload limit of {settings.MAX_UPLOAD_BYTES} bytes")
     accounts.reserve_storage(user_id=user.pk, size=size)
@@ -328,8 +272,6 @@ def blob_for_reference(*, user: User, sha256: str) -> Blob:
     for free right now (a file of a model they can see, and not weights that a listing withholds or sells).
     Knowing a hash grants nothing: weights that cost a download or are offered for calls only must be pulled
     (and paid for) like any download, then uploaded."""
-    from marketplace.services import downloads
-
     blob = Blob.objects.filter(sha256=sha256).first()
     if blob is not None:
         if BlobGrant.objects.filter(user=user, blob=blob).exists():
@@ -337,10 +279,10 @@ def blob_for_reference(*, user: User, sha256: str) -> Blob:
         entries = FileEntry.objects.filter(blob=blob, commit__model__in=Model.objects.visible_to(user))
         priced: set[int] = set()
         for entry in entries.select_related("commit__model")[:1000]:
-            if not downloads.is_weights_file(entry.path):
+            if not is_weights_file(entry.path):
                 return blob
             model = entry.commit.model
-            if model.pk not in priced and downloads.download_price(model=model, user=user) == 0:
+            if model.pk not in priced and download_policy().download_price(model=model, user=user) == 0:
                 return blob
             priced.add(model.pk)
     raise InvalidInput(f"LFS object {sha256} has not been uploaded; upload it through the LFS batch API first")

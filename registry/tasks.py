@@ -6,7 +6,7 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
-from registry import services
+from registry import validation
 from registry.checkout import checkout
 from registry.models import Commit
 from workers.engine.checkpoint import inspect_checkpoint
@@ -23,34 +23,34 @@ def validate_commit(self, commit_id: int) -> str:
     task_id = self.request.id or f"local-{commit_id}"
     attempt = self.request.retries + 1
     try:
-        if not services.claim_validation(commit_id=commit_id, task_id=task_id):
+        if not validation.claim_validation(commit_id=commit_id, task_id=task_id):
             return "skipped"  # finished already, or another live attempt holds it
         commit = Commit.objects.get(pk=commit_id)
         with checkout(commit) as directory:
             report = inspect_checkpoint(directory)
     except BadCheckpoint as exc:
-        services.finish_validation(commit_id=commit_id, task_id=task_id, report=None, error=str(exc))
+        validation.finish_validation(commit_id=commit_id, task_id=task_id, report=None, error=str(exc))
         return "invalid"
     except Exception as exc:
         logger.exception("validation of commit %s crashed (attempt %d of %d)", commit_id, attempt,
                          settings.VALIDATION_ATTEMPTS)  # fmt: skip
         reason = f"{type(exc).__name__}: {exc}"
         if attempt >= settings.VALIDATION_ATTEMPTS:
-            services.finish_validation(
+            validation.finish_validation(
                 commit_id=commit_id, task_id=task_id, report=None,
                 error=f"validation failed {attempt} times ({reason}); ask for validation again from the commit page",
             )  # fmt: skip
             return "invalid"
-        services.release_validation(commit_id=commit_id, task_id=task_id, error=f"attempt {attempt} failed: {reason}")
+        validation.release_validation(commit_id=commit_id, task_id=task_id, error=f"attempt {attempt} failed: {reason}")
         raise self.retry(exc=exc, countdown=settings.VALIDATION_RETRY_SECONDS * 2 ** (attempt - 1)) from None
-    services.finish_validation(commit_id=commit_id, task_id=task_id, report=report)
+    validation.finish_validation(commit_id=commit_id, task_id=task_id, report=report)
     return "valid"
 
 
 @shared_task
 def requeue_stuck_validations() -> int:
     """Re-enqueue commits whose validation message was lost (e.g. Redis restarted) or whose worker vanished."""
-    stuck = services.stuck_validations(older_than=dt.timedelta(minutes=2))
+    stuck = validation.stuck_validations(older_than=dt.timedelta(minutes=2))
     for commit_id in stuck:
         validate_commit.delay(commit_id)
     return len(stuck)

@@ -11,7 +11,7 @@ from registry.cards import render_card
 from registry.exceptions import RepoNotFound, RevisionNotFound
 from registry.forms import CardForm, NewModelForm
 from registry.hub import Tree
-from registry.models import Commit, Model, ValidationStatus
+from registry.models import Commit, Model
 from registry.storage import open_blob
 
 MAX_CARD_BYTES = 200_000
@@ -69,40 +69,7 @@ def model_detail(request, namespace: str, name: str, revision: str | None = None
         "card_html": render_card(_read_text(tree, "README.md")),
         "is_owner": request.user.is_authenticated and request.user.pk == model.owner_id,
     }
-    context["listing"] = _listing_shown(model, context["is_owner"])
-    context["use"] = _how_to_use(request, model, commit, context["listing"], context["is_owner"])
     return render(request, "registry/model_detail.html", context)
-
-
-def _how_to_use(request, model: Model, commit: Commit | None, listing, is_owner: bool) -> dict | None:
-    """The playground and the copy-paste snippets, pinned to the commit shown. None when there is nothing to call:
-    no valid commit, or someone else's model that is not published in the store."""
-    from marketplace.models import ListingStatus
-    from marketplace.services import downloads
-
-    if commit is None or commit.validation_status != ValidationStatus.VALID:
-        return None
-    published = listing is not None and listing.status == ListingStatus.PUBLISHED
-    if not (is_owner or published):
-        return None
-    return {
-        "model_id": f"{model.repo_id}@{commit.sha}",
-        "base_url": request.build_absolute_uri("/").rstrip("/"),
-        "downloadable": downloads.weights_price(model=model, listing=listing, user=request.user) is not None,
-        "free": is_owner or (listing.price_card is not None and listing.price_card.is_free),
-    }
-
-
-def _listing_shown(model: Model, is_owner: bool):
-    """The store listing on a model page: the published one for everyone, any state for its owner."""
-    from marketplace.models import Listing
-    from marketplace.services.listings import describe_price
-
-    listings = Listing.objects.filter(model=model).select_related("price_card")
-    listing = (listings if is_owner else listings.published()).first()
-    if listing is not None:
-        listing.price_text = describe_price(listing.price_card)
-    return listing
 
 
 def commit_list(request, namespace: str, name: str):

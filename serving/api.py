@@ -18,8 +18,7 @@ from accounts.errors import error_body, request_error
 from accounts.exceptions import DomainError, NotAuthenticated, PayloadTooLarge, PermissionDenied
 from accounts.services import authenticate_key
 from marketplace.models import UsageStatus
-from serving import call_spec, gateway
-from workers import streams
+from serving import call_spec, gateway, protocol
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 logger = logging.getLogger(__name__)
@@ -191,7 +190,7 @@ def _finish_reason(call: gateway.Call, index: int) -> str:
     return "stop" if index < len(reasons) and reasons[index] == "stop" else "length"
 
 
-def _logprobs(call: gateway.Call, tokens: list[streams.Token]) -> dict | None:
+def _logprobs(call: gateway.Call, tokens: list[protocol.Token]) -> dict | None:
     if call.spec.logprobs is None:
         return None
     decode = call.tokenizer.decode

@@ -18,14 +18,17 @@ import uuid
 from collections import OrderedDict
 
 import redis
+from celery import current_app
 from django.conf import settings
 
 from accounts.exceptions import InvalidInput, NotFound, ServiceUnavailable
 from accounts.models import ApiKey, User
 from marketplace.exceptions import ModelNotFound
-from marketplace.models import UsageStatus
+from marketplace.models import Listing, UsageStatus
 from marketplace.services import metering
-from registry.models import Commit, Model
+from registry.checkout import checkout
+from registry.models import Commit, Model, ValidationStatus
+from serving import protocol
 from serving.call_spec import CallSpec
 from serving.exceptions import (
     ContextLengthExceeded,
@@ -35,9 +38,8 @@ from serving.exceptions import (
     TemplateRunaway,
     WorkerLost,
 )
+from serving.protocol import GENERATE_TASK, cancel_key, stream_key, worker_key
 from serving.tokenization import LightTokenizer
-from workers import streams
-from workers.streams import GENERATE_TASK, cancel_key, stream_key, worker_key
 
 logger = logging.getLogger(__name__)
 SPECIAL_TOKEN_ALLOWANCE = 8
@@ -142,7 +144,6 @@ def find_callable_model(*, model_id: str, user: User) -> tuple[Model, str | None
 
 def tokenizer_of(commit: Commit) -> LightTokenizer:
     """The tokenizer of a served commit (the web process needs it to count and check prompts)."""
-    from registry.checkout import checkout
 
     def load() -> LightTokenizer:
         with checkout(commit) as directory:
@@ -195,7 +196,7 @@ class Call:
         return self.authorization.headers()
 
     def events(self, *, timeout: float | None = None):
-        """Yield each streams.Token as the worker writes it; at the end `finish_reasons` holds each choice's reason.
+        """Yield each protocol.Token as the worker writes it; at the end `finish_reasons` holds each choice's reason.
         Redis going away mid-call raises ServiceUnavailable (503, Retry-After; in a stream, an error event)."""
         try:
             yield from self._events(timeout)
@@ -224,14 +225,14 @@ class Call:
             for _, entries in batches:
                 for entry_id, fields in entries:
                     last = entry_id
-                    entry = streams.decode(fields)
-                    if isinstance(entry, streams.Start):
+                    entry = protocol.decode(fields)
+                    if isinstance(entry, protocol.Start):
                         worker = entry.worker
-                    elif isinstance(entry, streams.Token):
+                    elif isinstance(entry, protocol.Token):
                         if entry.is_token:
                             self.completion_tokens += 1
                         yield entry
-                    elif isinstance(entry, streams.Done):
+                    elif isinstance(entry, protocol.Done):
                         self.finish_reasons = list(entry.finish_reasons)
                         if "error" in self.finish_reasons:
                             raise GenerationFailed(
@@ -315,8 +316,6 @@ def _context_length(commit: Commit) -> int:
 
 
 def _enqueue(call: Call, prompt_ids: list[int], max_tokens: int) -> None:
-    from workers.celery import app
-
     spec = call.spec
     params = {**spec.sampling, "max_tokens": max_tokens, "logprobs": spec.logprobs}
     request = {"request_id": call.request_id, "commit_id": call.commit.pk, "commit_sha": call.commit.sha,
@@ -324,7 +323,7 @@ def _enqueue(call: Call, prompt_ids: list[int], max_tokens: int) -> None:
                "params": params, "stop": list(spec.stop), "n": spec.n, "num_beams": spec.num_beams,
                "deadline": time.time() + settings.INFER_TIMEOUT_SECONDS}  # the caller waits no longer  # fmt: skip
     try:
-        app.send_task(GENERATE_TASK, args=[request], queue="infer", retry=False,  # by name: no torch in the web
+        current_app.send_task(GENERATE_TASK, args=[request], queue="infer", retry=False,  # by name: no torch in the web
                       argsrepr=f"[{call.request_id}]", kwargsrepr="{}")  # no prompt in Celery's logs and events  # fmt: skip
     except Exception as exc:  # the broker is unreachable: kombu raises its own OperationalError
         raise ServiceUnavailable(
@@ -332,15 +331,12 @@ def _enqueue(call: Call, prompt_ids: list[int], max_tokens: int) -> None:
         ) from None
 
 
-def top_logprobs(entry: streams.Token, tokenizer) -> list[dict]:
+def top_logprobs(entry: protocol.Token, tokenizer) -> list[dict]:
     return [{"token": tokenizer.decode([token]), "logprob": logprob} for token, logprob in entry.top_logprobs]
 
 
 def visible_models(user: User):
     """Published listings plus the caller's own valid models, as /v1/models lists them."""
-    from marketplace.models import Listing
-    from registry.models import ValidationStatus
-
     listed = Listing.objects.published().select_related("model__owner")
     own = Model.objects.filter(owner=user, commits__validation_status=ValidationStatus.VALID).select_related("owner")
     models = {listing.model.repo_id: listing.model for listing in listed}
@@ -350,8 +346,6 @@ def visible_models(user: User):
 
 
 def describe_model(model_id: str, user: User) -> Model:
-    from marketplace.models import Listing
-
     model, _ = find_callable_model(model_id=model_id, user=user)
     if model.owner_id != user.pk and not Listing.objects.published().filter(model=model).exists():
         raise ModelNotFound(f"The model '{model_id}' does not exist or you do not have access to it.", param="model")

@@ -1,7 +1,7 @@
 """The infer worker's side of a call: run a generation on the engine of the (cached) model and stream it into
 Redis, so the gateway relays tokens as they come and a late reader loses nothing.
 
-Stream `infer:<request id>` (deleted STREAM_TTL_SECONDS after the end): the entries of workers/streams.py, a
+Stream `infer:<request id>` (deleted STREAM_TTL_SECONDS after the end): the entries of workers/protocol.py, a
 Start, Tokens, then Done or Failure.
 The gateway asks for a stop (the client went away) by setting `infer:<request id>:cancel`. Each worker process
 keeps `infer:worker:<worker id>` alive while it runs (a heartbeat thread); a gateway waiting on a call whose worker
@@ -21,10 +21,7 @@ from django.conf import settings
 
 from registry.checkout import checkout
 from registry.models import Commit, ValidationStatus
-from workers.engine.batching import SEED_LIMIT, Generation, SamplingParams
-from workers.engine.beams import beam_search
-from workers.engine.serving import LoadedModel, ModelCache, TextStream, load_model, pick_device, pick_dtype
-from workers.streams import (
+from serving.protocol import (
     WORKER_HEARTBEAT_TTL_SECONDS,
     Done,
     Failure,
@@ -34,6 +31,9 @@ from workers.streams import (
     stream_key,
     worker_key,
 )
+from workers.engine.batching import SEED_LIMIT, Generation, SamplingParams
+from workers.engine.beams import beam_search
+from workers.engine.serving import LoadedModel, ModelCache, TextStream, load_model, pick_device, pick_dtype
 
 logger = logging.getLogger(__name__)
 STREAM_TTL_SECONDS = 300

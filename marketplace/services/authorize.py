@@ -20,6 +20,7 @@ from marketplace.services.key_counters import KeyCounters, give_back_quietly
 from marketplace.services.listings import served_commit
 from registry.exceptions import RevisionNotFound
 from registry.models import Commit, Model, ValidationStatus
+from registry.services import resolve_revision
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,8 +79,6 @@ def _target(*, user: User, model: Model, revision: str | None) -> _Target:
 
 
 def _pinned_commit(*, model: Model, revision: str) -> Commit:
-    from registry.services import resolve_revision
-
     try:
         commit = resolve_revision(model=model, revision=revision)
     except RevisionNotFound:

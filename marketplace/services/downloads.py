@@ -9,7 +9,8 @@
                                                the other shards, resumed and repeated downloads are then free
 
 A download paid with an API key counts against that key's spend cap, as its /v1 calls do (429 past the cap,
-nothing charged). Configs, tokenizers and the card are never withheld: only files that hold weights (WEIGHT_SUFFIXES)."""
+nothing charged). Configs, tokenizers and the card are never withheld: only files that hold weights
+(registry.policy.is_weights_file). The registry asks this module through registry.policy, never by import."""
 
 import datetime as dt
 
@@ -26,11 +27,17 @@ from marketplace.services.ledger import accounts_for, post_transaction, posted_t
 from registry.exceptions import GatedRepo
 from registry.models import Commit, Model
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth", ".ckpt", ".gguf", ".h5", ".msgpack", ".onnx", ".pkl")
 
+class StoreDownloads:
+    """The registry's download policy (registry.policy), registered by MarketplaceConfig.ready."""
 
-def is_weights_file(path: str) -> bool:
-    return path.lower().endswith(WEIGHT_SUFFIXES)
+    def download_price(self, *, model: Model, user: User | None) -> int | None:
+        return download_price(model=model, user=user)
+
+    def grant_weights(
+        self, *, model: Model, commit: Commit, user: User | None, api_key: ApiKey | None, pay: bool
+    ) -> None:
+        grant_weights(model=model, commit=commit, user=user, api_key=api_key, pay=pay)
 
 
 def download_price(*, model: Model, user: User | None) -> int | None:

@@ -25,6 +25,7 @@ from marketplace.models import (
     PaymentStatus,
     Payout,
     PayoutStatus,
+    Reservation,
     TransactionKind,
 )
 from marketplace.money import format_credits, parse_credits
@@ -293,8 +294,6 @@ def audit_ledger() -> AuditReport:
     """Check the ledger's invariants: every transaction sums to zero, every cached balance (and a wallet's bought
     and spent totals) equals its entries, no balance is negative, and every wallet's held credits equal its open
     reservations."""
-    from marketplace.models import Reservation
-
     report = AuditReport(transactions=LedgerTransaction.objects.count(), entries=LedgerEntry.objects.count())
     unbalanced = LedgerEntry.objects.values("transaction_id").annotate(total=Sum("amount")).exclude(total=0).order_by()
     for row in unbalanced:

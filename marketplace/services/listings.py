@@ -12,6 +12,7 @@ from marketplace.models import Category, Listing, ListingStatus, PriceCard
 from marketplace.money import format_credits, parse_credits
 from registry.exceptions import RevisionNotFound
 from registry.models import Commit, Model, Ref, RefKind, ValidationStatus
+from registry.services import resolve_revision
 
 LICENSE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,63}$")
 TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
@@ -124,8 +125,6 @@ def served_commit(*, listing: Listing) -> Commit:
         if commit is None or commit.validation_status != ValidationStatus.VALID:
             raise InvalidInput(f"branch '{listing.revision}' has no valid commit to offer", param="revision")
         return commit
-    from registry.services import resolve_revision
-
     try:
         commit = resolve_revision(model=model, revision=listing.revision)
     except RevisionNotFound:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from accounts.exceptions import InvalidInput
 from accounts.models import ApiKey, User
 from marketplace.models import ConsumerUsageDaily, ProviderEarningsDaily
+from marketplace.services.limits import spend_counter
 
 GROUPINGS = ("day", "model", "key")
 MAX_RANGE_DAYS = 366
@@ -103,8 +104,6 @@ def daily_series(rows: list[dict], *, period: Period, value: str) -> list[tuple[
 def keys_spend(*, api_keys: list[ApiKey], now: dt.datetime | None = None) -> dict[int, int]:
     """What each of one user's keys spent in its current spend period, from the daily rollups (settled calls and
     paid downloads), in one query: a filtered sum per key, since each has its own period."""
-    from marketplace.services.limits import spend_counter
-
     if not api_keys:
         return {}
     now = now or timezone.now()

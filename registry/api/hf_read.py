@@ -5,12 +5,12 @@ import re
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 
 from accounts.exceptions import NotAuthenticated
-from marketplace.services import downloads
 from registry import services
 from registry.api.protocol import hf_view
 from registry.exceptions import EntryNotFound
 from registry.hub import Tree, hub_time, repo_json
 from registry.models import Blob, Commit, FileEntry, Model, Ref, RefKind
+from registry.policy import download_policy, is_weights_file
 from registry.storage import CHUNK_SIZE, open_blob
 
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -77,9 +77,9 @@ def resolve(request: HttpRequest, namespace: str, name: str, revision: str, path
     entry = FileEntry.objects.filter(commit=commit, path=path).select_related("blob").first()
     if entry is None:
         raise EntryNotFound(f"{path} does not exist on {revision}")
-    if downloads.is_weights_file(path):  # call-only listings withhold them; a download price is paid once
-        downloads.grant_weights(model=model, commit=commit, user=request.caller, api_key=request.api_key,
-                                pay=request.method == "GET")  # fmt: skip
+    if is_weights_file(path):  # call-only listings withhold them; a download price is paid once
+        download_policy().grant_weights(model=model, commit=commit, user=request.caller, api_key=request.api_key,
+                                        pay=request.method == "GET")  # fmt: skip
     blob: Blob = entry.blob
     headers = {
         "X-Repo-Commit": commit.sha,

@@ -7,7 +7,7 @@ import psutil
 import pytest
 from django.conf import settings
 
-from registry import services
+from registry import services, validation
 from registry.models import Commit, ValidationStatus
 from registry.storage import receive_bytes, store_blob
 from tests.conftest import start_worker_process
@@ -97,8 +97,8 @@ def test_a_second_delivery_of_a_finished_validation_changes_nothing(provider, ti
     commit = services.commit_changes(
         model_id=model.pk, author=provider, operations=[services.AddFile("config.json", blob)], message="x"
     )
-    assert services.claim_validation(commit_id=commit.pk, task_id="first")
-    assert services.finish_validation(commit_id=commit.pk, task_id="first", report={"ok": 1})
+    assert validation.claim_validation(commit_id=commit.pk, task_id="first")
+    assert validation.finish_validation(commit_id=commit.pk, task_id="first", report={"ok": 1})
 
     result = validate_commit.apply(args=[commit.pk], task_id="second").get()
 

@@ -10,7 +10,7 @@ import torch
 from django.conf import settings
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from workers import streams
+from serving import protocol
 from workers.tasks import generate
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -20,7 +20,7 @@ def read_stream(request_id, timeout=60):
     client = redis.Redis.from_url(settings.REDIS_URL, decode_responses=True)
     entries, last, deadline = [], "0", time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for _, batch in client.xread({streams.stream_key(request_id): last}, block=500) or []:
+        for _, batch in client.xread({protocol.stream_key(request_id): last}, block=500) or []:
             for entry_id, fields in batch:
                 last = entry_id
                 entries.append(fields)
@@ -62,7 +62,7 @@ def test_a_cancel_request_stops_the_generation(infer_worker, served_commit, tiny
     request = {"request_id": "req_cancel_1", "commit_id": served_commit.pk, "commit_sha": served_commit.sha, "prompt_ids": tokenizer("x")["input_ids"],
                "params": {"max_tokens": 100, "temperature": 1.0, "seed": 1, "stop_token_ids": []}, "stop": []}  # fmt: skip
     client = redis.Redis.from_url(settings.REDIS_URL)
-    client.set(streams.cancel_key("req_cancel_1"), 1, ex=60)  # the client is gone before it even started
+    client.set(protocol.cancel_key("req_cancel_1"), 1, ex=60)  # the client is gone before it even started
 
     generate.delay(request)
     done = read_stream("req_cancel_1")[-1]
@@ -83,7 +83,7 @@ def test_a_relay_that_cannot_reach_redis_fails_its_calls_and_stops_them_and_goes
     engine = BatchEngine(AutoModelForCausalLM.from_pretrained(tiny_checkpoint), on_step=relay.wake).start()
     try:
         for request_id in ("req_lost_1", "req_lost_2"):  # the second shows the relay outlived the first failure
-            call = _Call(request_id, streams.stream_key(request_id), prompt_tokens=3, started=True)
+            call = _Call(request_id, protocol.stream_key(request_id), prompt_tokens=3, started=True)
             call.texts.append(TextStream(tokenizer))
             call.generations.append(
                 Generation([5, 6, 7], SamplingParams(max_tokens=100, temperature=0.0),
@@ -112,7 +112,7 @@ def test_a_generation_nobody_waits_for_is_dropped_without_computing(served_commi
                "deadline": time.time() - 1 if gone == "deadline" else time.time() + 60}  # fmt: skip
     client = redis.Redis.from_url(settings.REDIS_URL)
     if gone == "cancelled":
-        client.set(streams.cancel_key(request["request_id"]), 1, ex=60)
+        client.set(protocol.cancel_key(request["request_id"]), 1, ex=60)
 
     summary = inference.run_generation(request)
 

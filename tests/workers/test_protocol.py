@@ -2,7 +2,7 @@
 
 import pytest
 
-from workers.streams import Done, Failure, Start, Token, decode
+from serving.protocol import Done, Failure, Start, Token, decode
 
 
 @pytest.mark.parametrize(

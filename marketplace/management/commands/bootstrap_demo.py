@@ -9,6 +9,8 @@ from django.db import transaction
 from tqdm import tqdm
 
 from accounts.models import User
+from marketplace.models import Listing
+from marketplace.services import listings
 from registry import services
 from registry.models import Model, ValidationStatus
 from registry.tasks import validate_commit
@@ -103,9 +105,6 @@ class Command(BaseCommand):
 
     def _list(self, model: Model) -> None:
         """Offer the demo model in the store: free to call, weights downloadable (it was made from PSF text)."""
-        from marketplace.models import Listing
-        from marketplace.services import listings
-
         if Listing.objects.published().filter(model=model).exists():
             return
         listings.publish_now(

@@ -1,0 +1,60 @@
+"""The validation state of a commit (pending -> validating -> valid | invalid), changed only here. The task
+claims a commit with a conditional update, so two deliveries never both run it, while a redelivery of the same
+task (its worker died) or a claim whose lease expired may take it over."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from registry.models import Commit, ValidationStatus
+
+
+def claim_validation(*, commit_id: int, task_id: str) -> bool:
+    """Move a commit to `validating` for this task. False when another live attempt holds it or it is done."""
+    now = timezone.now()
+    lease_expired = now - dt.timedelta(seconds=settings.VALIDATION_LEASE_SECONDS)
+    claimable = Q(validation_status=ValidationStatus.PENDING) | Q(
+        Q(validation_status=ValidationStatus.VALIDATING)
+        & (Q(validation_task_id=task_id) | Q(validation_started_at__lt=lease_expired))
+    )
+    claimed = Commit.objects.filter(claimable, pk=commit_id).update(
+        validation_status=ValidationStatus.VALIDATING, validation_started_at=now, validation_task_id=task_id
+    )
+    return claimed == 1
+
+
+def release_validation(*, commit_id: int, task_id: str, error: str) -> bool:
+    """Give a crashed attempt's claim back (`pending`, with what went wrong) so that its retry may take it."""
+    updated = Commit.objects.filter(
+        pk=commit_id, validation_status=ValidationStatus.VALIDATING, validation_task_id=task_id
+    ).update(validation_status=ValidationStatus.PENDING, validation_error=error)
+    return updated == 1
+
+
+def finish_validation(*, commit_id: int, task_id: str, report: dict | None, error: str = "") -> bool:
+    """Record the outcome of the attempt that holds the claim. Later or stale attempts change nothing."""
+    updated = Commit.objects.filter(
+        pk=commit_id, validation_status=ValidationStatus.VALIDATING, validation_task_id=task_id
+    ).update(
+        validation_status=ValidationStatus.INVALID if error else ValidationStatus.VALID,
+        validation_error=error,
+        validation_report=report or {},
+        validated_at=timezone.now(),
+    )
+    return updated == 1
+
+
+def stuck_validations(*, older_than: dt.timedelta) -> list[int]:
+    """Commits whose validation message was lost or whose claim expired: the reaper enqueues them again."""
+    cutoff = timezone.now() - older_than
+    return list(
+        Commit.objects.filter(
+            Q(validation_status=ValidationStatus.PENDING, created_at__lt=cutoff)
+            | Q(
+                validation_status=ValidationStatus.VALIDATING,
+                validation_started_at__lt=timezone.now() - dt.timedelta(seconds=settings.VALIDATION_LEASE_SECONDS),
+            )
+        ).values_list("pk", flat=True)[:100]
+    )

@@ -56,6 +56,7 @@ test: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	@over=$$(find config accounts registry marketplace serving workers tests bench -name '*.py' -not -path '*/migrations/*' \
 	  -exec wc -l {} + | awk '$$2 != "total" && $$1 > 400'); \
 	  [ -z "$$over" ] || { echo "modules over 400 lines (split them by topic):"; echo "$$over"; exit 1; }
@@ -68,6 +69,7 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 bench: setup
 	@./scripts/ensure-services.sh

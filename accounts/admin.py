@@ -8,7 +8,7 @@ from accounts.models import ApiKey, User
 
 @admin.register(User)
 class StoreUserAdmin(UserAdmin):
-    fieldsets = (*UserAdmin.fieldsets, ("Storage", {"fields": ("storage_quota_bytes", "storage_used_bytes")}))
+    fieldsets = (*(UserAdmin.fieldsets or ()), ("Storage", {"fields": ("storage_quota_bytes", "storage_used_bytes")}))
 
 
 @admin.register(ApiKey)

@@ -29,8 +29,7 @@ class ApiKeyListView(APIView):
             expires_at=form.validated_data.get("expires_at"),
             created_with=request.auth if isinstance(request.auth, ApiKey) else None,
         )
-        api_key.key = secret
-        return Response(ApiKeyCreatedSerializer(api_key).data, status=status.HTTP_201_CREATED)
+        return Response({**ApiKeySerializer(api_key).data, "key": secret}, status=status.HTTP_201_CREATED)
 
 
 class ApiKeyDetailView(APIView):

@@ -1,7 +1,7 @@
 """Forms of the account pages: sign-up and creating a key."""
 
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import UserCreationForm, UsernameField
 
 from accounts.models import Scope, User
 from accounts.services import RESERVED_NAMESPACES
@@ -10,9 +10,10 @@ from accounts.services import RESERVED_NAMESPACES
 class SignUpForm(UserCreationForm):
     email = forms.EmailField(required=False)
 
-    class Meta(UserCreationForm.Meta):
+    class Meta:  # UserCreationForm.Meta, with the e-mail address
         model = User
         fields = ["username", "email"]
+        field_classes = {"username": UsernameField}
 
     def clean_username(self):
         username = self.cleaned_data.get("username") or ""

@@ -9,6 +9,7 @@ import dataclasses
 import functools
 
 from django.db import connection
+from django.db.models.sql.compiler import SQLCompiler
 
 from accounts.models import ApiKey, User
 
@@ -17,7 +18,7 @@ from accounts.models import ApiKey, User
 class _Compiled:
     sql: str
     converters: dict
-    compiler: object
+    compiler: SQLCompiler
     key_fields: tuple[str, ...]
     key_columns: tuple[int, ...]  # where the key's fields are in a row
     user_fields: tuple[str, ...]
@@ -25,7 +26,7 @@ class _Compiled:
 
 
 @functools.cache
-def _compiled(alias: str, vendor: str) -> _Compiled:
+def _compiled(alias: str, vendor: str) -> _Compiled:  # noqa: ARG001  (the cache key: one per database)
     queryset = ApiKey.objects.select_related("user").filter(key_hash="").order_by()
     compiler = queryset.query.get_compiler(connection=connection)
     sql, _ = compiler.as_sql()

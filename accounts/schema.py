@@ -7,7 +7,7 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
     target_class = "accounts.authentication.ApiKeyAuthentication"
     name = "apiKey"
 
-    def get_security_definition(self, auto_schema):
+    def get_security_definition(self, auto_schema):  # noqa: ARG002  (drf-spectacular's signature)
         return {
             "type": "http",
             "scheme": "bearer",

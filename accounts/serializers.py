@@ -15,7 +15,7 @@ class ApiKeySerializer(serializers.ModelSerializer):
 
 class ApiKeyCreateSerializer(serializers.Serializer):
     name = serializers.CharField(
-        max_length=100, validators=[RegexValidator(r"^[^\x00]*\S[^\x00]*$", "a visible character, and no NUL")]
+        max_length=100, validators=[RegexValidator(r"^[^\x00]*[^\s\x00][^\x00]*$", "a visible character, and no NUL")]
     )
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices), allow_empty=False,
                                    min_length=1)  # fmt: skip

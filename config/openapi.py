@@ -30,7 +30,7 @@ def _protocol_routes() -> dict:
     return yaml.safe_load((Path(__file__).with_name("openapi_protocols.yaml")).read_text())
 
 
-def complete_schema(result: dict, generator, request, public: bool) -> dict:
+def complete_schema(result: dict, generator, request, public: bool) -> dict:  # noqa: ARG001  (a postprocessing hook)
     """drf-spectacular POSTPROCESSING_HOOKS entry."""
     extra = _protocol_routes()
     result["paths"].update(extra["paths"])

@@ -2,6 +2,7 @@
 `.env.example` lists them all. Defaults run the whole store on one machine (SQLite + local files)."""
 
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -105,7 +106,7 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STORAGE_ROOT = Path(env_str("STORAGE_ROOT", str(VAR_DIR / "storage")))
 UPLOAD_TEMP_DIR = Path(env_str("UPLOAD_TEMP_DIR", str(STORAGE_ROOT / ".incoming")))
 _S3_BUCKET = env_str("S3_BUCKET", "")
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": str(STORAGE_ROOT)},

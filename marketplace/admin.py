@@ -113,7 +113,7 @@ class PayoutAdmin(ReadOnlyAdmin):
 class LedgerEntryInline(admin.TabularInline):
     model = LedgerEntry
     fields = ["account", "amount"]
-    readonly_fields = fields
+    readonly_fields = ["account", "amount"]
     extra = 0
     can_delete = False
 

@@ -38,17 +38,13 @@ class KeyLimitsForm(forms.Form):
     rpm_limit = forms.IntegerField(required=False, min_value=1, label="Requests per minute")
     tpm_limit = forms.IntegerField(required=False, min_value=1, label="Tokens per minute")
     spend_limit = CreditsField(required=False, label="Spend limit (credits)")
-    spend_period = forms.ChoiceField(choices=[])
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["spend_period"].choices = SpendPeriod.choices
+    spend_period = forms.ChoiceField(choices=SpendPeriod.choices)
 
 
 class ListingForm(forms.Form):
     title = forms.CharField(max_length=120)
     summary = forms.CharField(max_length=300, required=False, widget=forms.Textarea(attrs={"rows": 2}))
-    category = forms.ChoiceField(choices=[])
+    category = forms.ChoiceField(choices=Category.choices)
     tags = forms.CharField(required=False, help_text="Comma-separated, e.g. chat, small")
     license = forms.CharField(max_length=64, initial="other", help_text="An SPDX id such as mit or apache-2.0")
     is_downloadable = forms.BooleanField(required=False, label="Consumers may download the weights")
@@ -57,7 +53,3 @@ class ListingForm(forms.Form):
     prompt_price = forms.CharField(max_length=32, initial="0", label="Credits per 1M prompt tokens")
     completion_price = forms.CharField(max_length=32, initial="0", label="Credits per 1M completion tokens")
     download_price = forms.CharField(max_length=32, initial="0", label="Credits per download")
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["category"].choices = Category.choices

@@ -20,10 +20,10 @@ def parse_credits(raw, *, param: str = "amount", minimum: int = 0, maximum: int 
         raise InvalidInput(f"{param} must be a number of credits like '12.5', got {raw!r}", param=param) from None
     if not value.is_finite():
         raise InvalidInput(f"{param} must be a finite number", param=param)
-    micro = value * MICRO
-    if micro != micro.to_integral_value():
+    scaled = value * MICRO
+    if scaled != scaled.to_integral_value():
         raise InvalidInput(f"{param} has more than 6 decimal places", param=param)
-    micro = int(micro)
+    micro = int(scaled)
     if micro < minimum:
         raise InvalidInput(f"{param} must be at least {format_credits(minimum)}", param=param)
     if maximum is not None and micro > maximum:

@@ -22,6 +22,7 @@ class _MovableFile(File):
     """A finished temporary file; FileSystemStorage moves it into place instead of copying it."""
 
     def temporary_file_path(self) -> str:
+        assert self.name is not None  # made from a named temporary file
         return self.name
 
 

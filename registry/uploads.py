@@ -93,7 +93,7 @@ def commit_uploads(*, user: User, model: Model, session_ids: list[int], message:
     unfinished = [s.path for s in sessions if s.blob is None]
     if unfinished:
         raise InvalidInput(f"uploads not finished: {', '.join(unfinished)}", param="uploads")
-    operations = [services.AddFile(path=s.path, blob=s.blob) for s in sessions]
+    operations: list[services.Operation] = [services.AddFile(path=s.path, blob=s.blob) for s in sessions if s.blob]
     commit = services.commit_changes(model_id=model.pk, author=user, operations=operations, message=message)
     UploadSession.objects.filter(pk__in=[s.pk for s in sessions]).delete()
     return commit

@@ -8,7 +8,7 @@ import logging
 import time
 from collections.abc import Iterator
 
-from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from rest_framework.authentication import CSRFCheck
 
@@ -28,14 +28,19 @@ def _error(exc: DomainError) -> JsonResponse:
     return JsonResponse(error_body(exc), status=exc.status_code, headers=exc.headers)
 
 
+def _no_view(request: HttpRequest) -> HttpResponse:  # noqa: ARG001  (a view's signature)
+    """The view the CSRF check is asked about: none (the check only needs to know it is not csrf_exempt)."""
+    return HttpResponse(status=204)
+
+
 def _session_caller(request: HttpRequest):
     """The signed-in user of a browser call (the model page's playground), which must carry the CSRF token as
     forms do, since the browser sends the session cookie by itself. None when not signed in."""
     if not request.user.is_authenticated:
         return None
-    check = CSRFCheck(lambda _request: None)  # DRF's: gives the reason instead of Django's HTML page
+    check = CSRFCheck(_no_view)  # DRF's: gives the reason instead of Django's HTML page
     check.process_request(request)
-    reason = check.process_view(request, None, (), {})
+    reason = check.process_view(request, _no_view, (), {})
     if reason:
         raise PermissionDenied(f"CSRF check failed ({reason}): a browser call needs the page's CSRF token")
     return request.user
@@ -89,13 +94,13 @@ def _model_json(model) -> dict:
 
 @only("GET")
 @openai_view
-def list_models(request, user, api_key):
+def list_models(request, user, api_key):  # noqa: ARG001  (every /v1 view gets the caller)
     return JsonResponse({"object": "list", "data": [_model_json(m) for m in gateway.visible_models(user)]})
 
 
 @only("GET")
 @openai_view
-def retrieve_model(request, user, api_key, model_id: str):
+def retrieve_model(request, user, api_key, model_id: str):  # noqa: ARG001  (every /v1 view gets the caller)
     return JsonResponse(_model_json(gateway.describe_model(model_id, user)))
 
 
@@ -121,6 +126,7 @@ def chat_completions(request, user, api_key):
 def _serve(spec: call_spec.CallSpec, user, api_key):
     started = time.monotonic()
     call = gateway.start_call(spec=spec, user=user, api_key=api_key)
+    response: StreamingHttpResponse | JsonResponse
     if spec.stream:
         response = StreamingHttpResponse(_sse(call, started), content_type="text/event-stream")
         response["Cache-Control"] = "no-cache"
@@ -163,8 +169,8 @@ def _envelope(call: gateway.Call, *, chunk: bool) -> dict:
 
 def _complete(call: gateway.Call, started: float) -> dict:
     """Wait for the whole answer, settle, and shape it: one choice per `n`."""
-    parts = [[] for _ in range(call.spec.n)]
-    tokens = [[] for _ in range(call.spec.n)]
+    parts: list[list[str]] = [[] for _ in range(call.spec.n)]
+    tokens: list[list[protocol.Token]] = [[] for _ in range(call.spec.n)]
     try:
         for entry in call.events():
             parts[entry.index].append(entry.text)
@@ -231,8 +237,11 @@ def _sse(call: gateway.Call, started: float) -> Iterator[bytes]:
                     choice = {"index": index, "text": entry.text, "logprobs": logprobs, "finish_reason": None}
                 yield event({**envelope, "choices": [choice]})
         for index in range(call.spec.n):
-            final = {"index": index, "logprobs": None, "finish_reason": _finish_reason(call, index)}
-            final.update({"delta": {}} if call.spec.is_chat else {"text": ""})
+            final: dict[str, object] = {"index": index, "logprobs": None, "finish_reason": _finish_reason(call, index)}
+            if call.spec.is_chat:
+                final["delta"] = {}
+            else:
+                final["text"] = ""
             yield event({**envelope, "choices": [final]})
         if call.spec.include_usage:
             yield event({**envelope, "choices": [], "usage": _usage(call)})

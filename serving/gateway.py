@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from typing import Any, cast
 
 import redis
 from celery import current_app
@@ -24,10 +25,10 @@ from django.conf import settings
 from accounts.exceptions import InvalidInput, NotFound, ServiceUnavailable
 from accounts.models import ApiKey, User
 from marketplace.exceptions import ModelNotFound
-from marketplace.models import Listing, UsageStatus
-from marketplace.services import metering
+from marketplace.models import UsageStatus
+from marketplace.services import metering, offers
 from registry.checkout import checkout
-from registry.models import Commit, Model, ValidationStatus
+from registry.models import Commit, Model
 from serving import protocol
 from serving.call_spec import CallSpec
 from serving.exceptions import (
@@ -216,7 +217,7 @@ class Call:
             if remaining <= 0:
                 self.cancel()
                 raise GatewayTimeout(f"the model did not finish within {settings.INFER_TIMEOUT_SECONDS} s")
-            batches = client.xread({key: last}, block=int(min(remaining, 1.0) * 1000), count=256) or []
+            batches = cast(list[Any], client.xread({key: last}, block=int(min(remaining, 1.0) * 1000), count=256) or [])
             if not batches and worker is not None and not client.exists(worker_key(worker)):
                 raise WorkerLost(
                     f"the inference worker running this request stopped (restarted or crashed) after "
@@ -284,7 +285,7 @@ def start_call(*, spec: CallSpec, user: User, api_key: ApiKey | None) -> Call:
         commit = _commits.get((authorization.commit_id, authorization.commit_sha),
                               lambda: Commit.objects.get(pk=authorization.commit_id))  # fmt: skip
         tokenizer = tokenizer_of(commit)
-        text = spec.prompt if not spec.is_chat else render_chat(tokenizer, spec.messages)
+        text = render_chat(tokenizer, spec.messages) if spec.is_chat else (spec.prompt or "")
         prompt_ids = tokenizer.encode(text)
         context = _context_length(commit)
         if not spec.max_tokens:  # chat without a limit: whatever fits, up to the default
@@ -335,18 +336,14 @@ def top_logprobs(entry: protocol.Token, tokenizer) -> list[dict]:
     return [{"token": tokenizer.decode([token]), "logprob": logprob} for token, logprob in entry.top_logprobs]
 
 
-def visible_models(user: User):
-    """Published listings plus the caller's own valid models, as /v1/models lists them."""
-    listed = Listing.objects.published().select_related("model__owner")
-    own = Model.objects.filter(owner=user, commits__validation_status=ValidationStatus.VALID).select_related("owner")
-    models = {listing.model.repo_id: listing.model for listing in listed}
-    for model in own.distinct():
-        models.setdefault(model.repo_id, model)
-    return [models[key] for key in sorted(models)]
+def visible_models(user: User) -> list[Model]:
+    """The models the caller may call (offers.callable_models), as /v1/models lists them."""
+    return sorted(offers.callable_models(user), key=lambda model: model.repo_id)
 
 
 def describe_model(model_id: str, user: User) -> Model:
+    """One of visible_models, or ModelNotFound."""
     model, _ = find_callable_model(model_id=model_id, user=user)
-    if model.owner_id != user.pk and not Listing.objects.published().filter(model=model).exists():
+    if not offers.callable_models(user).filter(pk=model.pk).exists():
         raise ModelNotFound(f"The model '{model_id}' does not exist or you do not have access to it.", param="model")
     return model

@@ -8,6 +8,7 @@ import json
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from tokenizers import Tokenizer
 
@@ -50,10 +51,12 @@ class LightTokenizer:
         Raises TemplateRunaway past `seconds` or MAX_RENDERED_CHARS."""
         from transformers.utils.chat_template_utils import render_jinja_template  # jinja2 sandbox, no torch
 
+        special: dict[str, Any] = dict(self.special_tokens)  # passed on to the template as keywords
+        rendered: list[str]  # transformers annotates "-> str"; it returns (renderings, generation indices)
         with _deadline(seconds):
-            rendered, _ = render_jinja_template(
+            rendered, _ = render_jinja_template(  # type: ignore[misc]
                 conversations=[messages], chat_template=self.chat_template, add_generation_prompt=True,
-                **self.special_tokens,
+                **special,
             )  # fmt: skip
         if len(rendered[0]) > MAX_RENDERED_CHARS:
             raise TemplateRunaway(f"the chat template rendered more than {MAX_RENDERED_CHARS} characters")
@@ -68,7 +71,7 @@ def _deadline(seconds: float):
     deadline = time.monotonic() + seconds
     previous = sys.gettrace()
 
-    def trace(frame, event, arg):
+    def trace(frame, event, arg):  # noqa: ARG001  (sys.settrace's signature)
         if time.monotonic() > deadline:
             raise TemplateRunaway(f"the chat template ran for more than {seconds} s")
         return trace

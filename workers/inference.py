@@ -145,6 +145,7 @@ def run_generation(request: dict) -> dict:
         raise TimeoutError(f"generation {request_id} did not end")
     if call.failure is not None:
         raise call.failure
+    assert call.summary is not None  # set with `ended`
     return call.summary
 
 
@@ -301,7 +302,7 @@ def _start_entry() -> dict:
 def _end_entries(pipe, call: _Call) -> dict:
     """_end for a relayed call: its reasons, token count and first error from its generations."""
     reasons = [
-        "stop" if text.stopped else generation.finish_reason
+        "stop" if text.stopped else (generation.finish_reason or "error")  # every generation ended by now
         for text, generation in zip(call.texts, call.generations, strict=True)
     ]
     errors = [generation.error for generation in call.generations if generation.error]

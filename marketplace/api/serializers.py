@@ -1,3 +1,4 @@
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 
@@ -7,8 +8,8 @@ class CreditsSerializer(serializers.Serializer):
     total_usage = serializers.CharField(help_text="Credits spent on calls, net of refunds.")
 
 
-class CreditsResponseSerializer(serializers.Serializer):
-    data = CreditsSerializer()
+# The answers' shapes, for the schema only (a field named `data` would shadow Serializer.data on a real one)
+CreditsResponseSerializer = inline_serializer("CreditsResponse", fields={"data": CreditsSerializer()})
 
 
 class UsageRowSerializer(serializers.Serializer):
@@ -22,8 +23,12 @@ class UsageRowSerializer(serializers.Serializer):
     cost = serializers.CharField()
 
 
-class UsageResponseSerializer(serializers.Serializer):
-    start = serializers.DateField()
-    end = serializers.DateField()
-    group_by = serializers.ChoiceField(choices=["day", "model", "key"])
-    data = UsageRowSerializer(many=True)
+UsageResponseSerializer = inline_serializer(
+    "UsageResponse",
+    fields={
+        "start": serializers.DateField(),
+        "end": serializers.DateField(),
+        "group_by": serializers.ChoiceField(choices=["day", "model", "key"]),
+        "data": UsageRowSerializer(many=True),
+    },
+)

@@ -50,6 +50,10 @@ class Listing(models.Model):
     )
     status = models.CharField(max_length=16, choices=ListingStatus.choices, default=ListingStatus.DRAFT)
     review_note = models.TextField(blank=True, help_text="Why the listing was suspended; shown to the provider.")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The operator who last approved or suspended it (empty: published without review).",
+    )  # fmt: skip
     price_card = models.ForeignKey(
         "PriceCard", null=True, blank=True, on_delete=models.PROTECT, related_name="+", help_text="The current prices."
     )

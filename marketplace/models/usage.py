@@ -35,7 +35,12 @@ class MeteredCall(models.Model):
     model_label = models.CharField(max_length=140)
     commit_sha = models.CharField(max_length=40)
     price_card = models.ForeignKey(
-        "PriceCard", null=True, on_delete=models.SET_NULL, related_name="+", db_constraint=False, db_index=False
+        "marketplace.PriceCard",
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
 
     class Meta:

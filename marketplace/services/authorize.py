@@ -11,16 +11,14 @@ from django.utils import timezone
 
 from accounts.exceptions import Conflict, InvalidInput, PermissionDenied, ServiceUnavailable
 from accounts.models import ApiKey, User
-from marketplace.exceptions import InsufficientQuota, ModelNotFound
-from marketplace.models import Listing, ListingStatus, Reservation
+from marketplace.exceptions import InsufficientQuota
+from marketplace.models import ListingStatus, Reservation
 from marketplace.money import format_credits, token_cost
 from marketplace.services import charge_pg, charge_sql, limits
 from marketplace.services.db_retry import TRANSIENT_DB_ERRORS
 from marketplace.services.key_counters import KeyCounters, give_back_quietly
-from marketplace.services.listings import served_commit
-from registry.exceptions import RevisionNotFound
-from registry.models import Commit, Model, ValidationStatus
-from registry.services import resolve_revision
+from marketplace.services.offers import resolve_offer
+from registry.models import Model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,51 +42,8 @@ class Authorization:
         return {"x-request-id": self.request_id, **self.rate.headers()}
 
 
-@dataclasses.dataclass(frozen=True)
-class _Target:
-    commit_id: int
-    commit_sha: str
-    listing_id: int | None
-    price_card_id: int | None
-    prompt_price: int
-    completion_price: int
-
-
 def new_request_id() -> str:
     return f"req_{uuid.uuid4().hex}"
-
-
-def _target(*, user: User, model: Model, revision: str | None) -> _Target:
-    """What to serve and at what price. Owners call any valid revision of their model, free; others only a
-    published listing, at its revision unless they pin another valid commit of the model. (The common call on
-    PostgreSQL does all of this inside AUTHORIZE_PG; this is the path that also says why a call is refused.)"""
-    listing = Listing.objects.published().select_related("model", "price_card").filter(model_id=model.pk).first()
-    is_owner = model.owner_id == user.pk
-    if not is_owner and listing is None:
-        raise ModelNotFound(
-            f"The model '{model.repo_id}' does not exist or you do not have access to it.", param="model"
-        )
-    card = listing.price_card if listing is not None and not is_owner else None
-    prices = (card.pk, card.prompt_price, card.completion_price) if card else (None, 0, 0)
-    listing_id = listing.pk if listing is not None else None
-    if revision is None and listing is not None:
-        commit = served_commit(listing=listing)
-    else:
-        commit = _pinned_commit(model=model, revision=revision or "main")
-    return _Target(commit.pk, commit.sha, listing_id, *prices)
-
-
-def _pinned_commit(*, model: Model, revision: str) -> Commit:
-    try:
-        commit = resolve_revision(model=model, revision=revision)
-    except RevisionNotFound:
-        raise ModelNotFound(f"The model '{model.repo_id}' has no revision '{revision}'.", param="model") from None
-    if commit.validation_status != ValidationStatus.VALID:
-        raise InvalidInput(
-            f"revision {commit.sha[:12]} of '{model.repo_id}' is {commit.validation_status}, not servable",
-            param="model",
-        )
-    return commit
 
 
 # The prices last seen per (model, caller is owner): an estimate for the spend cap before the database says
@@ -125,8 +80,8 @@ def authorize(
         "expires_at": now + dt.timedelta(seconds=settings.RESERVATION_TTL_SECONDS),
     }
     try:
-        if revision is None and charge_sql.use_one_statement():
-            granted = _authorize_in_one_statement(user, model, counters, values, prompt_tokens, max_tokens)
+        if charge_sql.use_one_statement():
+            granted = _authorize_in_one_statement(user, model, revision, counters, values, prompt_tokens, max_tokens)
             if granted is not None:
                 return granted
         return _authorize_step_by_step(user, model, revision, counters, values, prompt_tokens, max_tokens)
@@ -134,15 +89,16 @@ def authorize(
         raise ServiceUnavailable(f"the database is unavailable ({type(exc).__name__}); nothing was charged") from None
 
 
-def _authorize_in_one_statement(user, model, counters, values, prompt_tokens, max_tokens) -> Authorization | None:
-    """The common call (no pinned revision) on PostgreSQL: Redis first with the price estimated, then one
-    statement. None when the model is not servable to the caller: the step-by-step path then says why."""
+def _authorize_in_one_statement(user, model, revision, counters, values, prompt_tokens, max_tokens):
+    """A call on PostgreSQL: Redis first with the price estimated, then one statement (AUTHORIZE_PG, the SQL copy
+    of offers.resolve_offer). None when the model is not servable to the caller: the step-by-step path says why."""
     is_owner = model.owner_id == user.pk
     hint = _PRICE_HINTS.get((model.pk, is_owner), (0, 0))
     estimate = token_cost(prompt_tokens=prompt_tokens, completion_tokens=max_tokens, prompt_price=hint[0],
                           completion_price=hint[1])  # fmt: skip
     decision = counters.take(estimate)
-    params = {**values, "prompt_tokens": prompt_tokens, "max_tokens": max_tokens, "spend_key": counters.spend_key}
+    params = {**values, "prompt_tokens": prompt_tokens, "max_tokens": max_tokens, "spend_key": counters.spend_key,
+              "revision": revision}  # fmt: skip
     try:
         row = charge_pg.authorize_pg(params)
     except IntegrityError:
@@ -189,22 +145,22 @@ def _authorize_in_one_statement(user, model, counters, values, prompt_tokens, ma
 
 
 def _authorize_step_by_step(user, model, revision, counters, values, prompt_tokens, max_tokens) -> Authorization:
-    """Pinned revisions, SQLite, and every refusal's precise reason: look up, take counters, hold."""
-    target = _target(user=user, model=model, revision=revision)
+    """SQLite, and every refusal's precise reason: look up (offers.resolve_offer), take counters, hold."""
+    offer = resolve_offer(user=user, model=model, revision=revision)
     max_cost = token_cost(
         prompt_tokens=prompt_tokens,
         completion_tokens=max_tokens,
-        prompt_price=target.prompt_price,
-        completion_price=target.completion_price,
+        prompt_price=offer.prompt_price,
+        completion_price=offer.completion_price,
     )
     decision = counters.take(max_cost)
     values = {
         **values,
-        "commit_sha": target.commit_sha,
-        "price_card_id": target.price_card_id,
+        "commit_sha": offer.commit.sha,
+        "price_card_id": offer.price_card.pk if offer.price_card is not None else None,
         "payee_id": model.owner_id if max_cost > 0 else None,
-        "prompt_price": target.prompt_price,
-        "completion_price": target.completion_price,
+        "prompt_price": offer.prompt_price,
+        "completion_price": offer.completion_price,
         "max_cost": max_cost,
         "spend_key": counters.spend_key if counters.spend_taken else "",
     }
@@ -213,9 +169,9 @@ def _authorize_step_by_step(user, model, revision, counters, values, prompt_toke
     except BaseException:
         counters.give_back_all()
         raise
-    return Authorization(
-        reservation=Reservation(**values), commit_id=target.commit_id, listing_id=target.listing_id, rate=decision.rate
-    )
+    listing_id = offer.listing.pk if offer.listing is not None else None
+    return Authorization(reservation=Reservation(**values), commit_id=offer.commit.pk, listing_id=listing_id,
+                         rate=decision.rate)  # fmt: skip
 
 
 def _short_of_credit(max_cost: int) -> InsufficientQuota:

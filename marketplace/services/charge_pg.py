@@ -24,6 +24,7 @@ from marketplace.services.charge_sql import (
     cost_sql,
     fee_sql,
 )
+from marketplace.services.offers import BRANCH_WALK_LIMIT, DEFAULT_REVISION
 from registry.models import Commit, Model, Ref
 
 # PostgreSQL: the same work in one statement each (data-modifying CTEs), so a call costs two round trips to
@@ -166,34 +167,58 @@ def settle_pg(*, request_id: str, prompt_tokens: int, completion_tokens: int, la
     return dict(zip(SETTLED_COLUMNS, row, strict=True))
 
 
-# Authorize on PostgreSQL when no revision is pinned: find what to serve and at what price, check who may call
-# it, hold the maximum cost and record the reservation, all in one statement. Nothing is written unless the
-# model is servable to the caller and the wallet covers the cost; the row says which check failed.
+# Authorize on PostgreSQL: find what to serve and at what price, check who may call it (the SQL copy of
+# offers.resolve_offer: `offer` the prices, `named` the revision asked for or the default, `chain` a branch's walk
+# back to its newest valid commit, `servable` who may call it), hold the maximum cost and record the reservation,
+# all in one statement. Nothing is written unless the model is servable to the caller and the wallet covers the
+# cost; the row says which check failed.
 # Run on its own (autocommit), the hold commits without waiting for the WAL flush (`synchronous_commit = off`
 # for this one transaction; `lazy_commit`): a hold is temporary, and the settle that follows commits durably,
 # which flushes the hold with it. A PostgreSQL crash can forget at most the holds of its last ~0.6 s
 # (3 x wal_writer_delay); their calls then go uncharged (docs/marketplace.md). Atomicity is unchanged.
 AUTHORIZE_PG = compact(f"""
-WITH commit_mode AS (
+WITH RECURSIVE commit_mode AS (
     SELECT CASE WHEN %(lazy_commit)s THEN set_config('synchronous_commit', 'off', true) END AS mode
 ),
 offer AS (
     SELECT m.id AS model_id, m.owner_id, m.is_private, l.id AS listing_id, l.status, p.id AS price_card_id,
            CASE WHEN m.owner_id = %(user_id)s THEN 0 ELSE COALESCE(p.prompt_price, 0) END AS prompt_price,
            CASE WHEN m.owner_id = %(user_id)s THEN 0 ELSE COALESCE(p.completion_price, 0) END AS completion_price,
-           c.id AS commit_id, c.sha AS commit_sha, c.validation_status
+           COALESCE(%(revision)s, l.revision, '{DEFAULT_REVISION}') AS wanted
     FROM {Model._meta.db_table} m
     LEFT JOIN {Listing._meta.db_table} l ON l.model_id = m.id
     LEFT JOIN {PriceCard._meta.db_table} p ON p.id = l.price_card_id
-    LEFT JOIN {Ref._meta.db_table} r ON r.model_id = m.id AND r.kind = 'branch' AND r.name = COALESCE(l.revision, 'main')
-    LEFT JOIN {Commit._meta.db_table} c ON c.id = r.commit_id
     WHERE m.id = %(model_id)s
 ),
-servable AS (
-    SELECT offer.*,
-           {cost_sql("%(prompt_tokens)s", "%(max_tokens)s")} AS max_cost
+named AS (
+    SELECT COALESCE(ref.commit_id, by_sha.id) AS commit_id, COALESCE(ref.kind = 'branch', false) AS walks
     FROM offer
-    WHERE validation_status = 'valid' AND (owner_id = %(user_id)s OR (status = 'published' AND NOT is_private))
+    LEFT JOIN LATERAL (
+        SELECT r.commit_id, r.kind FROM {Ref._meta.db_table} r
+        WHERE r.model_id = offer.model_id AND r.name = offer.wanted ORDER BY r.kind LIMIT 1
+    ) ref ON true
+    LEFT JOIN LATERAL (
+        SELECT min(c.id) AS id FROM {Commit._meta.db_table} c
+        WHERE ref.commit_id IS NULL AND offer.wanted ~ '^[0-9a-f]{{7,40}}$'
+          AND c.model_id = offer.model_id AND left(c.sha, length(offer.wanted)) = offer.wanted
+        HAVING count(*) = 1
+    ) by_sha ON true
+),
+chain AS (
+    SELECT c.id, c.sha, c.validation_status, c.parent_id, 0 AS depth, named.walks
+    FROM named JOIN {Commit._meta.db_table} c ON c.id = named.commit_id
+    UNION ALL
+    SELECT p.id, p.sha, p.validation_status, p.parent_id, chain.depth + 1, chain.walks
+    FROM chain JOIN {Commit._meta.db_table} p ON p.id = chain.parent_id
+    WHERE chain.walks AND chain.validation_status <> 'valid' AND chain.depth < {BRANCH_WALK_LIMIT}
+),
+target AS (
+    SELECT id AS commit_id, sha AS commit_sha FROM chain WHERE validation_status = 'valid' ORDER BY depth LIMIT 1
+),
+servable AS (
+    SELECT offer.*, target.*, {cost_sql("%(prompt_tokens)s", "%(max_tokens)s")} AS max_cost
+    FROM offer, target
+    WHERE owner_id = %(user_id)s OR (status = 'published' AND NOT is_private)
 ),
 held AS (
     UPDATE {ACCOUNT} a SET held = a.held + s.max_cost
@@ -211,9 +236,9 @@ reserved AS (
     WHERE max_cost = 0 OR EXISTS (SELECT 1 FROM held)
     RETURNING id
 )
-SELECT offer.listing_id, offer.status, offer.is_private, offer.commit_id, offer.commit_sha, offer.price_card_id,
+SELECT offer.listing_id, offer.status, offer.is_private, target.commit_id, target.commit_sha, offer.price_card_id,
        offer.prompt_price, offer.completion_price, (SELECT max_cost FROM servable), (SELECT id FROM reserved)
-FROM offer, commit_mode
+FROM offer LEFT JOIN target ON true, commit_mode
 """)
 
 AUTHORIZED_COLUMNS = (
@@ -228,7 +253,7 @@ def authorize_pg(params: dict, *, lazy_commit: bool | None = None) -> dict | Non
     the statement is its own transaction, unless `lazy_commit` says otherwise."""
     if lazy_commit is None:
         lazy_commit = not connection.in_atomic_block
-    params = {**params, "lazy_commit": lazy_commit}
+    params = {"revision": None, **params, "lazy_commit": lazy_commit}  # revision None: the default one
     row = _execute_prepared(AUTHORIZE_PG, params)
     return dict(zip(AUTHORIZED_COLUMNS, row, strict=True)) if row else None
 

@@ -1,4 +1,4 @@
-"""Who may download a model's weights, and what it costs.
+"""Letting a caller download a model's weights and charging for it. Who may, at what price, is offers.download_price:
 
     the owner                                  always, free
     no store listing                           anyone who can see the model (a public repository), free
@@ -20,9 +20,9 @@ from django.db import IntegrityError, transaction
 from accounts.exceptions import NotAuthenticated
 from accounts.models import ApiKey, User
 from marketplace.exceptions import InsufficientFunds
-from marketplace.models import AccountKind, Listing, TransactionKind
+from marketplace.models import AccountKind, TransactionKind
 from marketplace.money import format_credits, split_fee
-from marketplace.services import charge_sql, metering
+from marketplace.services import charge_sql, metering, offers
 from marketplace.services.ledger import accounts_for, post_transaction, posted_transaction
 from registry.exceptions import GatedRepo
 from registry.models import Commit, Model
@@ -32,7 +32,7 @@ class StoreDownloads:
     """The registry's download policy (registry.policy), registered by MarketplaceConfig.ready."""
 
     def download_price(self, *, model: Model, user: User | None) -> int | None:
-        return download_price(model=model, user=user)
+        return offers.download_price(model=model, user=user)
 
     def grant_weights(
         self, *, model: Model, commit: Commit, user: User | None, api_key: ApiKey | None, pay: bool
@@ -40,27 +40,10 @@ class StoreDownloads:
         grant_weights(model=model, commit=commit, user=user, api_key=api_key, pay=pay)
 
 
-def download_price(*, model: Model, user: User | None) -> int | None:
-    """Micro-credits `user` (None: anonymous) pays to download this model's weights, or None if they may not."""
-    listing = Listing.objects.filter(model=model).select_related("price_card").first()
-    return weights_price(model=model, listing=listing, user=user)
-
-
-def weights_price(*, model: Model, listing: Listing | None, user: User | None) -> int | None:
-    """download_price with the model's listing (or None) already in hand."""
-    if user is not None and user.is_authenticated and user.pk == model.owner_id:
-        return 0
-    if listing is None:
-        return 0
-    if not listing.is_downloadable:
-        return None
-    return listing.price_card.download_price if listing.price_card is not None else 0
-
-
 def grant_weights(*, model: Model, commit: Commit, user: User | None, api_key: ApiKey | None, pay: bool) -> None:
     """Let the caller fetch a weight file of `commit`, or raise GatedRepo (call only), NotAuthenticated (a price
     and no caller) or InsufficientFunds. With `pay` (a GET, not a HEAD), charge the price if not paid before."""
-    price = download_price(model=model, user=user)
+    price = offers.download_price(model=model, user=user)
     if price is None:
         raise GatedRepo(f"{model.repo_id} is offered for calls only (/v1): its weights cannot be downloaded")
     if price == 0:

@@ -41,8 +41,9 @@ class KeyCounters:
         key_id = api_key.pk if api_key else None
         spend_cap = api_key.spend_limit if api_key else None
         spend_key, period_start, ttl = ("", None, 0)
-        if spend_cap is not None:
-            spend_key, period_start, ttl = limits.spend_counter(key_id=key_id, period=api_key.spend_period, now=now)
+        if api_key is not None and spend_cap is not None:
+            spend_key, period_start, ttl = limits.spend_counter(key_id=api_key.pk, period=api_key.spend_period,
+                                                                now=now)  # fmt: skip
         return cls(
             api_key=api_key,
             subject=limits.subject(user_id=user.pk, key_id=key_id),
@@ -58,13 +59,16 @@ class KeyCounters:
     def take(self, cost: int) -> limits.Decision:
         """Take a request, the tokens and (with a spend cap) `cost`, or raise the refusal. Nothing on refusal."""
         spend = cost if self.spend_cap is not None else 0
-        arguments = {"subject": self.subject, "rpm": self.rpm, "tpm": self.tpm, "tokens": self.tokens,
-                     "spend_key": self.spend_key, "spend_cap": self.spend_cap, "cost": spend, "ttl": self.ttl}  # fmt: skip
+
+        def attempt() -> limits.Decision:
+            return limits.take(subject=self.subject, rpm=self.rpm, tpm=self.tpm, tokens=self.tokens,
+                               spend_key=self.spend_key, spend_cap=self.spend_cap, cost=spend, ttl=self.ttl)  # fmt: skip
+
         try:
-            decision = limits.take(**arguments)
+            decision = attempt()
             if decision.reason == "spend_missing":
                 self._seed()
-                decision = limits.take(**arguments)
+                decision = attempt()
         except redis.RedisError as exc:
             raise ServiceUnavailable(f"rate limiter unavailable ({type(exc).__name__}); nothing was charged") from None
         if not decision.admitted:
@@ -74,6 +78,8 @@ class KeyCounters:
 
     def take_more_spend(self, extra: int, *, max_cost: int, request_id: str | None) -> None:
         """The real maximum cost turned out higher than the estimate taken: take the difference too."""
+        if self.spend_cap is None:
+            return  # no cap, no spend counter to add to
         try:
             outcome = limits.take_more_spend(spend_key=self.spend_key, spend_cap=self.spend_cap, extra=extra)
             if outcome == "spend_missing":  # lost since take(): rebuild without this call, then add all of it
@@ -97,13 +103,15 @@ class KeyCounters:
         self.spend_taken = 0
 
     def _seed(self, excluding: str | None = None) -> None:
+        if self.api_key is None:
+            return  # a session's calls have no spend cap to rebuild
         spent = _spent_in_period(self.api_key, self.period_start, self.spend_key, excluding=excluding)
         limits.seed_spend(spend_key=self.spend_key, spent=spent, ttl=self.ttl)
 
 
-def _spend_cap_refusal(spend_cap: int, max_cost: int) -> InsufficientQuota:
+def _spend_cap_refusal(spend_cap: int | None, max_cost: int) -> InsufficientQuota:
     return InsufficientQuota(
-        f"This key's spend limit of {format_credits(spend_cap)} credits would be exceeded by this request "
+        f"This key's spend limit of {format_credits(spend_cap or 0)} credits would be exceeded by this request "
         f"(up to {format_credits(max_cost)} credits). Raise the limit or wait for the next period."
     )
 
@@ -176,7 +184,7 @@ def give_back_after(
     if unused_tokens == 0 and spend_delta == 0:
         return  # the call used all it reserved: the counters are already right
     if tpm_limit is _UNKNOWN:
-        key = ApiKey.objects.filter(pk=api_key_id).only("tpm_limit").first()
+        key = ApiKey.objects.filter(pk=api_key_id).only("tpm_limit").first() if api_key_id is not None else None
         tpm_limit = key.tpm_limit if key is not None else None
     give_back_quietly(
         subject=limits.subject(user_id=user_id, key_id=api_key_id),

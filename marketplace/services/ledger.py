@@ -259,7 +259,7 @@ def credit_summary(*, user: User) -> CreditSummary:
     )
 
 
-def _wallet_totals_from_entries() -> dict[int, tuple[int, int]]:
+def _wallet_totals_from_entries() -> dict[int | None, tuple[int, int]]:
     """(credited, spent) of every wallet, summed from its entries: what the cached totals must equal."""
     topped = Q(transaction__kind=TransactionKind.TOPUP) | Q(
         transaction__kind=TransactionKind.REFUND, transaction__reverses__kind=TransactionKind.TOPUP
@@ -303,7 +303,7 @@ def audit_ledger() -> AuditReport:
     sums = dict(
         LedgerEntry.objects.values("account_id").annotate(total=Sum("amount")).values_list("account_id", "total")
     )
-    holds = dict(
+    holds: dict[int | None, int] = dict(
         Reservation.objects.filter(max_cost__gt=0)
         .values("user_id")
         .annotate(total=Sum("max_cost"))

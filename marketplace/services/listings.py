@@ -10,14 +10,13 @@ from accounts.exceptions import Conflict, InvalidInput, NotFound
 from accounts.models import User
 from marketplace.models import Category, Listing, ListingStatus, PriceCard
 from marketplace.money import format_credits, parse_credits
+from marketplace.services import offers
 from registry.exceptions import RevisionNotFound
-from registry.models import Commit, Model, Ref, RefKind, ValidationStatus
-from registry.services import resolve_revision
+from registry.models import Commit, Model
 
 LICENSE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,63}$")
 TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 MAX_TAGS = 10
-BRANCH_WALK_LIMIT = 100
 
 
 def get_editable_listing(*, model: Model, by: User) -> Listing | None:
@@ -112,29 +111,18 @@ def set_prices(*, listing: Listing, by: User, prompt_price, completion_price, do
 
 
 def served_commit(*, listing: Listing) -> Commit:
-    """The commit a listing serves. A branch follows its newest valid commit; a tag or sha must be valid."""
-    model = listing.model
-    branch = Ref.objects.filter(model=model, kind=RefKind.BRANCH, name=listing.revision).select_related("commit")
-    branch = branch.first()
-    if branch is not None:
-        commit = branch.commit
-        for _ in range(BRANCH_WALK_LIMIT):
-            if commit is None or commit.validation_status == ValidationStatus.VALID:
-                break
-            commit = commit.parent
-        if commit is None or commit.validation_status != ValidationStatus.VALID:
-            raise InvalidInput(f"branch '{listing.revision}' has no valid commit to offer", param="revision")
-        return commit
+    """The commit a listing serves (offers.servable_commit: a branch follows its newest valid commit; a tag or sha
+    must be valid), refused in the listing's terms."""
     try:
-        commit = resolve_revision(model=model, revision=listing.revision)
+        return offers.servable_commit(model=listing.model, revision=listing.revision)
     except RevisionNotFound:
         raise InvalidInput(f"revision '{listing.revision}' does not exist", param="revision") from None
-    if commit.validation_status != ValidationStatus.VALID:
+    except offers.NotServable as exc:
+        if exc.status is None:
+            raise InvalidInput(f"branch '{listing.revision}' has no valid commit to offer", param="revision") from None
         raise InvalidInput(
-            f"revision '{listing.revision}' is {commit.validation_status}; only a valid revision can be published",
-            param="revision",
-        )
-    return commit
+            f"revision '{listing.revision}' is {exc.status}; only a valid revision can be published", param="revision"
+        ) from None
 
 
 def _check_publishable(listing: Listing) -> None:
@@ -149,10 +137,8 @@ def submit_listing(*, listing_id: int, by: User) -> Listing:
     """The provider asks to publish: straight to `published` when REVIEW_LISTINGS is off, else to review.
     A suspended listing can only come back through review."""
     with transaction.atomic():
-        listing = (
-            Listing.objects.select_for_update(of=("self",)).select_related("model", "price_card").filter(pk=listing_id)
-        )
-        listing = listing.first()
+        locked = Listing.objects.select_for_update(of=("self",)).select_related("model", "price_card")
+        listing = locked.filter(pk=listing_id).first()
         if listing is None or listing.model.owner_id != by.pk:
             raise NotFound("no such listing")
         if listing.status in (ListingStatus.PUBLISHED, ListingStatus.PENDING_REVIEW):
@@ -187,8 +173,9 @@ def review_listing(*, listing_id: int, approve: bool, reason: str = "", by: User
                 raise InvalidInput("say why the listing is suspended; the provider will see it", param="reason")
             listing.status = ListingStatus.SUSPENDED
             listing.review_note = reason
+        listing.reviewed_by = by
         listing.updated_at = timezone.now()
-        listing.save(update_fields=["status", "published_at", "review_note", "updated_at"])
+        listing.save(update_fields=["status", "published_at", "review_note", "reviewed_by", "updated_at"])
     return listing
 
 

@@ -12,13 +12,12 @@ database errors and their retries services/db_retry.py. The owner of a model cal
 reservations that outlived RESERVATION_TTL_SECONDS. The database work of the common path is plain SQL
 (charge_sql.py) to stay within its latency budget. This module is the one door the rest of the store uses."""
 
-from marketplace.services.authorize import Authorization, ModelNotFound, authorize, new_request_id
+from marketplace.services.authorize import Authorization, authorize, new_request_id
 from marketplace.services.key_counters import hold_key_spend
 from marketplace.services.settle import release, settle, void_stale_reservations
 
 __all__ = [
     "Authorization",
-    "ModelNotFound",
     "authorize",
     "hold_key_spend",
     "new_request_id",

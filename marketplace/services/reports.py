@@ -30,7 +30,7 @@ def parse_period(start: str | None, end: str | None) -> Period:
     today = timezone.now().date()
 
     def parse(raw: str | None, param: str, default: dt.date) -> dt.date:
-        if raw in (None, ""):
+        if not raw:
             return default
         try:
             day = dt.date.fromisoformat(raw)

@@ -45,6 +45,7 @@ def settle(
 def _settle_once(request_id, prompt_tokens, completion_tokens, latency_ms, status) -> UsageRecord:
     if charge_sql.use_one_statement():
         return _settle_in_one_statement(request_id, prompt_tokens, completion_tokens, latency_ms, status)
+    claimed: charge_sql.Claimed | None = None
     for _attempt in range(2):
         try:
             with transaction.atomic():
@@ -52,7 +53,8 @@ def _settle_once(request_id, prompt_tokens, completion_tokens, latency_ms, statu
                 if claimed is None:
                     return _earlier_outcome(request_id)
                 record = _charge(claimed, prompt_tokens, completion_tokens, latency_ms, status)
-        except _AccountsMissing:
+        except _AccountsMissing:  # raised by _charge, so the reservation was claimed (and rolled back)
+            assert claimed is not None
             accounts_for([(claimed.payee_id, AccountKind.EARNINGS), (None, AccountKind.PLATFORM_FEES)])
             continue
         _give_back(claimed, used_tokens=prompt_tokens + completion_tokens, cost=record.cost)
@@ -119,6 +121,7 @@ def _charge(
     now = timezone.now()
     transaction_id = None
     if cost > 0:
+        assert claimed.payee_id is not None  # authorize names a payee whenever the call may cost anything
         moved = charge_sql.move_charge(
             consumer_id=claimed.user_id, payee_id=claimed.payee_id, cost=cost, share=share, fee=fee,
             release=claimed.max_cost,

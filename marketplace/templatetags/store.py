@@ -8,7 +8,7 @@ store offers, and to whom, is the marketplace's.
 from django import template
 
 from marketplace.models import Listing, ListingStatus
-from marketplace.services import downloads
+from marketplace.services import offers
 from marketplace.services.listings import describe_price
 from registry.models import Commit, Model, ValidationStatus
 
@@ -41,6 +41,6 @@ def _how_to_use(request, model: Model, commit: Commit | None, listing: Listing |
     return {
         "model_id": f"{model.repo_id}@{commit.sha}",
         "base_url": request.build_absolute_uri("/").rstrip("/"),
-        "downloadable": downloads.weights_price(model=model, listing=listing, user=request.user) is not None,
+        "downloadable": offers.weights_price(model=model, listing=listing, user=request.user) is not None,
         "free": is_owner or (listing is not None and listing.price_card is not None and listing.price_card.is_free),
     }

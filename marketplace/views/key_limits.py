@@ -15,7 +15,7 @@ from marketplace.forms import KeyLimitsForm
 def key_limits(request, key_id: int):
     form = KeyLimitsForm(request.POST, prefix=f"key{key_id}")
     if not form.is_valid():
-        errors = "; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
+        errors = "; ".join(f"{field}: {' '.join(map(str, errs))}" for field, errs in form.errors.items())
         messages.error(request, f"Limits not changed: {errors}")
         return redirect("keys")
     try:

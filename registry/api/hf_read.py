@@ -2,11 +2,12 @@
 
 import re
 
-from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 
 from accounts.exceptions import NotAuthenticated
 from registry import services
-from registry.api.protocol import hf_view
+from registry.api.protocol import HubRequest, hf_view
 from registry.exceptions import EntryNotFound
 from registry.hub import Tree, hub_time, repo_json
 from registry.models import Blob, Commit, FileEntry, Model, Ref, RefKind
@@ -23,7 +24,7 @@ class BlobResponse(FileResponse):
 
 
 def _model_and_commit(
-    request: HttpRequest, namespace: str, name: str, revision: str | None
+    request: HubRequest, namespace: str, name: str, revision: str | None
 ) -> tuple[Model, Commit | None]:
     model = services.find_model(namespace=namespace, name=name, user=request.caller)
     if revision is None:
@@ -32,14 +33,14 @@ def _model_and_commit(
 
 
 @hf_view(methods=("GET",), scope="read")
-def model_info(request: HttpRequest, namespace: str, name: str, revision: str | None = None) -> JsonResponse:
+def model_info(request: HubRequest, namespace: str, name: str, revision: str | None = None) -> JsonResponse:
     """GET /api/models/{ns}/{name}[/revision/{rev}]"""
     model, commit = _model_and_commit(request, namespace, name, revision)
     return JsonResponse(repo_json(model=model, commit=commit, tree=Tree.of(commit)))
 
 
 @hf_view(methods=("GET",), scope="read")
-def model_list(request: HttpRequest) -> JsonResponse:
+def model_list(request: HubRequest) -> JsonResponse:
     """GET /api/models?author=&search=&limit= — the models the caller can see."""
     models = Model.objects.visible_to(request.caller).select_related("owner")
     if author := request.GET.get("author"):
@@ -60,7 +61,7 @@ def model_list(request: HttpRequest) -> JsonResponse:
 
 
 @hf_view(methods=("GET",), scope="read")
-def tree(request: HttpRequest, namespace: str, name: str, revision: str, path: str = "") -> JsonResponse:
+def tree(request: HubRequest, namespace: str, name: str, revision: str, path: str = "") -> JsonResponse:
     """GET /api/models/{ns}/{name}/tree/{rev}[/{path}]?recursive=true"""
     _, commit = _model_and_commit(request, namespace, name, revision)
     recursive = request.GET.get("recursive", "").lower() in ("1", "true")
@@ -71,11 +72,11 @@ def tree(request: HttpRequest, namespace: str, name: str, revision: str, path: s
 
 
 @hf_view(methods=("GET", "HEAD"), scope="read")
-def resolve(request: HttpRequest, namespace: str, name: str, revision: str, path: str) -> HttpResponse:
+def resolve(request: HubRequest, namespace: str, name: str, revision: str, path: str) -> HttpResponseBase:
     """HEAD|GET /{ns}/{name}/resolve/{rev}/{path}: the file's bytes, with X-Repo-Commit, ETag and Range."""
     model, commit = _model_and_commit(request, namespace, name, revision)
     entry = FileEntry.objects.filter(commit=commit, path=path).select_related("blob").first()
-    if entry is None:
+    if entry is None or commit is None:
         raise EntryNotFound(f"{path} does not exist on {revision}")
     if is_weights_file(path):  # call-only listings withhold them; a download price is paid once
         download_policy().grant_weights(model=model, commit=commit, user=request.caller, api_key=request.api_key,
@@ -91,6 +92,7 @@ def resolve(request: HttpRequest, namespace: str, name: str, revision: str, path
         return _with_headers(HttpResponse(status=304), headers)
     range_header = request.headers.get("Range")
     span = _parse_range(range_header, blob.size) if range_header else None
+    response: HttpResponseBase
     if span == "unsatisfiable":
         response = JsonResponse({"error": "requested range not satisfiable"}, status=416)
         response["Content-Range"] = f"bytes */{blob.size}"
@@ -110,7 +112,7 @@ def resolve(request: HttpRequest, namespace: str, name: str, revision: str, path
     return _with_headers(response, headers)
 
 
-def _with_headers(response: HttpResponse, headers: dict[str, str]) -> HttpResponse:
+def _with_headers(response: HttpResponseBase, headers: dict[str, str]) -> HttpResponseBase:
     for key, value in headers.items():
         response[key] = value
     return response
@@ -152,7 +154,7 @@ def _read_span(blob: Blob, start: int, end: int):
 
 
 @hf_view(methods=("GET",), scope="read")
-def refs(request: HttpRequest, namespace: str, name: str) -> JsonResponse:
+def refs(request: HubRequest, namespace: str, name: str) -> JsonResponse:
     """GET /api/models/{ns}/{name}/refs: branches and tags with the commits they point at."""
     model = services.find_model(namespace=namespace, name=name, user=request.caller)
     listing: dict[str, list] = {"branches": [], "tags": [], "converts": [], "pullRequests": []}
@@ -163,7 +165,7 @@ def refs(request: HttpRequest, namespace: str, name: str) -> JsonResponse:
 
 
 @hf_view(methods=("GET",), login_required=True)
-def whoami(request: HttpRequest) -> JsonResponse:
+def whoami(request: HubRequest) -> JsonResponse:
     """GET /api/whoami-v2: who the token belongs to, as `hf auth whoami` expects."""
     user, api_key = request.caller, request.api_key
     if user is None:

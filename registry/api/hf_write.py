@@ -7,12 +7,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import transaction
-from django.http import HttpRequest, JsonResponse
+from django.http import JsonResponse
 
 from accounts import json_input
 from accounts.exceptions import InvalidInput, PayloadTooLarge, PermissionDenied
 from registry import cards, services
-from registry.api.protocol import base_url, hf_view, read_json, require_owner
+from registry.api.protocol import HubRequest, base_url, caller_of, hf_view, read_json, require_owner
 from registry.exceptions import RepoExists
 from registry.models import DEFAULT_BRANCH
 from registry.paths import check_repo_path
@@ -21,14 +21,14 @@ MAX_COMMIT_LINE_BYTES = 48 * 1024 * 1024
 
 
 @hf_view(methods=("POST",), scope="write")
-def create_repo(request: HttpRequest) -> JsonResponse:
+def create_repo(request: HubRequest) -> JsonResponse:
     """POST /api/repos/create {name, organization, visibility|private, type}"""
     payload = read_json(request)
     repo_type = payload.get("type") or "model"
     if repo_type != "model":
         raise InvalidInput(f"only model repositories are supported, not {repo_type!r}", param="type")
-    namespace = payload.get("organization") or request.caller.username
-    if namespace != request.caller.username:
+    namespace = payload.get("organization") or caller_of(request).username
+    if namespace != caller_of(request).username:
         raise PermissionDenied(f"You don't have the rights to create a model under the namespace {namespace!r}")
     name = payload.get("name")
     if not isinstance(name, str):
@@ -36,7 +36,7 @@ def create_repo(request: HttpRequest) -> JsonResponse:
     is_private = bool(_requested_privacy(payload))
     url = f"{base_url(request)}/{namespace}/{name}"
     try:
-        model = services.create_model(owner=request.caller, name=name, is_private=is_private)
+        model = services.create_model(owner=caller_of(request), name=name, is_private=is_private)
     except RepoExists as exc:
         return JsonResponse({"error": exc.message, "url": url}, status=409)
     return JsonResponse({"url": url, "name": model.repo_id, "id": f"model-{model.pk}"})
@@ -61,10 +61,10 @@ def _requested_privacy(payload: dict) -> bool | None:
 
 
 @hf_view(methods=("DELETE",), scope="write")
-def delete_repo(request: HttpRequest) -> JsonResponse:
+def delete_repo(request: HubRequest) -> JsonResponse:
     """DELETE /api/repos/delete {name, organization, type}"""
     payload = read_json(request)
-    namespace = payload.get("organization") or request.caller.username
+    namespace = payload.get("organization") or caller_of(request).username
     model = services.find_model(namespace=namespace, name=str(payload.get("name")), user=request.caller)
     require_owner(request, model)
     services.delete_model(model_id=model.pk)
@@ -72,7 +72,7 @@ def delete_repo(request: HttpRequest) -> JsonResponse:
 
 
 @hf_view(methods=("PUT",), scope="write")
-def repo_settings(request: HttpRequest, namespace: str, name: str) -> JsonResponse:
+def repo_settings(request: HubRequest, namespace: str, name: str) -> JsonResponse:
     """PUT /api/models/{ns}/{name}/settings {private|visibility}"""
     model = services.find_model(namespace=namespace, name=name, user=request.caller)
     require_owner(request, model)
@@ -85,7 +85,7 @@ def repo_settings(request: HttpRequest, namespace: str, name: str) -> JsonRespon
 
 
 @hf_view(methods=("POST",))
-def validate_yaml(request: HttpRequest) -> JsonResponse:
+def validate_yaml(request: HubRequest) -> JsonResponse:
     """POST /api/validate-yaml {content, repoType}: check a model card's YAML front matter."""
     payload = read_json(request)
     content = payload.get("content", "")
@@ -98,7 +98,7 @@ def validate_yaml(request: HttpRequest) -> JsonResponse:
 
 
 @hf_view(methods=("POST",), scope="write")
-def preupload(request: HttpRequest, namespace: str, name: str, revision: str) -> JsonResponse:
+def preupload(request: HubRequest, namespace: str, name: str, revision: str) -> JsonResponse:
     """POST /api/models/{ns}/{name}/preupload/{rev}: small files go inline ('regular'), large ones through LFS."""
     model = services.find_model(namespace=namespace, name=name, user=request.caller)
     require_owner(request, model)
@@ -123,7 +123,7 @@ def preupload(request: HttpRequest, namespace: str, name: str, revision: str) ->
 
 
 @hf_view(methods=("POST",), scope="write")
-def commit(request: HttpRequest, namespace: str, name: str, revision: str) -> JsonResponse:
+def commit(request: HubRequest, namespace: str, name: str, revision: str) -> JsonResponse:
     """POST /api/models/{ns}/{name}/commit/{rev}: NDJSON header, then file / lfsFile / deletedFile / deletedFolder."""
     model = services.find_model(namespace=namespace, name=name, user=request.caller)
     require_owner(request, model)
@@ -139,7 +139,7 @@ def commit(request: HttpRequest, namespace: str, name: str, revision: str) -> Js
         operations = [_stored(request, op) if isinstance(op, _InlineFile) else op for op in parsed]
         created = services.commit_changes(
             model_id=model.pk,
-            author=request.caller,
+            author=caller_of(request),
             operations=operations,
             message=str(header.get("summary") or ""),
             description=str(header.get("description") or ""),
@@ -165,12 +165,12 @@ class _InlineFile:
     data: bytes
 
 
-def _stored(request: HttpRequest, inline: _InlineFile) -> services.AddFile:
-    blob = services.ingest_upload(user=request.caller, incoming_stream=[inline.data], size=len(inline.data))
+def _stored(request: HubRequest, inline: _InlineFile) -> services.AddFile:
+    blob = services.ingest_upload(user=caller_of(request), incoming_stream=[inline.data], size=len(inline.data))
     return services.AddFile(path=inline.path, blob=blob)
 
 
-def _parse_commit_lines(request: HttpRequest) -> tuple[dict, list[services.Operation]]:
+def _parse_commit_lines(request: HubRequest) -> tuple[dict, list[services.Operation]]:
     """Parse and check every line before anything is stored, so a bad line leaves no trace."""
     header: dict | None = None
     operations: list = []
@@ -206,7 +206,7 @@ def _parse_commit_lines(request: HttpRequest) -> tuple[dict, list[services.Opera
             raise InvalidInput(f"line {number}: {exc.message}", param=f"line {number}") from None
         if path in seen:
             raise InvalidInput(f"line {number}: {path} appears twice in one commit", param=f"line {number}")
-        seen.add(path)
+        seen.add(str(path))  # a string: check_repo_path refused anything else
         operations.append(_operation(request, number, key, value))
     if header is None:
         raise InvalidInput("line 1: the first line must be the commit header", param="line 1")
@@ -226,7 +226,7 @@ def _checked_header(header: dict, number: int) -> dict:
     return header
 
 
-def _operation(request: HttpRequest, number: int, key: str, value: dict):
+def _operation(request: HubRequest, number: int, key: str, value: dict):
     path = value["path"]
     if key == "file":
         if value.get("encoding", "base64") != "base64" or not isinstance(value.get("content"), str):
@@ -240,7 +240,9 @@ def _operation(request: HttpRequest, number: int, key: str, value: dict):
         oid = value.get("oid")
         if value.get("algo", "sha256") != "sha256" or not isinstance(oid, str) or len(oid) != 64:
             raise InvalidInput(f"line {number}: lfsFile needs a sha256 oid", param=f"line {number}")
-        return services.AddFile(path=path, blob=services.blob_for_reference(user=request.caller, sha256=oid.lower()))
+        return services.AddFile(
+            path=path, blob=services.blob_for_reference(user=caller_of(request), sha256=oid.lower())
+        )
     if key == "deletedFile":
         return services.DeleteFile(path=path)
     if key == "deletedFolder":
@@ -249,12 +251,13 @@ def _operation(request: HttpRequest, number: int, key: str, value: dict):
 
 
 @hf_view(methods=("POST", "DELETE"), scope="write")
-def tag(request: HttpRequest, namespace: str, name: str, revision: str) -> JsonResponse:
+def tag(request: HubRequest, namespace: str, name: str, revision: str) -> JsonResponse:
     """POST /api/models/{ns}/{name}/tag/{rev} {tag}: tag a revision. DELETE .../tag/{tag}: remove the tag."""
     model = services.find_model(namespace=namespace, name=name, user=request.caller)
     require_owner(request, model)
     if request.method == "DELETE":
         services.delete_tag(model_id=model.pk, name=revision)
         return JsonResponse({})
-    created = services.create_tag(model_id=model.pk, name=read_json(request).get("tag"), revision=revision)
+    tag = read_json(request).get("tag")
+    created = services.create_tag(model_id=model.pk, name=tag if isinstance(tag, str) else "", revision=revision)
     return JsonResponse({"name": created.name, "ref": f"refs/tags/{created.name}", "targetCommit": created.commit.sha})

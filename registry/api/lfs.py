@@ -5,14 +5,14 @@ the bytes there without credentials, and the server streams them to storage whil
 
 from django.conf import settings
 from django.core import signing
-from django.http import HttpRequest, JsonResponse
+from django.http import JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge
 from accounts.models import User
 from registry import services
-from registry.api.protocol import base_url, error_response, hf_view, read_json, require_owner
+from registry.api.protocol import HubRequest, base_url, caller_of, error_response, hf_view, read_json, require_owner
 from registry.models import Model
 from registry.storage import read_request_body
 
@@ -25,7 +25,7 @@ def _lfs_json(payload: dict, status: int = 200) -> JsonResponse:
 
 
 @hf_view(methods=("POST",), scope="write")
-def batch(request: HttpRequest, namespace: str, name: str) -> JsonResponse:
+def batch(request: HubRequest, namespace: str, name: str) -> JsonResponse:
     """POST /{ns}/{name}.git/info/lfs/objects/batch"""
     model = services.find_model(namespace=namespace, name=name, user=request.caller)
     require_owner(request, model)
@@ -56,12 +56,12 @@ def batch(request: HttpRequest, namespace: str, name: str) -> JsonResponse:
             )
             continue
         try:
-            services.blob_for_reference(user=request.caller, sha256=oid)
+            services.blob_for_reference(user=caller_of(request), sha256=oid)
             answers.append({"oid": oid, "size": size, "authenticated": True})  # already here: nothing to send
             continue
         except InvalidInput:
             pass
-        token = signing.dumps({"u": request.caller.pk, "m": model.pk, "o": oid, "s": size}, salt=_SIGNER_SALT)
+        token = signing.dumps({"u": caller_of(request).pk, "m": model.pk, "o": oid, "s": size}, salt=_SIGNER_SALT)
         href = base_url(request) + reverse("lfs-upload", args=[token])
         answers.append(
             {
@@ -75,7 +75,7 @@ def batch(request: HttpRequest, namespace: str, name: str) -> JsonResponse:
 
 
 @csrf_exempt
-def upload(request: HttpRequest, token: str) -> JsonResponse:
+def upload(request: HubRequest, token: str) -> JsonResponse:
     """PUT /api/lfs/upload/{signed token}: the bytes of one LFS object, streamed to storage and hashed."""
     if request.method != "PUT":
         return JsonResponse({"error": "use PUT"}, status=405)

@@ -5,6 +5,7 @@ Errors are `{"error": "..."}` with the HF `X-Error-Code` header where the protoc
 
 import functools
 import logging
+from typing import cast
 
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
@@ -12,11 +13,19 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts import json_input
 from accounts.authentication import authenticate_request, bearer_token, has_scope
 from accounts.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
+from accounts.models import ApiKey, User
 from registry.exceptions import RepoNotFound
 from registry.models import Model
 
 logger = logging.getLogger(__name__)
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class HubRequest(HttpRequest):
+    """A request that hf_view has authenticated: its caller (None: anonymous) and the key it came with."""
+
+    caller: User | None
+    api_key: ApiKey | None
 
 
 def error_response(exc: DomainError) -> JsonResponse:
@@ -56,8 +65,9 @@ def hf_view(*, methods: tuple[str, ...], scope: str | None = None, login_require
                     raise NotAuthenticated("This endpoint needs an API key: send 'Authorization: Bearer <key>'")
                 if scope and user is not None and not has_scope(api_key, scope):
                     raise PermissionDenied(f"This API key lacks the '{scope}' scope")
-                request.caller, request.api_key = user, api_key
-                return view(request, *args, **kwargs)
+                hub_request = cast(HubRequest, request)
+                hub_request.caller, hub_request.api_key = user, api_key
+                return view(hub_request, *args, **kwargs)
             except DomainError as exc:
                 return error_response(exc)
 
@@ -66,7 +76,14 @@ def hf_view(*, methods: tuple[str, ...], scope: str | None = None, login_require
     return decorate
 
 
-def require_owner(request: HttpRequest, model: Model) -> None:
+def caller_of(request: HubRequest) -> User:
+    """The caller of a view that hf_view lets through only signed in (a write scope or login_required)."""
+    if request.caller is None:
+        raise NotAuthenticated("This endpoint needs an API key: send 'Authorization: Bearer <key>'")
+    return request.caller
+
+
+def require_owner(request: HubRequest, model: Model) -> None:
     """Writes are for the owner. Others who can see the model get 403; a private model they cannot see is 404."""
     if model.owner_id != getattr(request.caller, "pk", None):
         if model.is_private:

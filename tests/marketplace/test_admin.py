@@ -35,7 +35,7 @@ def test_operator_suspends_with_a_reason_then_approves(operator, pending):
 
     operator.post(url, {"review_note": "Card is empty", "decision": "suspend"})
     pending.refresh_from_db()
-    assert (pending.status, pending.review_note) == ("suspended", "Card is empty")
+    assert (pending.status, pending.review_note, pending.reviewed_by.username) == ("suspended", "Card is empty", "root")
 
     operator.post("/admin/marketplace/listing/", {"action": "approve", "_selected_action": [pending.pk]})
     pending.refresh_from_db()

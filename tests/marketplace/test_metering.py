@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from accounts.exceptions import InvalidInput, PermissionDenied, RateLimited, ServiceUnavailable
 from accounts.models import ApiKey
-from marketplace.exceptions import InsufficientQuota
+from marketplace.exceptions import InsufficientQuota, ModelNotFound
 from marketplace.models import (
     Account,
     AccountKind,
@@ -140,11 +140,11 @@ def test_the_owner_may_call_an_unlisted_model(provider, provider_model, make_key
 def test_others_cannot_call_an_unlisted_or_private_model(consumer, provider_model, make_key):
     api_key = key_of(make_key, consumer)
 
-    with pytest.raises(metering.ModelNotFound) as caught:
+    with pytest.raises(ModelNotFound) as caught:
         call(consumer, api_key, provider_model)
     assert (caught.value.status_code, caught.value.code) == (404, "model_not_found")
     registry.set_visibility(model_id=provider_model.pk, is_private=True)
-    with pytest.raises(metering.ModelNotFound):
+    with pytest.raises(ModelNotFound):
         call(consumer, api_key, provider_model)
     assert Reservation.objects.count() == 0
 
@@ -152,7 +152,7 @@ def test_others_cannot_call_an_unlisted_or_private_model(consumer, provider_mode
 def test_a_listing_made_private_after_publishing_is_not_callable(funded_consumer, make_key, listing):
     registry.set_visibility(model_id=listing.model_id, is_private=True)
 
-    with pytest.raises(metering.ModelNotFound):
+    with pytest.raises(ModelNotFound):
         call(funded_consumer, key_of(make_key, funded_consumer), listing.model)
 
 

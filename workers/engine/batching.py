@@ -229,7 +229,7 @@ class BatchEngine:
         self.steps += 1
 
     def _admit(self) -> None:
-        joining = []
+        joining: list[Generation] = []
         while len(self._running) + len(joining) < self.max_batch:
             try:
                 generation = self._waiting.get_nowait()

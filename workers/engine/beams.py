@@ -32,7 +32,7 @@ def beam_search(
         raise ValueError("num_return must be between 1 and num_beams")
 
     class _Stop(StoppingCriteria):
-        def __call__(self, input_ids, scores, **kwargs):
+        def __call__(self, input_ids, scores, **kwargs):  # noqa: ARG002  (a LogitsProcessor's signature)
             return torch.full((input_ids.shape[0],), should_stop(), dtype=torch.bool, device=input_ids.device)
 
     device = next(model.parameters()).device

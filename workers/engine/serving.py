@@ -7,10 +7,14 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
 from workers.engine.batching import BatchEngine
+
+if TYPE_CHECKING:  # annotations only: transformers is imported when a model loads
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 
 def pick_device() -> torch.device:
@@ -35,8 +39,8 @@ class LoadedModel:
     """One model ready to serve: weights on the device, its tokenizer, and the engine that batches its calls."""
 
     key: str
-    model: object
-    tokenizer: object
+    model: "PreTrainedModel"
+    tokenizer: "PreTrainedTokenizerBase"
     engine: BatchEngine
     nbytes: int
 
@@ -51,7 +55,8 @@ def load_model(directory: Path, *, key: str, device: torch.device, dtype: torch.
     BatchEngine)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, use_safetensors=True).to(device).eval()
+    model = AutoModelForCausalLM.from_pretrained(directory, dtype=dtype, use_safetensors=True)
+    model = model.to(device).eval()  # type: ignore[arg-type]  # transformers types .to() on its wrapper only
     tokenizer = AutoTokenizer.from_pretrained(directory)
     nbytes = sum(t.numel() * t.element_size() for t in [*model.parameters(), *model.buffers()])
     engine = BatchEngine(model, max_batch=max_batch, on_step=on_step).start()

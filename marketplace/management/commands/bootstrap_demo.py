@@ -1,6 +1,7 @@
 """Build the demo model `demo/pydoc-gpt`: a tokenizer and a small GPT-2 trained here on Python's own docs,
 published through the same services an upload uses, then validated."""
 
+import functools
 import tempfile
 from pathlib import Path
 
@@ -62,10 +63,13 @@ class Command(BaseCommand):
         gpt = pretrain.build_gpt2(tokenizer, pretrain.GPTShape(n_layer=4, n_head=4, n_embd=128, n_positions=256))
         batch, seq_len = 16, 128
         with tqdm(total=steps, desc="pretraining", unit="step") as bar:
-            result = pretrain.pretrain(
-                gpt, tokenizer, texts, steps=steps, batch_size=batch, seq_len=seq_len,
-                on_step=lambda step, loss: (bar.update(1), bar.set_postfix(loss=f"{loss:.2f}")),
-            )  # fmt: skip
+
+            def on_step(step: int, loss: float) -> None:
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.2f}")
+
+            result = pretrain.pretrain(gpt, tokenizer, texts, steps=steps, batch_size=batch, seq_len=seq_len,
+                                       on_step=on_step)  # fmt: skip
 
         with tempfile.TemporaryDirectory() as folder:
             directory = pretrain.save_checkpoint(gpt, tokenizer, Path(folder))
@@ -80,12 +84,12 @@ class Command(BaseCommand):
                     seconds=result.seconds,
                 )
             )
-            operations = []
+            operations: list[services.Operation] = []
             for path in sorted(directory.iterdir()):
                 with open(path, "rb") as handle:
                     blob = services.ingest_upload(
                         user=owner,
-                        incoming_stream=iter(lambda h=handle: h.read(1 << 20), b""),
+                        incoming_stream=iter(functools.partial(handle.read, 1 << 20), b""),
                         size=path.stat().st_size,
                     )
                 operations.append(services.AddFile(path=path.name, blob=blob))

@@ -51,18 +51,23 @@ infer-worker: setup
 	@./scripts/ensure-services.sh
 	$(BIN)/celery -A workers worker -Q infer -P threads -c $${INFER_CONCURRENCY:-32} --loglevel INFO -n infer@%h
 
+# One fine-tuning job at a time per process (torch uses the machine's cores): run one per GPU or per few cores.
+train-worker: setup
+	@./scripts/ensure-services.sh
+	$(BIN)/celery -A workers worker -Q train -P solo --loglevel INFO -n train@%h
+
 test: setup
 	@./scripts/ensure-services.sh postgres
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	@over=$$(find config accounts registry marketplace serving workers tests bench -name '*.py' -not -path '*/migrations/*' \
+	@over=$$(find config accounts registry marketplace training serving workers tests bench -name '*.py' -not -path '*/migrations/*' \
 	  -exec wc -l {} + | awk '$$2 != "total" && $$1 > 400'); \
 	  [ -z "$$over" ] || { echo "modules over 400 lines (split them by topic):"; echo "$$over"; exit 1; }
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py check
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py makemigrations --check --dry-run
-	@! grep -rn "trust_remote_code=True\|pickle.load\|torch.load(" --include=*.py config accounts registry marketplace serving workers || { echo "forbidden call (see RELIABILITY.md #1)"; exit 1; }
+	@! grep -rn "trust_remote_code=True\|pickle.load\|torch.load(" --include=*.py config accounts registry marketplace training serving workers || { echo "forbidden call (see RELIABILITY.md #1)"; exit 1; }
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: setup

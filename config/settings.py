@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "accounts",
     "registry",
     "marketplace",
+    "training",
     "serving",
     "workers",
 ]
@@ -157,6 +158,17 @@ if CHARGE_PREPARED_STATEMENTS and DATABASES["default"]["ENGINE"].endswith("postg
 if PLATFORM_FEE_PERCENT > 100:
     raise ImproperlyConfigured("PLATFORM_FEE_PERCENT must be between 0 and 100")
 
+# Training (docs/training.md)
+TRAINING_PRICE_PER_1M_TOKENS = env_int("TRAINING_PRICE_PER_1M_TOKENS", 1_000_000, minimum=0)  # micro-credits
+MAX_TRAINING_FILE_BYTES = env_int("MAX_TRAINING_FILE_BYTES", 64 * 1024 * 1024, minimum=1)
+MIN_FINE_TUNE_EXAMPLES = env_int("MIN_FINE_TUNE_EXAMPLES", 10, minimum=1)
+MAX_JOB_TOKENS = env_int("MAX_JOB_TOKENS", 50_000_000, minimum=1)  # dataset tokens x epochs
+MAX_JOB_SECONDS = env_int("MAX_JOB_SECONDS", 6 * 3600, minimum=1)
+MAX_JOB_ATTEMPTS = env_int("MAX_JOB_ATTEMPTS", 3, minimum=1)
+MAX_ACTIVE_JOBS_PER_USER = env_int("MAX_ACTIVE_JOBS_PER_USER", 2, minimum=1)
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=2)
+TRAIN_WORKER_CONCURRENCY = env_int("TRAIN_WORKER_CONCURRENCY", 1, minimum=1)  # train workers sharing this machine
+
 # Inference workers
 INFER_CACHE_MB = env_int("INFER_CACHE_MB", 4096, minimum=1)  # loaded models per worker process, LRU beyond this
 INFER_MAX_BATCH = env_int("INFER_MAX_BATCH", 32, minimum=1)  # sequences decoded together per model
@@ -182,7 +194,11 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"registry.tasks.*": {"queue": "validate"}, "workers.tasks.generate": {"queue": "infer"}}
+CELERY_TASK_ROUTES = {
+    "registry.tasks.*": {"queue": "validate"},
+    "workers.tasks.generate": {"queue": "infer"},
+    "workers.tasks.train": {"queue": "train"},
+}
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
     "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
@@ -196,6 +212,8 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-validations": {"task": "registry.tasks.requeue_stuck_validations", "schedule": 60.0},
     "void-stale-reservations": {"task": "marketplace.tasks.void_stale_reservations", "schedule": 60.0},
+    # the train workers look for jobs: queued ones whose message was lost, and leases that expired (the reaper)
+    "look-for-training-work": {"task": "workers.tasks.train", "schedule": 30.0},
 }
 
 REST_FRAMEWORK = {

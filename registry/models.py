@@ -89,6 +89,9 @@ class Commit(models.Model):
     message = models.CharField(max_length=500)
     description = models.TextField(blank=True)
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="commits")
+    lineage = models.JSONField(
+        default=dict, blank=True, help_text="Where a trained commit came from: parent sha, data sha256, job, metrics"
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     validation_status = models.CharField(

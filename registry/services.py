@@ -158,6 +158,7 @@ def commit_changes(
     description: str = "",
     branch: str = DEFAULT_BRANCH,
     parent_sha: str | None = None,
+    lineage: dict | None = None,
 ) -> Commit:
     """Make a new commit on a branch from the branch head plus `operations`, and enqueue its validation.
 
@@ -182,6 +183,7 @@ def commit_changes(
             message=message,
             description=description,
             author=author,
+            lineage=lineage or {},
         )
         FileEntry.objects.bulk_create(
             FileEntry(commit=commit, path=path, blob_id=blob_id) for path, blob_id in tree.items()

@@ -9,6 +9,7 @@ A route that this file does not list fails the test, so a new route cannot be fo
 
 import dataclasses
 import json
+import re
 
 import pytest
 from django.test import Client
@@ -21,6 +22,8 @@ from marketplace.services import listings
 from registry import services as registry
 from registry import uploads
 from registry.models import Blob, Commit, FileEntry, Model, Ref, UploadSession
+from training import files as training_files
+from training.models import FineTuningJob, JobCheckpoint, JobEvent, TrainingFile
 
 pytestmark = pytest.mark.django_db
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE")
@@ -83,6 +86,12 @@ PRIVATE = {
     "model-edit-card": Row("/{repo}/edit"),
     "listing-edit": Row("/{repo}/listing"),
     "listing-publish": Row("/{repo}/listing/publish"),
+    "v1-file": Row("/v1/files/{file}", "read"),
+    "v1-file-content": Row("/v1/files/{file}/content", "read"),
+    "v1-fine-tuning-job": Row("/v1/fine_tuning/jobs/{job}", "read"),
+    "v1-fine-tuning-job-action": Row("/v1/fine_tuning/jobs/{job}/cancel", "finetune", "{}"),
+    "v1-fine-tuning-job-events": Row("/v1/fine_tuning/jobs/{job}/events", "read"),
+    "v1-fine-tuning-job-checkpoints": Row("/v1/fine_tuning/jobs/{job}/checkpoints", "read"),
     "revoke-key": Row("/settings/keys/{key}/revoke"),
     "key-limits": Row("/settings/keys/{key}/limits"),
 }
@@ -109,6 +118,8 @@ NOT_PRIVATE = {
     "hf-validate-yaml": "validates the body it is sent",
     "hf-model-list": "lists what the caller may see (tests/registry/test_hf_clients.py)",
     "v1-models": "lists what the caller may call (tests/marketplace/test_openai_api.py)",
+    "v1-files": "lists and uploads the caller's own files (tests/training/test_api.py)",
+    "v1-fine-tuning-jobs": "lists and creates the caller's own jobs (tests/training/test_api.py)",
     "schema": "the OpenAPI document",
     "api-docs": "the OpenAPI document's page",
 }
@@ -142,16 +153,21 @@ def world(provider, outsider):
     listings.save_listing(model=model, by=provider, title="Secret", license="mit")
     upload = uploads.start_upload(user=provider, model=model, path="b.txt", size=3)
     key, owner_secret = accounts.create_api_key(user=provider, name="full", scopes=["read", "write", "infer"])
+    data = training_files.create_file(user=provider, filename="d.jsonl", purpose="fine-tune",
+                                      data=b'{"text": "a"}\n' * 10)  # fmt: skip
+    job = FineTuningJob.objects.create(owner=provider, base_model=model, base_commit=commit, base_label="x",
+                                       training_file=data, seed=1, estimated_tokens=10,
+                                       method={"type": "supervised", "supervised": {"hyperparameters": {}}})  # fmt: skip
     registry.create_model(owner=outsider, name="mine")
     _, other_secret = accounts.create_api_key(user=outsider, name="other", scopes=["read", "write", "infer"])
     return {"sha": commit.sha, "upload": upload.pk, "key": key.pk, "owner_secret": owner_secret,
-            "other_secret": other_secret}  # fmt: skip
+            "other_secret": other_secret, "file": data.public_id, "job": job.public_id}  # fmt: skip
 
 
 def snapshot() -> list:
     """Everything a request could change, column for column (a key's last use is not a change to it)."""
     tables = [Model, Commit, FileEntry, Ref, Blob, UploadSession, Listing, PriceCard, Account, LedgerEntry,
-              Reservation, UsageRecord]  # fmt: skip
+              Reservation, UsageRecord, TrainingFile, FineTuningJob, JobEvent, JobCheckpoint]  # fmt: skip
     rows = [list(table.objects.order_by("pk").values_list()) for table in tables]
     rows.append(list(ApiKey.objects.order_by("pk").values_list("pk", "name", "scopes", "revoked_at", "expires_at")))
     return rows
@@ -159,7 +175,9 @@ def snapshot() -> list:
 
 def address(row: Row, world: dict, *, missing: bool) -> tuple[str, str | None]:
     values = {"repo": MISSING if missing else SECRET, "sha": world["sha"], "upload": 999_999 if missing else world[
-        "upload"], "key": 999_999 if missing else world["key"]}  # fmt: skip
+        "upload"], "key": 999_999 if missing else world["key"],
+        "file": "file-000000000000000000000000" if missing else world["file"],
+        "job": "ftjob-000000000000000000000000" if missing else world["job"]}  # fmt: skip
     values["repo_body"] = repo_body(values["repo"])
     return fill(row.url, values), fill(row.body, values) if row.body else None
 
@@ -180,6 +198,7 @@ def ask(client: Client, method: str, url: str, body: str | None, content_type: s
 def normalized(response) -> tuple[int, str]:
     content = b"".join(response.streaming_content) if response.streaming else response.content
     text = content.decode(errors="replace").replace(SECRET, "<repo>").replace(MISSING, "<repo>")
+    text = re.sub(r"\b(file|ftjob)-[0-9a-f]{24}\b", r"\1-<id>", text)
     return response.status_code, text.replace("secret", "<name>").replace("nothing", "<name>")
 
 

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from workers import inference
+from workers import inference, training
 
 
 # acks_late=False: a call whose worker died is answered by the gateway (worker_lost), never run twice.
@@ -11,6 +11,13 @@ from workers import inference
 def ping() -> str:
     """Nothing: a Celery round trip through the broker and the result backend (bench/serve.py's yardstick)."""
     return "pong"
+
+
+@shared_task(acks_late=False, ignore_result=True)
+def train() -> int:
+    """Look for training work and run every job that can be claimed. The message is only a nudge (the jobs are
+    rows), so it is acknowledged at once: a worker that dies mid-job leaves a lease that expires, not a message."""
+    return training.run_jobs()
 
 
 @shared_task(acks_late=False, ignore_result=True)

@@ -45,6 +45,8 @@ CROSS_FIELD_RULES = {
     "POST /api/uploads/commit": {"uploads"},  # sessions that finished
     "POST /v1/completions": {"prompt", "model", "n"},  # fits the model's context; a servable revision; n <= beams
     "POST /v1/chat/completions": {"messages", "model", "n"},
+    "POST /v1/files": {"file"},  # a dataset whose every line is an example (checked whole at upload)
+    "POST /v1/fine_tuning/jobs": {"model", "training_file", "validation_file", "suffix", "metadata"},  # theirs, etc.
 }
 # Operations whose every input the schema leaves open (any string, any bytes): no request breaks their schema,
 # so there is nothing to generate in negative mode.
@@ -110,9 +112,12 @@ def test_the_api_keeps_its_schema(label, mode, identities):
 def test_the_schema_documents_every_json_route():
     """The JSON routes of the URL resolver (tests/test_access_matrix.py lists every route), each in the schema with
     its methods. A route added to the API must be added here and to the schema."""
-    assert len(OPERATIONS) == 34
+    assert len(OPERATIONS) == 45
     paths = {label.split(" ", 1)[1] for label in OPERATIONS}
     assert {"/v1/models", "/v1/models/{model_id}", "/v1/completions", "/v1/chat/completions"} <= paths
     assert {"/api/models/{namespace}/{name}/commit/{revision}", "/{namespace}/{name}/resolve/{revision}/{path}",
             "/{namespace}/{name}.git/info/lfs/objects/batch", "/api/lfs/upload/{token}"} <= paths  # fmt: skip
     assert {"/api/keys", "/api/keys/{key_id}", "/api/v1/credits", "/api/v1/usage", "/api/uploads"} <= paths
+    assert {"/v1/files", "/v1/files/{file_id}", "/v1/files/{file_id}/content", "/v1/fine_tuning/jobs",
+            "/v1/fine_tuning/jobs/{job_id}", "/v1/fine_tuning/jobs/{job_id}/{action}",
+            "/v1/fine_tuning/jobs/{job_id}/events", "/v1/fine_tuning/jobs/{job_id}/checkpoints"} <= paths  # fmt: skip

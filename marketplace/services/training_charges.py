@@ -1,0 +1,76 @@
+"""Charging a training job: hold its estimate on the wallet when it is created, charge the tokens it really
+trained when it ends (a part on cancel or failure) and release the rest. The price is the store's,
+TRAINING_PRICE_PER_1M_TOKENS, and goes to the platform. The hold is a Reservation keyed by the job's id, so the
+ledger audit counts it like a call's hold."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from accounts.exceptions import Conflict
+from accounts.models import User
+from marketplace.exceptions import InsufficientQuota
+from marketplace.models import AccountKind, TransactionKind
+from marketplace.money import format_credits, token_cost
+from marketplace.services import charge_sql
+from marketplace.services.ledger import accounts_for, post_transaction, posted_transaction
+from registry.models import Commit, Model
+
+
+def training_cost(tokens: int) -> int:
+    """Micro-credits for training `tokens` tokens (rounded up, like a call's cost)."""
+    price = settings.TRAINING_PRICE_PER_1M_TOKENS
+    return token_cost(prompt_tokens=tokens, completion_tokens=0, prompt_price=price, completion_price=0)
+
+
+def hold_training(*, user: User, job_id: str, tokens: int, model: Model, commit: Commit) -> int:
+    """Hold the cost of `tokens` for the job, or raise InsufficientQuota with nothing held. Returns the amount.
+    Must run inside the transaction that creates the job, so neither exists without the other."""
+    amount = training_cost(tokens)
+    if amount == 0:
+        return 0
+    now = timezone.now()
+    if not charge_sql.hold_credits(user_id=user.pk, amount=amount):
+        raise InsufficientQuota(
+            f"You exceeded your current quota: this job may cost up to {format_credits(amount)} credits "
+            f"({tokens} tokens to train) and your wallet does not hold that much. Top up your credits."
+        )
+    values = {
+        "request_id": job_id, "user_id": user.pk, "api_key_id": None, "model_id": model.pk,
+        "model_label": model.repo_id, "commit_sha": commit.sha, "price_card_id": None, "payee_id": None,
+        "prompt_price": settings.TRAINING_PRICE_PER_1M_TOKENS, "completion_price": 0,
+        "reserved_tokens": min(tokens, 2**31 - 1), "max_cost": amount, "spend_key": "", "created_at": now,
+        "expires_at": now + dt.timedelta(seconds=settings.MAX_JOB_SECONDS * settings.MAX_JOB_ATTEMPTS + 3600),
+    }  # fmt: skip
+    try:
+        charge_sql.insert_reservation(values)
+    except IntegrityError:
+        raise Conflict(f"{job_id} already holds credits") from None
+    return amount
+
+
+def settle_training(*, job_id: str, user_id: int, tokens: int) -> int:
+    """Charge the tokens trained (at most what was held) and release the hold. Idempotent: a second call for the
+    same job charges nothing. Returns the amount charged."""
+    key = f"train:{job_id}"
+    with transaction.atomic():
+        claimed = charge_sql.take_reservation(request_id=job_id)
+        if claimed is None:
+            done = posted_transaction(key)
+            return -sum(entry.amount for entry in done.entries.filter(amount__lt=0)) if done is not None else 0
+        cost = min(claimed.max_cost, training_cost(tokens))
+        if cost == 0:  # nothing trained: no transaction, only the hold given back
+            charge_sql.release_hold(user_id=user_id, amount=claimed.max_cost)
+            return 0
+        accounts = accounts_for([(user_id, AccountKind.WALLET), (None, AccountKind.PLATFORM_FEES)])
+        wallet = accounts[(user_id, AccountKind.WALLET)]
+        post_transaction(
+            kind=TransactionKind.CHARGE,
+            entries=[(wallet, -cost), (accounts[(None, AccountKind.PLATFORM_FEES)], cost)],
+            idempotency_key=key,
+            memo=f"training {job_id}: {tokens} tokens",
+            release_holds={wallet.pk: claimed.max_cost},
+        )
+    return cost

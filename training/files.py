@@ -1,0 +1,73 @@
+"""Training files (/v1/files): upload, list, read, delete. A file is checked whole at upload; a bad one is
+refused with its first problems named by line, and nothing is stored. Only its owner ever sees it."""
+
+from django.conf import settings
+from django.db.models import ProtectedError
+
+from accounts.exceptions import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from accounts.models import User
+from registry import services as registry
+from registry.storage import open_blob
+from training.models import FilePurpose, TrainingFile
+from workers.engine import datasets
+
+MAX_FILENAME = 255
+
+
+def create_file(*, user: User, filename: str, purpose: str, data: bytes) -> TrainingFile:
+    if purpose not in FilePurpose.values:
+        raise InvalidInput(f"purpose must be one of {', '.join(FilePurpose.values)}, got {purpose!r}", param="purpose")
+    if len(data) > settings.MAX_TRAINING_FILE_BYTES:
+        raise PayloadTooLarge(
+            f"the file has {len(data)} bytes, over the limit of {settings.MAX_TRAINING_FILE_BYTES}", param="file"
+        )
+    filename = (filename or "").replace("\x00", "").strip()[:MAX_FILENAME] or "upload.jsonl"
+    parsed = datasets.parse(data)
+    if parsed.errors:
+        shown = "; ".join(parsed.errors)
+        raise InvalidInput(f"the training file is not valid: {shown}", param="file")
+    blob = registry.ingest_upload(user=user, incoming_stream=[data], size=len(data))
+    return TrainingFile.objects.create(
+        owner=user, filename=filename, purpose=purpose, blob=blob, format=parsed.format, examples=len(parsed.records)
+    )
+
+
+def get_file(*, user: User, file_id: str) -> TrainingFile:
+    """The caller's file, or NotFound (another user's file does not exist for them)."""
+    found = TrainingFile.objects.filter(owner=user, public_id=file_id).select_related("blob").first()
+    if found is None:
+        raise NotFound(f"No such File object: {file_id}", param="file_id")
+    return found
+
+
+def list_files(*, user: User, purpose: str | None, after: str | None, limit: int, order: str) -> list[TrainingFile]:
+    files = TrainingFile.objects.filter(owner=user).select_related("blob")
+    if purpose:
+        files = files.filter(purpose=purpose)
+    files = files.order_by("created_at", "id") if order == "asc" else files.order_by("-created_at", "-id")
+    if after:
+        cursor = get_file(user=user, file_id=after)
+        newer = order == "asc"
+        files = files.filter(id__gt=cursor.pk) if newer else files.filter(id__lt=cursor.pk)
+    return list(files[:limit])
+
+
+def read_file(*, user: User, file_id: str) -> bytes:
+    training_file = get_file(user=user, file_id=file_id)
+    with open_blob(training_file.blob) as handle:
+        return handle.read()
+
+
+def read_records(training_file: TrainingFile) -> list[dict]:
+    """The file's examples, as the engine trains on them (the file was checked at upload)."""
+    with open_blob(training_file.blob) as handle:
+        return datasets.parse(handle.read()).records
+
+
+def delete_file(*, user: User, file_id: str) -> str:
+    training_file = get_file(user=user, file_id=file_id)
+    try:
+        training_file.delete()
+    except ProtectedError:
+        raise Conflict(f"{file_id} is used by a fine-tuning job and cannot be deleted", param="file_id") from None
+    return file_id

@@ -1,0 +1,110 @@
+"""The train worker's side of a job: claim it with a lease (a conditional update), renew the lease with a
+heartbeat, record metrics and checkpoints, and finish it (settling what it trained). A job whose lease expired is
+claimed again by any worker (the reaper is beat's `look-for-training-work`); past MAX_JOB_ATTEMPTS it fails with
+`worker_lost`."""
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from accounts.models import User
+from marketplace.services import training_charges
+from registry import services as registry
+from registry.models import Commit, Model
+from training.jobs import add_event
+from training.models import EventLevel, FineTuningJob, JobCheckpoint, JobStatus
+
+
+def claim_job(*, worker: str) -> FineTuningJob | None:
+    """Take the oldest job a worker may run now: queued, or running with an expired lease. Users at
+    MAX_ACTIVE_JOBS_PER_USER running jobs wait. None when there is nothing to do."""
+    now = timezone.now()
+    busy = (
+        FineTuningJob.objects.filter(status=JobStatus.RUNNING, lease_expires_at__gte=now)
+        .values("owner_id")
+        .annotate(running=Count("id"))
+        .filter(running__gte=settings.MAX_ACTIVE_JOBS_PER_USER)
+        .values("owner_id")
+    )
+    for job in FineTuningJob.objects.claimable(now=now).exclude(owner_id__in=busy).order_by("created_at")[:20]:
+        claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+        claimed = FineTuningJob.objects.filter(claimable, pk=job.pk).update(
+            status=JobStatus.RUNNING, lease_owner=worker, attempts=job.attempts + 1, started_at=job.started_at or now,
+            lease_expires_at=now + dt.timedelta(seconds=settings.JOB_LEASE_SECONDS),
+        )  # fmt: skip
+        if claimed != 1:
+            continue  # another worker took it first
+        job.refresh_from_db()
+        if job.attempts > settings.MAX_JOB_ATTEMPTS:
+            finish_job(job, status=JobStatus.FAILED, error={
+                "code": "worker_lost", "param": None,
+                "message": f"the job's worker stopped {job.attempts - 1} times; it was given up",
+            })  # fmt: skip
+            continue
+        add_event(job, f"Fine-tuning started (attempt {job.attempts})" if job.attempts > 1 else "Fine-tuning started")
+        return job
+    return None
+
+
+def renew_lease(*, job: FineTuningJob, worker: str) -> str | None:
+    """Extend this worker's lease. Returns why the job should stop: "cancel", "pause", "lost" (another worker
+    holds it now) or None to go on."""
+    now = timezone.now()
+    renewed = FineTuningJob.objects.filter(pk=job.pk, lease_owner=worker, status=JobStatus.RUNNING).update(
+        lease_expires_at=now + dt.timedelta(seconds=settings.JOB_LEASE_SECONDS)
+    )
+    row = FineTuningJob.objects.filter(pk=job.pk).values("status", "cancel_requested").first()
+    if row is None or row["cancel_requested"]:
+        return "cancel"
+    if row["status"] == JobStatus.PAUSED:
+        return "pause"
+    if job.started_at and (now - job.started_at).total_seconds() > settings.MAX_JOB_SECONDS:
+        return "timeout"
+    return None if renewed == 1 else "lost"
+
+
+def record_metrics(job: FineTuningJob, metrics: dict) -> None:
+    FineTuningJob.objects.filter(pk=job.pk).update(step=metrics["step"], total_steps=metrics["total_steps"],
+                                                   trained_tokens=metrics["tokens"])  # fmt: skip
+    add_event(job, f"Step {metrics['step']}/{metrics['total_steps']}: training loss={metrics['train_loss']:.4f}",
+              data=metrics)  # fmt: skip
+
+
+def result_model(job: FineTuningJob) -> Model:
+    """The job's private result model `owner/<base-name>-ft-<suffix or job id>`, made on its first checkpoint."""
+    if job.result_model_id:
+        return Model.objects.get(pk=job.result_model_id)
+    name = f"{job.base_model.name}-ft-{job.suffix or job.public_id.removeprefix('ftjob-')[:12]}"
+    with transaction.atomic():
+        model = registry.create_model(owner=job.owner, name=name[:96].rstrip("-_."), is_private=True)
+        job.result_model = model
+        job.fine_tuned_model = model.repo_id
+        job.save(update_fields=["result_model", "fine_tuned_model"])
+    return model
+
+
+def record_checkpoint(job: FineTuningJob, *, commit: Commit, metrics: dict) -> JobCheckpoint:
+    registry.create_tag(model_id=commit.model_id, name=f"ckpt-step-{metrics['step']}", revision=commit.sha)
+    checkpoint, _ = JobCheckpoint.objects.update_or_create(
+        job=job, step_number=metrics["step"], defaults={"metrics": metrics, "commit": commit}
+    )
+    add_event(job, f"Checkpoint at step {metrics['step']} (epoch {metrics['epoch']}): {commit.sha[:12]}")
+    return checkpoint
+
+
+def finish_job(job: FineTuningJob, *, status: str, error: dict | None = None, tokens: int | None = None) -> None:
+    """End the job and settle: the tokens trained are charged, the rest of the hold is released."""
+    trained = job.trained_tokens if tokens is None else tokens
+    FineTuningJob.objects.filter(pk=job.pk).update(status=status, error=error, finished_at=timezone.now(),
+                                                   trained_tokens=trained, lease_expires_at=None)  # fmt: skip
+    charged = training_charges.settle_training(job_id=job.public_id, user_id=job.owner_id, tokens=trained)
+    level = EventLevel.ERROR if status == JobStatus.FAILED else EventLevel.INFO
+    detail = f": {error['message']}" if error else ""
+    add_event(job, f"Job {status}{detail} ({trained} tokens trained, {charged} micro-credits charged)", level=level)
+
+
+def owner_of(job: FineTuningJob) -> User:
+    return User.objects.get(pk=job.owner_id)

@@ -1,0 +1,90 @@
+"""The `method` of a fine-tuning job, as the OpenAI API takes it, checked and resolved to numbers.
+
+    {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs", "batch_size", "learning_rate_multiplier"},
+                                          "lora": {"r", "alpha", "dropout", "target_modules"}}}   (lora: ours)
+
+The deprecated top-level `hyperparameters` is read when `method` is absent. "auto" resolves by these rules:
+    n_epochs                   3, or more for a small file: ceil(100 / examples), at most 10
+    batch_size                 examples // 100, between 1 and 16
+    learning_rate_multiplier   1 (the base rate is 1e-4 for full fine-tuning, 1e-3 for LoRA)
+"""
+
+import math
+
+from accounts.exceptions import InvalidInput
+
+LIMITS = {"n_epochs": (1, 50), "batch_size": (1, 256), "learning_rate_multiplier": (1e-4, 100.0)}
+LORA_LIMITS = {"r": (1, 256), "alpha": (1, 4096)}
+
+
+def resolve(*, method: dict | None, hyperparameters: dict | None, examples: int) -> dict:
+    """The method with every hyperparameter a number, or InvalidInput naming the field."""
+    if method is None:
+        method = {"type": "supervised", "supervised": {"hyperparameters": hyperparameters or {}}}
+    if not isinstance(method, dict):
+        raise InvalidInput("method must be an object", param="method")
+    if method.get("type") != "supervised":
+        raise InvalidInput(
+            f"method.type {method.get('type')!r} is not supported here: use 'supervised'", param="method.type"
+        )
+    supervised = method.get("supervised") or {}
+    if not isinstance(supervised, dict):
+        raise InvalidInput("method.supervised must be an object", param="method.supervised")
+    given = supervised.get("hyperparameters") or hyperparameters or {}
+    if not isinstance(given, dict):
+        raise InvalidInput("hyperparameters must be an object", param="method.supervised.hyperparameters")
+    unknown = set(given) - set(LIMITS)
+    if unknown:
+        name = sorted(unknown)[0]
+        raise InvalidInput(f"unknown hyperparameter {name!r}", param=f"method.supervised.hyperparameters.{name}")
+    auto = {
+        "n_epochs": min(10, max(3, math.ceil(100 / max(examples, 1)))),
+        "batch_size": min(16, max(1, examples // 100)),
+        "learning_rate_multiplier": 1.0,
+    }
+    resolved = {name: _number(name, given.get(name, "auto"), auto[name]) for name in LIMITS}
+    result: dict = {"type": "supervised", "supervised": {"hyperparameters": resolved}}
+    if supervised.get("lora") is not None:
+        result["supervised"]["lora"] = _lora(supervised["lora"])
+    return result
+
+
+def _number(name: str, value, auto):
+    param = f"method.supervised.hyperparameters.{name}"
+    if value == "auto":
+        return auto
+    low, high = LIMITS[name]
+    integral = name != "learning_rate_multiplier"
+    if isinstance(value, bool) or not isinstance(value, int | float) or (integral and not float(value).is_integer()):
+        raise InvalidInput(f"{name} must be {'an integer' if integral else 'a number'} or 'auto'", param=param)
+    if not math.isfinite(value) or not low <= value <= high:
+        raise InvalidInput(f"{name} must be between {low} and {high}, got {value}", param=param)
+    return int(value) if integral else float(value)
+
+
+def _lora(lora) -> dict:
+    param = "method.supervised.lora"
+    if not isinstance(lora, dict):
+        raise InvalidInput("lora must be an object", param=param)
+    unknown = set(lora) - {"r", "alpha", "dropout", "target_modules"}
+    if unknown:
+        raise InvalidInput(f"unknown lora field {sorted(unknown)[0]!r}", param=param)
+    resolved: dict = {}
+    for name, (low, high) in LORA_LIMITS.items():
+        value = lora.get(name, 8 if name == "r" else 16)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise InvalidInput(f"lora.{name} must be an integer between {low} and {high}", param=f"{param}.{name}")
+        resolved[name] = value
+    dropout = lora.get("dropout", 0.0)
+    if isinstance(dropout, bool) or not isinstance(dropout, int | float) or not 0 <= dropout < 1:
+        raise InvalidInput("lora.dropout must be a number in [0, 1)", param=f"{param}.dropout")
+    resolved["dropout"] = float(dropout)
+    modules = lora.get("target_modules")
+    if modules is not None and (
+        not isinstance(modules, list) or not modules or not all(isinstance(m, str) and m for m in modules)
+    ):
+        raise InvalidInput(
+            "lora.target_modules must be a non-empty list of module names", param=f"{param}.target_modules"
+        )
+    resolved["target_modules"] = modules
+    return resolved

@@ -1,0 +1,221 @@
+"""Supervised fine-tuning of a causal LM on dataset records (workers/engine/datasets.py), full or with LoRA
+adapters (peft) merged back into full weights at every checkpoint, so every stock client loads the result.
+Plain torch: no Django. The train worker (workers/training.py) calls `finetune` and turns its checkpoints into
+commits.
+
+Loss is taken only on the tokens a record trains: a completion, an assistant message of weight 1, or the whole
+`text`. The same seed and data give the same weights on CPU."""
+
+import copy
+import dataclasses
+import math
+import random
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+IGNORE = -100
+BASE_LEARNING_RATE = 1e-4  # full fine-tuning; × learning_rate_multiplier
+LORA_LEARNING_RATE = 1e-3  # LoRA adapters learn faster; × learning_rate_multiplier
+METRICS_EVERY = 10
+
+
+@dataclasses.dataclass(frozen=True)
+class Hyperparameters:
+    n_epochs: int
+    batch_size: int
+    learning_rate_multiplier: float
+    seed: int
+    lora: dict | None = None  # {"r", "alpha", "dropout", "target_modules"}
+    max_length: int = 1024
+
+
+@dataclasses.dataclass(frozen=True)
+class Metrics:
+    step: int
+    total_steps: int
+    epoch: int
+    train_loss: float
+    valid_loss: float | None
+    train_mean_token_accuracy: float
+    tokens: int  # trained so far (the tokens of every example seen, prompt included)
+    tokens_per_second: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+class Stopped(Exception):
+    """Training stopped early because `should_stop` asked (`reason`: "cancel" or "pause")."""
+
+    def __init__(self, reason: str, metrics: Metrics | None):
+        super().__init__(reason)
+        self.reason, self.metrics = reason, metrics
+
+
+def encode(tokenizer, record: dict, *, max_length: int) -> tuple[list[int], list[int]]:
+    """Token ids and labels (IGNORE where no loss is taken) of one record, cut to `max_length`."""
+    eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    if "text" in record:
+        ids = tokenizer(record["text"])["input_ids"] + eos
+        labels = list(ids)
+    elif "prompt" in record:
+        prompt = tokenizer(record["prompt"])["input_ids"]
+        completion = tokenizer(record["completion"])["input_ids"] + eos
+        ids, labels = prompt + completion, [IGNORE] * len(prompt) + completion
+    else:
+        ids, labels = _encode_messages(tokenizer, record["messages"], eos)
+    return ids[:max_length], labels[:max_length]
+
+
+def _encode_messages(tokenizer, messages: list[dict], eos: list[int]) -> tuple[list[int], list[int]]:
+    """With the tokenizer's chat template when it has one, else the store's default ("role: content" lines, as
+    the gateway renders a chat for such a model). An assistant message is trained unless its weight is 0."""
+    ids: list[int] = []
+    labels: list[int] = []
+    if getattr(tokenizer, "chat_template", None):
+        rendered = ""
+        for index, message in enumerate(messages):
+            plain = [{"role": m["role"], "content": m["content"]} for m in messages[: index + 1]]
+            text = tokenizer.apply_chat_template(plain, tokenize=False)
+            piece = tokenizer(text[len(rendered) :], add_special_tokens=False)["input_ids"]
+            rendered = text
+            ids += piece
+            labels += piece if message["role"] == "assistant" and message["weight"] else [IGNORE] * len(piece)
+        return ids, labels
+    for message in messages:
+        head = tokenizer(f"{message['role']}: ", add_special_tokens=False)["input_ids"]
+        body = tokenizer(f"{message['content']}\n", add_special_tokens=False)["input_ids"]
+        trained = message["role"] == "assistant" and message["weight"]
+        ids += head + body
+        labels += [IGNORE] * len(head) + (body if trained else [IGNORE] * len(body))
+    return ids + eos, labels + eos
+
+
+def count_tokens(tokenizer, records: list[dict], *, max_length: int = 1024) -> int:
+    return sum(len(encode(tokenizer, record, max_length=max_length)[0]) for record in records)
+
+
+def total_steps(examples: int, hyper: Hyperparameters) -> int:
+    return math.ceil(examples / hyper.batch_size) * hyper.n_epochs
+
+
+def finetune(
+    model,
+    tokenizer,
+    records: list[dict],
+    hyper: Hyperparameters,
+    *,
+    valid_records: list[dict] | None = None,
+    on_metrics: Callable[[Metrics], None] | None = None,
+    on_checkpoint: Callable[[Metrics, Callable[[Path], Path]], None] | None = None,
+    should_stop: Callable[[], str | None] | None = None,
+) -> Metrics:
+    """Train `model` in place for `hyper.n_epochs` and return the last metrics. At the end of each epoch,
+    `on_checkpoint(metrics, save)` may call `save(directory)` to write full (merged) weights and the tokenizer
+    there. Raises Stopped when `should_stop()` answers "cancel" or "pause" (checked before every step)."""
+    import torch
+
+    random.seed(hyper.seed)
+    torch.manual_seed(hyper.seed)
+    order = random.Random(hyper.seed)
+    encoded = [encode(tokenizer, record, max_length=hyper.max_length) for record in records]
+    valid = [encode(tokenizer, record, max_length=hyper.max_length) for record in valid_records or []]
+    trained = _with_lora(model, hyper.lora) if hyper.lora else model
+    rate = (LORA_LEARNING_RATE if hyper.lora else BASE_LEARNING_RATE) * hyper.learning_rate_multiplier
+    optimizer = torch.optim.AdamW([p for p in trained.parameters() if p.requires_grad], lr=rate, weight_decay=0.0)
+    steps = total_steps(len(encoded), hyper)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
+    step, tokens, started, metrics = 0, 0, time.perf_counter(), None
+    losses: list[float] = []
+    hits = seen = 0
+    for epoch in range(1, hyper.n_epochs + 1):
+        indices = list(range(len(encoded)))
+        order.shuffle(indices)
+        trained.train()
+        for start in range(0, len(indices), hyper.batch_size):
+            reason = should_stop() if should_stop else None
+            if reason:
+                raise Stopped(reason, metrics)
+            batch = [encoded[i] for i in indices[start : start + hyper.batch_size]]
+            ids, mask, labels = _pad(batch, pad)
+            output = trained(input_ids=ids, attention_mask=mask, labels=labels)
+            optimizer.zero_grad(set_to_none=True)
+            output.loss.backward()
+            torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
+            optimizer.step()
+            step += 1
+            tokens += int(mask.sum())
+            losses.append(float(output.loss))
+            batch_hits, batch_seen = _token_accuracy(output.logits.detach(), labels)
+            hits, seen = hits + batch_hits, seen + batch_seen
+            end_of_epoch = start + hyper.batch_size >= len(indices)
+            if step % METRICS_EVERY == 0 or end_of_epoch:
+                valid_loss = _valid_loss(trained, valid, pad) if end_of_epoch and valid else None
+                elapsed = max(time.perf_counter() - started, 1e-9)
+                metrics = Metrics(step=step, total_steps=steps, epoch=epoch, train_loss=sum(losses) / len(losses),
+                                  valid_loss=valid_loss, train_mean_token_accuracy=hits / max(seen, 1),
+                                  tokens=tokens, tokens_per_second=tokens / elapsed)  # fmt: skip
+                losses, hits, seen = [], 0, 0
+                if on_metrics:
+                    on_metrics(metrics)
+        assert metrics is not None  # an epoch has at least one step
+        if on_checkpoint:
+            on_checkpoint(metrics, lambda directory: _save(trained, tokenizer, directory, lora=bool(hyper.lora)))
+    assert metrics is not None
+    return metrics
+
+
+def _with_lora(model, lora: dict):
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(
+        r=int(lora.get("r", 8)), lora_alpha=int(lora.get("alpha", 16)), lora_dropout=float(lora.get("dropout", 0.0)),
+        target_modules=lora.get("target_modules") or None, task_type="CAUSAL_LM",
+    )  # fmt: skip
+    return get_peft_model(model, config)
+
+
+def _save(trained, tokenizer, directory: Path, *, lora: bool) -> Path:
+    """Full weights in safetensors (LoRA merged into a copy, so training can go on) and the tokenizer."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model = copy.deepcopy(trained).merge_and_unload() if lora else trained
+    model.save_pretrained(directory, safe_serialization=True)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def _pad(batch: list[tuple[list[int], list[int]]], pad: int):
+    import torch
+
+    width = max(len(ids) for ids, _ in batch)
+    ids = torch.full((len(batch), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+    for row, (row_ids, row_labels) in enumerate(batch):
+        ids[row, : len(row_ids)] = torch.tensor(row_ids)
+        mask[row, : len(row_ids)] = 1
+        labels[row, : len(row_labels)] = torch.tensor(row_labels)
+    return ids, mask, labels
+
+
+def _token_accuracy(logits, labels) -> tuple[int, int]:
+    """Next-token predictions that match, over the trained positions (labels shift by one, as the loss does)."""
+    predicted, target = logits[:, :-1].argmax(-1), labels[:, 1:]
+    trained = target != IGNORE
+    return int((predicted[trained] == target[trained]).sum()), int(trained.sum())
+
+
+def _valid_loss(model, valid: list[tuple[list[int], list[int]]], pad: int) -> float:
+    import torch
+
+    model.eval()
+    losses = []
+    with torch.inference_mode():
+        for start in range(0, len(valid), 8):
+            ids, mask, labels = _pad(valid[start : start + 8], pad)
+            losses.append(float(model(input_ids=ids, attention_mask=mask, labels=labels).loss))
+    model.train()
+    return sum(losses) / len(losses)

@@ -1,0 +1,161 @@
+"""The train worker: claim a job (training/leases.py), fine-tune its base (workers/engine/finetune.py) with a
+heartbeat that renews the lease and carries cancel and pause, turn each epoch's checkpoint into a commit of the
+result model (tagged ckpt-step-N, with its lineage), and finish the job. One job at a time per process."""
+
+import functools
+import json
+import logging
+import os
+import socket
+import tempfile
+import threading
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from registry import services as registry
+from registry.checkout import checkout
+from training import files, jobs, leases
+from training.models import FineTuningJob, JobStatus
+from workers.engine import finetune
+
+logger = logging.getLogger(__name__)
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+
+
+def run_jobs() -> int:
+    """Run jobs until none is left to claim; returns how many ran."""
+    ran = 0
+    while (job := leases.claim_job(worker=WORKER)) is not None:
+        run_job(job)
+        ran += 1
+    return ran
+
+
+def run_job(job: FineTuningJob) -> None:
+    heartbeat = _Heartbeat(job)
+    heartbeat.start()
+    try:
+        _train(job, heartbeat)
+    except finetune.Stopped as stopped:
+        _stopped(job, stopped)
+    except Exception as exc:  # the job fails with its reason; the worker goes on with the next one
+        logger.exception("fine-tuning job %s failed", job.public_id)
+        leases.finish_job(job, status=JobStatus.FAILED, error={"code": "training_failed", "param": None,
+                                                               "message": f"{type(exc).__name__}: {exc}"[:500]})  # fmt: skip
+    finally:
+        heartbeat.stop()
+
+
+def _stopped(job: FineTuningJob, stopped: finetune.Stopped) -> None:
+    trained = stopped.metrics.tokens if stopped.metrics else 0
+    if stopped.reason == "cancel":
+        leases.finish_job(job, status=JobStatus.CANCELLED, tokens=trained)
+    elif stopped.reason == "timeout":
+        leases.finish_job(job, status=JobStatus.FAILED, tokens=trained, error={
+            "code": "timeout", "param": None, "message": f"the job ran past MAX_JOB_SECONDS ({settings.MAX_JOB_SECONDS} s)",
+        })  # fmt: skip
+    elif stopped.reason == "pause":
+        jobs.add_event(job, "Paused: it starts again from its base when resumed")
+    # "lost": another worker holds the job now; it is its to finish
+
+
+def _train(job: FineTuningJob, heartbeat: "_Heartbeat") -> None:
+    import torch  # the ML runtime loads in the train worker only
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // settings.TRAIN_WORKER_CONCURRENCY))
+    hyper = _hyperparameters(job)
+    records = files.read_records(job.training_file)
+    valid = files.read_records(job.validation_file) if job.validation_file else None
+    lineage = {
+        "base_model": job.base_model.repo_id, "parent_commit": job.base_commit.sha, "job": job.public_id,
+        "training_file_sha256": job.training_file.blob.sha256,
+        "validation_file_sha256": job.validation_file.blob.sha256 if job.validation_file else None,
+        "hyperparameters": job.method["supervised"]["hyperparameters"],
+        "lora": job.method["supervised"].get("lora"),
+    }  # fmt: skip
+    with checkout(job.base_commit) as base:
+        model = AutoModelForCausalLM.from_pretrained(base, use_safetensors=True, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(base)
+    metrics = finetune.finetune(
+        model, tokenizer, records, hyper, valid_records=valid,
+        on_metrics=lambda m: leases.record_metrics(job, m.as_dict()),
+        on_checkpoint=functools.partial(_checkpoint, job, lineage),
+        should_stop=heartbeat.reason,
+    )  # fmt: skip
+    leases.finish_job(job, status=JobStatus.SUCCEEDED, tokens=metrics.tokens)
+
+
+def _hyperparameters(job: FineTuningJob) -> finetune.Hyperparameters:
+    given = job.method["supervised"]["hyperparameters"]
+    return finetune.Hyperparameters(
+        n_epochs=given["n_epochs"], batch_size=given["batch_size"],
+        learning_rate_multiplier=given["learning_rate_multiplier"], seed=job.seed,
+        lora=job.method["supervised"].get("lora"),
+    )  # fmt: skip
+
+
+def _checkpoint(job: FineTuningJob, lineage: dict, metrics: finetune.Metrics, save) -> None:
+    """Commit the epoch's weights to the result model's `main`, tag it ckpt-step-N and record it."""
+    model = leases.result_model(job)
+    with tempfile.TemporaryDirectory(prefix=f"{job.public_id}-") as folder:
+        directory = save(Path(folder))
+        facts = {**lineage, "metrics": metrics.as_dict()}
+        (directory / "README.md").write_text(_card(job, facts))
+        operations: list[registry.Operation] = []
+        for path in sorted(directory.iterdir()):
+            data = path.read_bytes()
+            blob = registry.ingest_upload(user=job.owner, incoming_stream=[data], size=len(data))
+            operations.append(registry.AddFile(path=path.name, blob=blob))
+    commit = registry.commit_changes(
+        model_id=model.pk, author=job.owner, operations=operations, lineage=facts,
+        message=f"Fine-tune {job.public_id}: epoch {metrics.epoch}, step {metrics.step}",
+    )  # fmt: skip
+    leases.record_checkpoint(job, commit=commit, metrics=metrics.as_dict())
+
+
+def _card(job: FineTuningJob, facts: dict) -> str:
+    """The model card: HF Hub's YAML (base_model, base_model_relation) and the lineage in words."""
+    yaml = "\n".join([
+        "---", f"base_model: {job.base_model.repo_id}", "base_model_relation: finetune",
+        f"fine_tuning_job: {job.public_id}", f"base_commit: {job.base_commit.sha}", "---",
+    ])  # fmt: skip
+    return (
+        f"{yaml}\n\n# {job.base_model.name} fine-tuned ({job.public_id})\n\n"
+        f"Fine-tuned from `{job.base_label}` by the store's training service.\n\n"
+        f"```json\n{json.dumps(facts, indent=2, sort_keys=True)}\n```\n"
+    )
+
+
+class _Heartbeat:
+    """Renews the job's lease every JOB_LEASE_SECONDS / 4 and keeps the latest reason to stop, which the training
+    loop reads before every step (so a cancel stops it within seconds)."""
+
+    def __init__(self, job: FineTuningJob):
+        self.job = job
+        self._reason: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job.public_id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def reason(self) -> str | None:
+        return self._reason
+
+    def _run(self) -> None:
+        interval = min(2.0, settings.JOB_LEASE_SECONDS / 4)
+        try:
+            while not self._stop.wait(interval):
+                try:
+                    self._reason = leases.renew_lease(job=self.job, worker=WORKER)
+                except Exception:  # the database blinked: try again at the next beat
+                    logger.warning("could not renew the lease of %s", self.job.public_id, exc_info=True)
+        finally:
+            connection.close()

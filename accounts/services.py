@@ -37,6 +37,7 @@ RESERVED_NAMESPACES = frozenset(
         "demo-admin",
         "huggingface",
         "openai",
+        "jobs",
     }
 )
 LAST_USED_GRANULARITY = dt.timedelta(seconds=60)

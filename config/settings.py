@@ -167,6 +167,9 @@ MAX_JOB_SECONDS = env_int("MAX_JOB_SECONDS", 6 * 3600, minimum=1)
 MAX_JOB_ATTEMPTS = env_int("MAX_JOB_ATTEMPTS", 3, minimum=1)
 MAX_ACTIVE_JOBS_PER_USER = env_int("MAX_ACTIVE_JOBS_PER_USER", 2, minimum=1)
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=2)
+# Resumable training state (weights, optimizer, RNGs, data position): a volume every train worker shares
+TRAINING_STATE_ROOT = Path(env_str("TRAINING_STATE_ROOT", str(VAR_DIR / "training-state")))
+CHECKPOINT_EVERY_STEPS = env_int("CHECKPOINT_EVERY_STEPS", 0, minimum=0)  # 0: at the end of each epoch only
 TRAIN_WORKER_CONCURRENCY = env_int("TRAIN_WORKER_CONCURRENCY", 1, minimum=1)  # train workers sharing this machine
 
 # Inference workers

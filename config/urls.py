@@ -19,6 +19,7 @@ urlpatterns = [
     *api_urlpatterns,
     path("", include("accounts.urls")),
     path("", include("marketplace.urls")),
+    path("", include("training.urls")),
     *file_urlpatterns,
     path("", include("registry.urls")),
 ]

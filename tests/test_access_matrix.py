@@ -92,6 +92,9 @@ PRIVATE = {
     "v1-fine-tuning-job-action": Row("/v1/fine_tuning/jobs/{job}/cancel", "finetune", "{}"),
     "v1-fine-tuning-job-events": Row("/v1/fine_tuning/jobs/{job}/events", "read"),
     "v1-fine-tuning-job-checkpoints": Row("/v1/fine_tuning/jobs/{job}/checkpoints", "read"),
+    "job-detail": Row("/jobs/{job}"),
+    "job-action": Row("/jobs/{job}/cancel"),
+    "fine-tune-new": Row("/{repo}/fine-tune"),
     "revoke-key": Row("/settings/keys/{key}/revoke"),
     "key-limits": Row("/settings/keys/{key}/limits"),
 }
@@ -106,6 +109,7 @@ NOT_PRIVATE = {
     "keys": "the caller's own keys (tested in tests/marketplace/test_web_accounts.py)",
     "wallet": "the caller's own wallet",
     "usage": "the caller's own usage",
+    "jobs": "the caller's own fine-tuning jobs",
     "usage-csv": "the caller's own usage",
     "earnings": "the caller's own earnings",
     "api-keys": "lists and creates the caller's own keys (tests/marketplace/test_keys.py)",

@@ -4,6 +4,8 @@ list, retrieve, cancel, pause, resume, events and checkpoints. The train worker'
 import logging
 import re
 import secrets
+import shutil
+from pathlib import Path
 
 from celery import current_app
 from django.conf import settings
@@ -41,7 +43,7 @@ def create_job(
     the job `queued` and ask a train worker to look for it. Any refusal creates and charges nothing."""
     if api_key is not None and not api_key.has_scope("finetune"):
         raise PermissionDenied("this API key lacks the 'finetune' scope")
-    base, commit = _base(user=user, model_id=model)
+    base, commit = fine_tunable_base(user=user, model_id=model)
     train = files.get_file(user=user, file_id=training_file)
     valid = files.get_file(user=user, file_id=validation_file) if validation_file else None
     if train.examples < settings.MIN_FINE_TUNE_EXAMPLES:
@@ -80,7 +82,7 @@ def create_job(
     return job
 
 
-def _base(*, user: User, model_id: str):
+def fine_tunable_base(*, user: User, model_id: str):
     """The base the caller may fine-tune: one they may pull (their own, a public model without a listing, or a
     listing that lets them download the weights), at a valid revision."""
     name, _, revision = model_id.partition("@")
@@ -190,6 +192,7 @@ def cancel_job(*, user: User, job_id: str) -> FineTuningJob:
         job.status, job.finished_at = JobStatus.CANCELLED, timezone.now()
         job.save(update_fields=["status", "finished_at"])
         add_event(job, "Job cancelled")
+    shutil.rmtree(Path(settings.TRAINING_STATE_ROOT) / job.public_id, ignore_errors=True)  # a paused job's state
     training_charges.settle_training(job_id=job.public_id, user_id=user.pk, tokens=job.trained_tokens)
     return job
 

@@ -4,13 +4,15 @@ claimed again by any worker (the reaper is beat's `look-for-training-work`); pas
 `worker_lost`."""
 
 import datetime as dt
+import shutil
+from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from accounts.models import User
+from marketplace.money import format_credits
 from marketplace.services import training_charges
 from registry import services as registry
 from registry.models import Commit, Model
@@ -103,8 +105,15 @@ def finish_job(job: FineTuningJob, *, status: str, error: dict | None = None, to
     charged = training_charges.settle_training(job_id=job.public_id, user_id=job.owner_id, tokens=trained)
     level = EventLevel.ERROR if status == JobStatus.FAILED else EventLevel.INFO
     detail = f": {error['message']}" if error else ""
-    add_event(job, f"Job {status}{detail} ({trained} tokens trained, {charged} micro-credits charged)", level=level)
+    add_event(job, f"Job {status}{detail} ({trained} tokens trained, {format_credits(charged)} credits charged)",
+              level=level)  # fmt: skip
 
 
-def owner_of(job: FineTuningJob) -> User:
-    return User.objects.get(pk=job.owner_id)
+def state_dir(job: FineTuningJob) -> Path:
+    """Where the job's resumable training state lives (workers/engine/train_state.py)."""
+    return Path(settings.TRAINING_STATE_ROOT) / job.public_id
+
+
+def discard_state(job: FineTuningJob) -> None:
+    """A finished job is never resumed: its training state goes (its checkpoints are commits, and stay)."""
+    shutil.rmtree(state_dir(job), ignore_errors=True)

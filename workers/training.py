@@ -42,6 +42,7 @@ def run_job(job: FineTuningJob) -> None:
         _stopped(job, stopped)
     except Exception as exc:  # the job fails with its reason; the worker goes on with the next one
         logger.exception("fine-tuning job %s failed", job.public_id)
+        leases.discard_state(job)
         leases.finish_job(job, status=JobStatus.FAILED, error={"code": "training_failed", "param": None,
                                                                "message": f"{type(exc).__name__}: {exc}"[:500]})  # fmt: skip
     finally:
@@ -49,15 +50,17 @@ def run_job(job: FineTuningJob) -> None:
 
 
 def _stopped(job: FineTuningJob, stopped: finetune.Stopped) -> None:
-    trained = stopped.metrics.tokens if stopped.metrics else 0
+    trained = stopped.tokens
     if stopped.reason == "cancel":
         leases.finish_job(job, status=JobStatus.CANCELLED, tokens=trained)
+        leases.discard_state(job)
     elif stopped.reason == "timeout":
+        leases.discard_state(job)
         leases.finish_job(job, status=JobStatus.FAILED, tokens=trained, error={
             "code": "timeout", "param": None, "message": f"the job ran past MAX_JOB_SECONDS ({settings.MAX_JOB_SECONDS} s)",
         })  # fmt: skip
     elif stopped.reason == "pause":
-        jobs.add_event(job, "Paused: it starts again from its base when resumed")
+        jobs.add_event(job, f"Paused after {trained} tokens: resume continues from here")
     # "lost": another worker holds the job now; it is its to finish
 
 
@@ -83,9 +86,10 @@ def _train(job: FineTuningJob, heartbeat: "_Heartbeat") -> None:
         model, tokenizer, records, hyper, valid_records=valid,
         on_metrics=lambda m: leases.record_metrics(job, m.as_dict()),
         on_checkpoint=functools.partial(_checkpoint, job, lineage),
-        should_stop=heartbeat.reason,
+        should_stop=heartbeat.reason, state_dir=leases.state_dir(job), state_every=settings.CHECKPOINT_EVERY_STEPS,
     )  # fmt: skip
     leases.finish_job(job, status=JobStatus.SUCCEEDED, tokens=metrics.tokens)
+    leases.discard_state(job)
 
 
 def _hyperparameters(job: FineTuningJob) -> finetune.Hyperparameters:
@@ -98,7 +102,10 @@ def _hyperparameters(job: FineTuningJob) -> finetune.Hyperparameters:
 
 
 def _checkpoint(job: FineTuningJob, lineage: dict, metrics: finetune.Metrics, save) -> None:
-    """Commit the epoch's weights to the result model's `main`, tag it ckpt-step-N and record it."""
+    """Commit the epoch's weights to the result model's `main`, tag it ckpt-step-N and record it. An epoch
+    trained again after a resume (its worker died after the commit, before the state) is not committed twice."""
+    if job.checkpoints.filter(step_number=metrics.step).exists():
+        return
     model = leases.result_model(job)
     with tempfile.TemporaryDirectory(prefix=f"{job.public_id}-") as folder:
         directory = save(Path(folder))

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from workers.engine import train_state
+
 IGNORE = -100
 BASE_LEARNING_RATE = 1e-4  # full fine-tuning; × learning_rate_multiplier
 LORA_LEARNING_RATE = 1e-3  # LoRA adapters learn faster; × learning_rate_multiplier
@@ -47,11 +49,11 @@ class Metrics:
 
 
 class Stopped(Exception):
-    """Training stopped early because `should_stop` asked (`reason`: "cancel" or "pause")."""
+    """Training stopped early because `should_stop` asked (`reason`: "cancel", "pause", ...) after `tokens`."""
 
-    def __init__(self, reason: str, metrics: Metrics | None):
+    def __init__(self, reason: str, tokens: int):
         super().__init__(reason)
-        self.reason, self.metrics = reason, metrics
+        self.reason, self.tokens = reason, tokens
 
 
 def encode(tokenizer, record: dict, *, max_length: int) -> tuple[list[int], list[int]]:
@@ -111,60 +113,107 @@ def finetune(
     on_metrics: Callable[[Metrics], None] | None = None,
     on_checkpoint: Callable[[Metrics, Callable[[Path], Path]], None] | None = None,
     should_stop: Callable[[], str | None] | None = None,
+    state_dir: Path | None = None,
+    state_every: int = 0,
 ) -> Metrics:
     """Train `model` in place for `hyper.n_epochs` and return the last metrics. At the end of each epoch,
     `on_checkpoint(metrics, save)` may call `save(directory)` to write full (merged) weights and the tokenizer
-    there. Raises Stopped when `should_stop()` answers "cancel" or "pause" (checked before every step)."""
+    there. Raises Stopped when `should_stop()` answers "cancel" or "pause" (checked before every step).
+
+    With `state_dir`, the run's state (weights, optimizer, RNGs, data position) is saved there at the end of each
+    epoch, every `state_every` steps and on a pause, and a run that finds a complete state there resumes from it:
+    a run killed and resumed ends with the same weights as one never interrupted."""
     import torch
 
     random.seed(hyper.seed)
     torch.manual_seed(hyper.seed)
     order = random.Random(hyper.seed)
-    encoded = [encode(tokenizer, record, max_length=hyper.max_length) for record in records]
-    valid = [encode(tokenizer, record, max_length=hyper.max_length) for record in valid_records or []]
+    context = getattr(model.config, "n_positions", None) or getattr(model.config, "max_position_embeddings", None)
+    length = min(hyper.max_length, context or hyper.max_length)  # an example longer than the model's context is cut
+    encoded = [encode(tokenizer, record, max_length=length) for record in records]
+    valid = [encode(tokenizer, record, max_length=length) for record in valid_records or []]
     trained = _with_lora(model, hyper.lora) if hyper.lora else model
     rate = (LORA_LEARNING_RATE if hyper.lora else BASE_LEARNING_RATE) * hyper.learning_rate_multiplier
     optimizer = torch.optim.AdamW([p for p in trained.parameters() if p.requires_grad], lr=rate, weight_decay=0.0)
     steps = total_steps(len(encoded), hyper)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
-    step, tokens, started, metrics = 0, 0, time.perf_counter(), None
-    losses: list[float] = []
-    hits = seen = 0
-    for epoch in range(1, hyper.n_epochs + 1):
-        indices = list(range(len(encoded)))
-        order.shuffle(indices)
+    run = _Position(epoch=1, start=0, step=0, tokens=0, indices=None, order=None, losses=[], hits=0, seen=0)
+    if state_dir is not None and (saved := train_state.load(state_dir, model=trained, optimizer=optimizer)):
+        run = _Position(**saved)
+        order.setstate(_as_state(run.order))
+    started, metrics = time.perf_counter(), None
+
+    def save_state() -> None:
+        if state_dir is not None:
+            train_state.save(state_dir, model=trained, optimizer=optimizer,
+                             position=dataclasses.asdict(run) | {"order": order.getstate()})  # fmt: skip
+
+    while run.epoch <= hyper.n_epochs:
+        if run.indices is None:
+            run.indices = list(range(len(encoded)))
+            order.shuffle(run.indices)
         trained.train()
-        for start in range(0, len(indices), hyper.batch_size):
+        while run.start < len(run.indices):
             reason = should_stop() if should_stop else None
+            if reason == "pause":
+                save_state()
             if reason:
-                raise Stopped(reason, metrics)
-            batch = [encoded[i] for i in indices[start : start + hyper.batch_size]]
+                raise Stopped(reason, run.tokens)
+            batch = [encoded[i] for i in run.indices[run.start : run.start + hyper.batch_size]]
             ids, mask, labels = _pad(batch, pad)
             output = trained(input_ids=ids, attention_mask=mask, labels=labels)
             optimizer.zero_grad(set_to_none=True)
             output.loss.backward()
             torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
             optimizer.step()
-            step += 1
-            tokens += int(mask.sum())
-            losses.append(float(output.loss))
+            run.step, run.start, run.tokens = run.step + 1, run.start + hyper.batch_size, run.tokens + int(mask.sum())
+            run.losses.append(float(output.loss))
             batch_hits, batch_seen = _token_accuracy(output.logits.detach(), labels)
-            hits, seen = hits + batch_hits, seen + batch_seen
-            end_of_epoch = start + hyper.batch_size >= len(indices)
-            if step % METRICS_EVERY == 0 or end_of_epoch:
+            run.hits, run.seen = run.hits + batch_hits, run.seen + batch_seen
+            end_of_epoch = run.start >= len(run.indices)
+            if run.step % METRICS_EVERY == 0 or end_of_epoch:
                 valid_loss = _valid_loss(trained, valid, pad) if end_of_epoch and valid else None
                 elapsed = max(time.perf_counter() - started, 1e-9)
-                metrics = Metrics(step=step, total_steps=steps, epoch=epoch, train_loss=sum(losses) / len(losses),
-                                  valid_loss=valid_loss, train_mean_token_accuracy=hits / max(seen, 1),
-                                  tokens=tokens, tokens_per_second=tokens / elapsed)  # fmt: skip
-                losses, hits, seen = [], 0, 0
+                metrics = Metrics(step=run.step, total_steps=steps, epoch=run.epoch,
+                                  train_loss=sum(run.losses) / len(run.losses), valid_loss=valid_loss,
+                                  train_mean_token_accuracy=run.hits / max(run.seen, 1), tokens=run.tokens,
+                                  tokens_per_second=run.tokens / elapsed)  # fmt: skip
+                run.losses, run.hits, run.seen = [], 0, 0
                 if on_metrics:
                     on_metrics(metrics)
+            if state_every and run.step % state_every == 0 and not end_of_epoch:
+                save_state()
         assert metrics is not None  # an epoch has at least one step
         if on_checkpoint:
             on_checkpoint(metrics, lambda directory: _save(trained, tokenizer, directory, lora=bool(hyper.lora)))
-    assert metrics is not None
+        run.epoch, run.start, run.indices = run.epoch + 1, 0, None
+        save_state()
+    if metrics is None:  # resumed after the last epoch's state: nothing left to train
+        metrics = Metrics(step=run.step, total_steps=steps, epoch=hyper.n_epochs, train_loss=float("nan"),
+                          valid_loss=None, train_mean_token_accuracy=0.0, tokens=run.tokens,
+                          tokens_per_second=0.0)  # fmt: skip
     return metrics
+
+
+@dataclasses.dataclass
+class _Position:
+    """Where a run is: what `state_dir` keeps besides the tensors."""
+
+    epoch: int
+    start: int  # the next batch's first index into `indices`
+    step: int
+    tokens: int
+    indices: list[int] | None  # this epoch's order of the examples
+    order: object  # the shuffling RNG's state (random.Random.getstate)
+    losses: list[float]
+    hits: int
+    seen: int
+
+
+def _as_state(saved) -> tuple:
+    """random.Random.getstate() after a round trip through JSON (lists back to tuples)."""
+    version, internal, gauss = saved
+    return version, tuple(internal), gauss
 
 
 def _with_lora(model, lora: dict):

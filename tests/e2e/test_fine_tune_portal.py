@@ -1,0 +1,87 @@
+"""Fine-tuning from the portal in a real browser: start a job from the model page (upload, check, confirm), watch
+its page's loss chart get points while a real train worker trains, see the result model with its lineage, and
+cancel a second job. SCREENSHOTS=<folder> also saves the pages at desktop and phone width."""
+
+import json
+import os
+
+import pytest
+from playwright.sync_api import expect
+
+from marketplace.money import MICRO
+from marketplace.services import ledger
+from tests.conftest import start_worker_process
+from tests.e2e.conftest import log_in
+from training import jobs
+from training.models import FineTuningJob, JobStatus
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+EXAMPLES = "\n".join(json.dumps({"prompt": f"Question {i % 4}:", "completion": " yes yes yes"}) for i in range(12))
+
+
+def shoot(page, name: str) -> None:
+    folder = os.environ.get("SCREENSHOTS")
+    if not folder:
+        return
+    os.makedirs(folder, exist_ok=True)
+    for width, suffix in ((1280, "desktop"), (390, "phone")):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=os.path.join(folder, f"{name}-{suffix}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+def test_fine_tune_from_the_model_page_and_follow_the_job(page, live_server, provider, served_commit, tmp_path):
+    ledger.top_up(user=provider, amount=10 * MICRO)
+    dataset = tmp_path / "qa.jsonl"
+    dataset.write_text(EXAMPLES)
+    base = live_server.url
+    log_in(page, base, "alice")
+
+    page.goto(f"{base}/alice/tiny-gpt")
+    page.click("#fine-tune-link")
+    page.set_input_files("#id_upload", str(dataset))
+    page.fill("#id_n_epochs", "3")
+    page.fill("#id_batch_size", "4")
+    page.fill("#id_learning_rate_multiplier", "50")
+    page.fill("#id_suffix", "portal")
+    page.click("#check")
+    estimate = page.inner_text("#estimate")
+    assert "12 examples" in estimate and "× 3 epochs" in estimate
+    assert FineTuningJob.objects.count() == 0  # nothing is created before the confirmation
+    shoot(page, "fine-tune-check")
+    page.click("#confirm")
+    page.wait_for_url("**/jobs/ftjob-*")
+    job = FineTuningJob.objects.get()
+    assert page.inner_text("#job-status") == "queued"
+
+    worker = start_worker_process("-Q", "train,validate", "-P", "solo", log_path=tmp_path / "train.log")
+    try:
+        expect(page.locator("#chart-points")).not_to_have_text("0", timeout=120_000)  # the chart got points
+        expect(page.locator("#job-status")).to_have_text("succeeded", timeout=120_000)
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+    assert page.inner_text("#chart-points") == "3"  # one point per epoch's end (fewer than 10 steps apart)
+    assert page.get_attribute("#train-line", "points").count(",") == 3
+    assert page.inner_text("#job-result") == "alice/tiny-gpt-ft-portal"
+    page.reload()
+    assert page.locator("#checkpoints tbody tr").count() == 3
+    shoot(page, "job")
+
+    page.click("#job-result a")
+    page.wait_for_url(f"{base}/alice/tiny-gpt-ft-portal")
+    lineage = page.inner_text("#lineage")
+    assert f"alice/tiny-gpt @ {served_commit.sha[:12]}" in lineage and job.public_id in lineage
+    shoot(page, "result-model")
+
+    second = jobs.create_job(
+        user=provider, api_key=None, model="alice/tiny-gpt", training_file=job.training_file.public_id
+    )
+    page.goto(f"{base}/jobs/{second.public_id}")
+    page.click("text=Cancel")
+    page.wait_for_url(f"{base}/jobs/{second.public_id}")
+    assert page.inner_text("#job-status") == "cancelled"
+    assert FineTuningJob.objects.get(pk=second.pk).status == JobStatus.CANCELLED
+    page.goto(f"{base}/settings/jobs")
+    assert page.locator("#jobs tbody tr").count() == 2
+    shoot(page, "jobs")

@@ -1,0 +1,91 @@
+"""The portal's training pages: start a fine-tune from a model page (upload or pick a dataset, see its check and
+the cost before confirming), the jobs list, and a job's page, which follows the job live (static/js/job.js polls
+/v1/fine_tuning/jobs/{id} and its events with the session)."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.exceptions import DomainError
+from marketplace.services.training_charges import training_cost
+from registry import services as registry
+from training import files, jobs, method, tokens
+from training.forms import FineTuneForm
+from training.models import FineTuningJob, TrainingFile
+
+
+@login_required
+def job_list(request):
+    found = FineTuningJob.objects.filter(owner=request.user).select_related("base_model__owner", "result_model")
+    return render(request, "training/jobs.html", {"jobs": found[:200]})
+
+
+@login_required
+def job_detail(request, job_id: str):
+    try:
+        job = jobs.get_job(user=request.user, job_id=job_id)
+    except DomainError:
+        raise Http404("No such job or model") from None
+    checkpoints = job.checkpoints.select_related("commit").order_by("step_number")
+    context = {"job": job, "checkpoints": checkpoints, "events": job.events.order_by("-id")[:50],
+               "result": job.result_model}  # fmt: skip
+    return render(request, "training/job.html", context)
+
+
+@login_required
+@require_POST
+def job_action(request, job_id: str, action: str):
+    try:
+        {"cancel": jobs.cancel_job, "pause": jobs.pause_job, "resume": jobs.resume_job}[action](
+            user=request.user, job_id=job_id
+        )
+    except DomainError as exc:
+        messages.error(request, exc.message)
+    return redirect("job-detail", job_id=job_id)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new_fine_tune(request, namespace: str, name: str):
+    """Step one: the base, a dataset and the hyperparameters. Step two (`confirm` absent): the dataset's check and
+    the estimate, with a button that creates the job. Nothing is created or charged before that button."""
+    try:
+        base = registry.find_model(namespace=namespace, name=name, user=request.user)
+    except DomainError:
+        raise Http404("No such job or model") from None
+    own_files = TrainingFile.objects.filter(owner=request.user).order_by("-created_at")[:50]
+    form = FineTuneForm(request.POST or None, request.FILES or None, files=own_files)
+    context = {"base": base, "form": form, "estimate": None}
+    if request.method == "POST" and form.is_valid():
+        try:
+            dataset = _dataset(request, form)
+            if request.POST.get("confirm") == "yes":
+                job = jobs.create_job(user=request.user, api_key=None, model=base.repo_id,
+                                      training_file=dataset.public_id, method_spec=form.method_spec(),
+                                      suffix=form.cleaned_data["suffix"] or None)  # fmt: skip
+                return redirect("job-detail", job_id=job.public_id)
+            context["estimate"] = _estimate(base, dataset, form)
+            context["dataset"] = dataset
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+    return render(request, "training/new.html", context)
+
+
+def _dataset(request, form: FineTuneForm) -> TrainingFile:
+    upload = form.cleaned_data.get("upload")
+    if upload is not None:
+        return files.create_file(user=request.user, filename=upload.name, purpose="fine-tune", data=upload.read())
+    return files.get_file(user=request.user, file_id=form.cleaned_data["dataset"])
+
+
+def _estimate(base, dataset: TrainingFile, form: FineTuneForm) -> dict:
+    """What the job would train and cost, as create_job will hold it."""
+    commit = jobs.fine_tunable_base(user=dataset.owner, model_id=base.repo_id)[1]
+    resolved = method.resolve(method=form.method_spec(), hyperparameters=None, examples=dataset.examples)
+    epochs = resolved["supervised"]["hyperparameters"]["n_epochs"]
+    count = tokens.count(commit, files.read_records(dataset))
+    return {"examples": dataset.examples, "format": dataset.get_format_display(), "tokens": count, "epochs": epochs,
+            "hyperparameters": resolved["supervised"]["hyperparameters"],
+            "cost": training_cost(count * epochs), "commit": commit}  # fmt: skip

@@ -14,10 +14,13 @@ from django.utils import timezone
 
 from marketplace.money import format_credits
 from marketplace.services import training_charges
+from registry import pruning
 from registry import services as registry
 from registry.models import Commit, Model
 from training.jobs import add_event
 from training.models import EventLevel, FineTuningJob, JobCheckpoint, JobStatus
+
+KEEP_CHECKPOINTS = 3
 
 
 def claim_job(*, worker: str) -> FineTuningJob | None:
@@ -94,7 +97,19 @@ def record_checkpoint(job: FineTuningJob, *, commit: Commit, metrics: dict) -> J
         job=job, step_number=metrics["step"], defaults={"metrics": metrics, "commit": commit}
     )
     add_event(job, f"Checkpoint at step {metrics['step']} (epoch {metrics['epoch']}): {commit.sha[:12]}")
+    prune_checkpoints(job)
     return checkpoint
+
+
+def prune_checkpoints(job: FineTuningJob) -> None:
+    """Keep the last KEEP_CHECKPOINTS epoch checkpoints: older ones lose their tag, their commit (its child is
+    re-linked) and the blobs nothing else uses, which go back to the owner's storage quota."""
+    for old in job.checkpoints.order_by("-step_number")[KEEP_CHECKPOINTS:]:
+        commit_id, step = old.commit_id, old.step_number
+        registry.delete_tag(model_id=old.commit.model_id, name=f"ckpt-step-{step}")
+        old.delete()
+        freed = pruning.drop_commit(commit_id=commit_id)
+        add_event(job, f"Pruned the checkpoint at step {step} ({freed} bytes): the last {KEEP_CHECKPOINTS} are kept")
 
 
 def finish_job(job: FineTuningJob, *, status: str, error: dict | None = None, tokens: int | None = None) -> None:

@@ -68,6 +68,8 @@ def _train(job: FineTuningJob, heartbeat: "_Heartbeat") -> None:
     import torch  # the ML runtime loads in the train worker only
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from workers.engine.serving import pick_device  # imports torch: only here, never in a web process
+
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // settings.TRAIN_WORKER_CONCURRENCY))
     hyper = _hyperparameters(job)
     records = files.read_records(job.training_file)
@@ -87,6 +89,7 @@ def _train(job: FineTuningJob, heartbeat: "_Heartbeat") -> None:
         on_metrics=lambda m: leases.record_metrics(job, m.as_dict()),
         on_checkpoint=functools.partial(_checkpoint, job, lineage),
         should_stop=heartbeat.reason, state_dir=leases.state_dir(job), state_every=settings.CHECKPOINT_EVERY_STEPS,
+        device=pick_device(),
     )  # fmt: skip
     leases.finish_job(job, status=JobStatus.SUCCEEDED, tokens=metrics.tokens)
     leases.discard_state(job)

@@ -14,7 +14,7 @@ from marketplace.models import AccountKind
 from marketplace.money import MICRO
 from marketplace.services import ledger
 from marketplace.services.training_charges import training_cost
-from registry.models import Commit, Model, ValidationStatus
+from registry.models import Blob, Commit, Model, ValidationStatus
 from tests.conftest import start_worker_process, wait_until
 from training.models import FineTuningJob
 
@@ -33,7 +33,7 @@ def test_fine_tune_through_the_openai_client(live_server, provider, make_key, ou
     job = client.fine_tuning.jobs.create(
         model="alice/tiny-gpt", training_file=data.id, seed=3,
         method={"type": "supervised", "supervised": {"hyperparameters": {
-            "n_epochs": 3, "batch_size": 4, "learning_rate_multiplier": 50}}},
+            "n_epochs": 5, "batch_size": 4, "learning_rate_multiplier": 50}}},
     )  # fmt: skip
     worker = start_worker_process("-Q", "train,validate", "-P", "solo", log_path=tmp_path / "train.log")
     try:
@@ -52,15 +52,27 @@ def test_fine_tune_through_the_openai_client(live_server, provider, make_key, ou
     metrics = [
         e.data for e in reversed(client.fine_tuning.jobs.list_events(job.id, limit=100).data) if e.type == "metrics"
     ]
-    assert [m["step"] for m in metrics] == [3, 6, 9]  # the end of each epoch (fewer than 10 steps apart)
+    assert [m["step"] for m in metrics] == [3, 6, 9, 10, 12, 15]  # each epoch's end (3 steps), and every 10 steps
     assert metrics[-1]["train_loss"] < metrics[0]["train_loss"]
     checkpoints = client.fine_tuning.jobs.checkpoints.list(job.id).data
-    assert [c.step_number for c in checkpoints] == [9, 6, 3]
-    assert checkpoints[0].fine_tuned_model_checkpoint == f"{result.repo_id}@ckpt-step-9"
+    assert [c.step_number for c in checkpoints] == [15, 12, 9]  # the last three; 3 and 6 were pruned
+    assert checkpoints[0].fine_tuned_model_checkpoint == f"{result.repo_id}@ckpt-step-15"
+    assert Commit.objects.filter(model=result).count() == 3
+    assert sorted(Commit.objects.filter(model=result).values_list("refs__name", flat=True)) == [
+        "ckpt-step-12",
+        "ckpt-step-15",
+        "ckpt-step-9",
+        "main",
+    ]
+    pruned = [e.message for e in client.fine_tuning.jobs.list_events(job.id, limit=100).data if "Pruned" in e.message]
+    assert len(pruned) == 2
+    dataset_blob = FineTuningJob.objects.get().training_file.blob_id
+    orphans = Blob.objects.filter(entries__isnull=True).exclude(pk=dataset_blob)
+    assert list(orphans) == []  # the pruned epochs' weights left the blob store with their commits
     head = Commit.objects.filter(model=result).order_by("-id").first()
     assert head.lineage["parent_commit"] == served_commit.sha
     assert head.lineage["training_file_sha256"] == FineTuningJob.objects.get().training_file.blob.sha256
-    assert head.lineage["hyperparameters"] == {"n_epochs": 3, "batch_size": 4, "learning_rate_multiplier": 50.0}
+    assert head.lineage["hyperparameters"] == {"n_epochs": 5, "batch_size": 4, "learning_rate_multiplier": 50.0}
     card = head.files.get(path="README.md")
     assert b"base_model: alice/tiny-gpt\nbase_model_relation: finetune" in _read(card.blob)
 
@@ -73,7 +85,7 @@ def test_fine_tune_through_the_openai_client(live_server, provider, make_key, ou
     assert after.system_fingerprint == head.sha
     at_checkpoint = client.completions.create(model=checkpoints[-1].fine_tuned_model_checkpoint, prompt="Question 1:",
                                               max_tokens=3, temperature=0)  # fmt: skip
-    assert at_checkpoint.system_fingerprint == Commit.objects.get(refs__name="ckpt-step-3").sha
+    assert at_checkpoint.system_fingerprint == Commit.objects.get(refs__name="ckpt-step-9").sha
 
     folder = huggingface_hub.snapshot_download(result.repo_id, endpoint=live_server.url, token=key,
                                                cache_dir=tmp_path / "hub")  # fmt: skip

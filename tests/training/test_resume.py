@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from marketplace.money import MICRO
 from marketplace.services import ledger
+from marketplace.services.training_charges import training_cost
 from registry.models import Commit
 from tests.conftest import commit_valid_checkpoint, start_worker_process, wait_until
 from training import files, jobs
@@ -76,7 +77,7 @@ def wait_for(job: FineTuningJob, condition, timeout: float = 180) -> None:
 @pytest.fixture
 def clean_env():
     yield
-    for name in ("JOB_LEASE_SECONDS", "CHECKPOINT_EVERY_STEPS"):
+    for name in ("JOB_LEASE_SECONDS", "CHECKPOINT_EVERY_STEPS", "MAX_JOB_ATTEMPTS"):
         os.environ.pop(name, None)
 
 
@@ -112,3 +113,33 @@ def test_a_killed_worker_is_replaced_and_the_job_ends_as_if_never_interrupted(pr
     assert started == ["Fine-tuning started", "Fine-tuning started (attempt 2)"]
     assert final_weights(resumed) == final_weights(steady)
     assert resumed.trained_tokens == FineTuningJob.objects.get(pk=steady.pk).trained_tokens
+
+
+def test_a_job_whose_workers_keep_dying_fails_with_worker_lost_and_settles(provider, dataset, tmp_path, clean_env):
+    os.environ["MAX_JOB_ATTEMPTS"] = "2"
+    doomed = start(provider, dataset, "doomed")
+    for attempt, step in ((1, 10), (2, 20)):
+        process = worker(tmp_path, f"doomed-{attempt}")
+        try:
+            if attempt > 1:
+                jobs.ask_for_work()
+            wait_for(doomed, lambda job, attempt=attempt, step=step: job.attempts == attempt and job.step >= step)
+        finally:
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=30)
+        wait_for(doomed, lambda job: job.lease_expires_at < timezone.now())
+    last = worker(tmp_path, "doomed-3")
+    try:
+        jobs.ask_for_work()
+        wait_for(doomed, lambda job: job.status == JobStatus.FAILED)
+    finally:
+        last.terminate()
+        last.wait(timeout=30)
+
+    failed = FineTuningJob.objects.get(pk=doomed.pk)
+    assert failed.error["code"] == "worker_lost"
+    assert failed.error["message"] == "the job's worker stopped 2 times; it was given up"
+    assert failed.trained_tokens > 0
+    wallet = ledger.account_for(provider.pk, "wallet")
+    assert wallet.held == 0  # the rest of the hold went back
+    assert wallet.balance == 100 * MICRO - training_cost(failed.trained_tokens)

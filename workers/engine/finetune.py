@@ -115,6 +115,7 @@ def finetune(
     should_stop: Callable[[], str | None] | None = None,
     state_dir: Path | None = None,
     state_every: int = 0,
+    device=None,
 ) -> Metrics:
     """Train `model` in place for `hyper.n_epochs` and return the last metrics. At the end of each epoch,
     `on_checkpoint(metrics, save)` may call `save(directory)` to write full (merged) weights and the tokenizer
@@ -122,8 +123,15 @@ def finetune(
 
     With `state_dir`, the run's state (weights, optimizer, RNGs, data position) is saved there at the end of each
     epoch, every `state_every` steps and on a pause, and a run that finds a complete state there resumes from it:
-    a run killed and resumed ends with the same weights as one never interrupted."""
+    a run killed and resumed ends with the same weights as one never interrupted.
+
+    `device` (a torch.device; None: the model's) is where it trains: the weights stay float32, and on a CUDA device
+    that supports it the forward and backward passes run in bfloat16 autocast."""
     import torch
+
+    device = device or next(model.parameters()).device
+    model.to(device)
+    mixed = device.type == "cuda" and torch.cuda.is_bf16_supported()
 
     random.seed(hyper.seed)
     torch.manual_seed(hyper.seed)
@@ -160,8 +168,9 @@ def finetune(
             if reason:
                 raise Stopped(reason, run.tokens)
             batch = [encoded[i] for i in run.indices[run.start : run.start + hyper.batch_size]]
-            ids, mask, labels = _pad(batch, pad)
-            output = trained(input_ids=ids, attention_mask=mask, labels=labels)
+            ids, mask, labels = (tensor.to(device) for tensor in _pad(batch, pad))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed):
+                output = trained(input_ids=ids, attention_mask=mask, labels=labels)
             optimizer.zero_grad(set_to_none=True)
             output.loss.backward()
             torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
@@ -264,7 +273,7 @@ def _valid_loss(model, valid: list[tuple[list[int], list[int]]], pad: int) -> fl
     losses = []
     with torch.inference_mode():
         for start in range(0, len(valid), 8):
-            ids, mask, labels = _pad(valid[start : start + 8], pad)
+            ids, mask, labels = (tensor.to(model.device) for tensor in _pad(valid[start : start + 8], pad))
             losses.append(float(model(input_ids=ids, attention_mask=mask, labels=labels).loss))
     model.train()
     return sum(losses) / len(losses)

@@ -26,6 +26,8 @@ def save(directory: Path, *, model, optimizer, position: dict) -> None:
     save_model(model, str(temporary / "model.safetensors"))
     tensors, groups = _optimizer_tensors(optimizer)
     tensors["torch_rng"] = torch.get_rng_state()
+    if torch.cuda.is_available():  # dropout on a GPU draws from its own generator
+        tensors["cuda_rng"] = torch.cuda.get_rng_state()
     save_file({name: tensor.contiguous() for name, tensor in tensors.items()}, str(temporary / "optimizer.safetensors"))
     (temporary / "position.json").write_text(json.dumps({**position, "param_groups": groups}))
     manifest = {path.name: _sha256(path) for path in sorted(temporary.iterdir())}
@@ -54,6 +56,9 @@ def load(directory: Path, *, model, optimizer) -> dict | None:
     tensors = load_file(str(directory / "optimizer.safetensors"))
     position = json.loads((directory / "position.json").read_text())
     torch.set_rng_state(tensors.pop("torch_rng"))
+    cuda_rng = tensors.pop("cuda_rng", None)
+    if cuda_rng is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state(cuda_rng)
     _restore_optimizer(optimizer, tensors, position.pop("param_groups"))
     return position
 

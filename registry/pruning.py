@@ -3,6 +3,7 @@ epoch checkpoints. A commit a branch or tag points at is never dropped; its chil
 blob that any other file, upload session or dataset still uses stays, and the bytes dropped go back to the owner's
 storage quota."""
 
+import functools
 import logging
 
 from django.core.files.storage import default_storage
@@ -42,8 +43,7 @@ def _drop_unused_blobs(blob_ids: set[int], *, owner_id: int) -> int:
         except (ProtectedError, IntegrityError):  # another app (a dataset) still holds it
             continue
         freed += blob.size
-        key = blob.storage_key
-        transaction.on_commit(lambda key=key: _delete_stored(key))
+        transaction.on_commit(functools.partial(_delete_stored, blob.storage_key))
     if freed:
         accounts.release_storage(user_id=owner_id, size=freed)
     return freed

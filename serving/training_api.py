@@ -11,7 +11,7 @@ from accounts.errors import request_error
 from accounts.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
 from accounts.services import authenticate_key
 from serving.api import _error, _session_caller
-from training import files, jobs
+from training import files, jobs, method
 from training.models import FineTuningJob, JobCheckpoint, JobEvent, TrainingFile
 
 READ, FINETUNE = "read", "finetune"
@@ -104,7 +104,7 @@ def file_content(request, user, api_key, file_id: str):  # noqa: ARG001  (every 
 
 
 def job_json(job: FineTuningJob) -> dict:
-    hyper = job.method["supervised"]["hyperparameters"]
+    hyper = method.hyperparameters_of(job.method)
 
     def stamp(value):
         return int(value.timestamp()) if value else None

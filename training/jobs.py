@@ -43,22 +43,25 @@ def create_job(
     the job `queued` and ask a train worker to look for it. Any refusal creates and charges nothing."""
     if api_key is not None and not api_key.has_scope("finetune"):
         raise PermissionDenied("this API key lacks the 'finetune' scope")
-    base, commit = fine_tunable_base(user=user, model_id=model)
     train = files.get_file(user=user, file_id=training_file)
     valid = files.get_file(user=user, file_id=validation_file) if validation_file else None
+    resolved = method.resolve(method=method_spec, hyperparameters=hyperparameters, examples=train.examples)
+    if resolved["type"] == "pretrain" or model == SCRATCH:
+        return _create_pretraining(user=user, model=model, train=train, valid=valid, resolved=resolved,
+                                   suffix=suffix, seed=seed, metadata=metadata)  # fmt: skip
+    base, commit = fine_tunable_base(user=user, model_id=model)
     if train.examples < settings.MIN_FINE_TUNE_EXAMPLES:
         raise InvalidInput(
             f"the training file has {train.examples} examples; fine-tuning needs at least "
             f"{settings.MIN_FINE_TUNE_EXAMPLES}", param="training_file",
         )  # fmt: skip
-    resolved = method.resolve(method=method_spec, hyperparameters=hyperparameters, examples=train.examples)
     suffix = _suffix(suffix)
     seed = _seed(seed)
     metadata = _metadata(metadata)
     result_name = f"{base.name}-ft-{suffix}" if suffix else None
     if result_name and Model.objects.filter(owner=user, name=result_name).exists():
         raise Conflict(f"you already have a model named {result_name}: choose another suffix", param="suffix")
-    epochs = resolved["supervised"]["hyperparameters"]["n_epochs"]
+    epochs = method.hyperparameters_of(resolved)["n_epochs"]
     estimated = tokens.count(commit, files.read_records(train)) * epochs
     if estimated > settings.MAX_JOB_TOKENS:
         raise InvalidInput(
@@ -78,6 +81,39 @@ def create_job(
         job.save()
         add_event(job, f"Created fine-tuning job {job.public_id} on {job.base_label}")
         add_event(job, f"Validated {train.filename}: {train.examples} examples, {estimated // epochs} tokens a pass")
+        transaction.on_commit(ask_for_work)
+    return job
+
+
+SCRATCH = "scratch"
+
+
+def _create_pretraining(*, user, model, train, valid, resolved, suffix, seed, metadata) -> FineTuningJob:
+    """A GPT trained from scratch on a corpus (method.type "pretrain", model "scratch"): the estimate is the
+    corpus's UTF-8 bytes (a byte-level tokenizer never makes more tokens) x epochs."""
+    if model != SCRATCH:
+        raise InvalidInput("pretraining starts from nothing: send model='scratch'", param="model")
+    if resolved["type"] != "pretrain":
+        raise InvalidInput("model 'scratch' needs method.type 'pretrain'", param="method.type")
+    if train.format not in ("plain", "text"):
+        raise InvalidInput('a pretraining corpus is plain text or {"text": ...} lines', param="training_file")
+    suffix, seed, metadata = _suffix(suffix), _seed(seed), _metadata(metadata)
+    epochs = method.hyperparameters_of(resolved)["n_epochs"]
+    estimated = sum(len(record["text"].encode()) + 1 for record in files.read_records(train)) * epochs
+    if estimated > settings.MAX_JOB_TOKENS:
+        raise InvalidInput(f"this job could train {estimated} tokens, over the limit of {settings.MAX_JOB_TOKENS}",
+                           param="training_file")  # fmt: skip
+    with transaction.atomic():
+        job = FineTuningJob(owner=user, base_label=SCRATCH, training_file=train, validation_file=valid,
+                            method=resolved, suffix=suffix, seed=seed, metadata=metadata,
+                            estimated_tokens=estimated)  # fmt: skip
+        job.held = training_charges.hold_training(user=user, job_id=job.public_id, tokens=estimated)
+        job.save()
+        preset = resolved["pretrain"]["preset"]
+        add_event(job, f"Created pretraining job {job.public_id}: a {preset} GPT from scratch")
+        add_event(
+            job, f"Validated {train.filename}: {train.examples} texts, at most {estimated // epochs} tokens a pass"
+        )
         transaction.on_commit(ask_for_work)
     return job
 

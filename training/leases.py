@@ -79,10 +79,15 @@ def record_metrics(job: FineTuningJob, metrics: dict) -> None:
 
 
 def result_model(job: FineTuningJob) -> Model:
-    """The job's private result model `owner/<base-name>-ft-<suffix or job id>`, made on its first checkpoint."""
+    """The job's private result model `owner/<base-name>-ft-<suffix or job id>` (`owner/gpt-<preset>-...` from
+    scratch), made on its first checkpoint."""
     if job.result_model_id:
         return Model.objects.get(pk=job.result_model_id)
-    name = f"{job.base_model.name}-ft-{job.suffix or job.public_id.removeprefix('ftjob-')[:12]}"
+    tail = job.suffix or job.public_id.removeprefix("ftjob-")[:12]
+    if job.base_model is None:  # pretrained from scratch
+        name = f"gpt-{job.method['pretrain']['preset']}-{tail}"
+    else:
+        name = f"{job.base_model.name}-ft-{tail}"
     with transaction.atomic():
         model = registry.create_model(owner=job.owner, name=name[:96].rstrip("-_."), is_private=True)
         job.result_model = model

@@ -13,6 +13,12 @@ import math
 
 from accounts.exceptions import InvalidInput
 
+
+def hyperparameters_of(resolved: dict) -> dict:
+    """The numeric hyperparameters of a resolved method, whatever its type."""
+    return resolved[resolved["type"]]["hyperparameters"]
+
+
 LIMITS = {"n_epochs": (1, 50), "batch_size": (1, 256), "learning_rate_multiplier": (1e-4, 100.0)}
 LORA_LIMITS = {"r": (1, 256), "alpha": (1, 4096)}
 
@@ -23,9 +29,12 @@ def resolve(*, method: dict | None, hyperparameters: dict | None, examples: int)
         method = {"type": "supervised", "supervised": {"hyperparameters": hyperparameters or {}}}
     if not isinstance(method, dict):
         raise InvalidInput("method must be an object", param="method")
+    if method.get("type") == "pretrain":
+        return _pretrain(method.get("pretrain") or {})
     if method.get("type") != "supervised":
         raise InvalidInput(
-            f"method.type {method.get('type')!r} is not supported here: use 'supervised'", param="method.type"
+            f"method.type {method.get('type')!r} is not supported here: use 'supervised' or 'pretrain'",
+            param="method.type",
         )
     supervised = method.get("supervised") or {}
     if not isinstance(supervised, dict):
@@ -49,8 +58,46 @@ def resolve(*, method: dict | None, hyperparameters: dict | None, examples: int)
     return result
 
 
-def _number(name: str, value, auto):
-    param = f"method.supervised.hyperparameters.{name}"
+PRESETS = ("tiny", "small", "base")
+PRESET_POSITIONS = {"tiny": 128, "small": 256, "base": 512}
+VOCAB_SIZES = (300, 32_000)
+PRETRAIN_RATE = 3e-3
+
+
+def _pretrain(pretrain: dict) -> dict:
+    """{"preset": tiny|small|base, "vocab_size", "seq_len", "hyperparameters": {...}}: "auto" epochs are 3,
+    batch size 16, and the rate 3e-3 x the multiplier on a warm-up and cosine schedule."""
+    if not isinstance(pretrain, dict):
+        raise InvalidInput("method.pretrain must be an object", param="method.pretrain")
+    unknown = set(pretrain) - {"preset", "vocab_size", "seq_len", "hyperparameters"}
+    if unknown:
+        raise InvalidInput(f"unknown pretrain field {sorted(unknown)[0]!r}", param="method.pretrain")
+    preset = pretrain.get("preset", "tiny")
+    if preset not in PRESETS:
+        raise InvalidInput(
+            f"method.pretrain.preset must be one of {', '.join(PRESETS)}", param="method.pretrain.preset"
+        )
+    vocab = pretrain.get("vocab_size", 4096)
+    if isinstance(vocab, bool) or not isinstance(vocab, int) or not VOCAB_SIZES[0] <= vocab <= VOCAB_SIZES[1]:
+        raise InvalidInput(f"vocab_size must be an integer between {VOCAB_SIZES[0]} and {VOCAB_SIZES[1]}",
+                           param="method.pretrain.vocab_size")  # fmt: skip
+    positions = PRESET_POSITIONS[preset]
+    seq_len = pretrain.get("seq_len", positions)
+    if isinstance(seq_len, bool) or not isinstance(seq_len, int) or not 16 <= seq_len <= positions:
+        raise InvalidInput(f"seq_len must be an integer between 16 and {positions} for the {preset} preset",
+                           param="method.pretrain.seq_len")  # fmt: skip
+    given = pretrain.get("hyperparameters") or {}
+    if not isinstance(given, dict) or set(given) - set(LIMITS):
+        raise InvalidInput("hyperparameters: n_epochs, batch_size, learning_rate_multiplier",
+                           param="method.pretrain.hyperparameters")  # fmt: skip
+    auto = {"n_epochs": 3, "batch_size": 16, "learning_rate_multiplier": 1.0}
+    resolved = {name: _number(name, given.get(name, "auto"), auto[name], kind="pretrain") for name in LIMITS}
+    return {"type": "pretrain", "pretrain": {"preset": preset, "vocab_size": vocab, "seq_len": seq_len,
+                                             "hyperparameters": resolved}}  # fmt: skip
+
+
+def _number(name: str, value, auto, *, kind: str = "supervised"):
+    param = f"method.{kind}.hyperparameters.{name}"
     if value == "auto":
         return auto
     low, high = LIMITS[name]

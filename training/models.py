@@ -76,9 +76,11 @@ class JobQuerySet(models.QuerySet):
 class FineTuningJob(models.Model):
     public_id = models.CharField(max_length=40, unique=True, default=job_id)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    base_model = models.ForeignKey("registry.Model", on_delete=models.PROTECT, related_name="+")
-    base_commit = models.ForeignKey("registry.Commit", on_delete=models.PROTECT, related_name="+")
-    base_label = models.CharField(max_length=200, help_text="owner/name@sha of the base, as the caller named it")
+    base_model = models.ForeignKey("registry.Model", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                                   help_text="Empty when pretraining from scratch")  # fmt: skip
+    base_commit = models.ForeignKey("registry.Commit", null=True, blank=True, on_delete=models.PROTECT,
+                                    related_name="+")  # fmt: skip
+    base_label = models.CharField(max_length=200, help_text="owner/name@sha of the base, or 'scratch'")
     training_file = models.ForeignKey(TrainingFile, on_delete=models.PROTECT, related_name="+")
     validation_file = models.ForeignKey(TrainingFile, null=True, blank=True, on_delete=models.PROTECT,
                                         related_name="+")  # fmt: skip

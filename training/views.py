@@ -84,8 +84,8 @@ def _estimate(base, dataset: TrainingFile, form: FineTuneForm) -> dict:
     """What the job would train and cost, as create_job will hold it."""
     commit = jobs.fine_tunable_base(user=dataset.owner, model_id=base.repo_id)[1]
     resolved = method.resolve(method=form.method_spec(), hyperparameters=None, examples=dataset.examples)
-    epochs = resolved["supervised"]["hyperparameters"]["n_epochs"]
+    epochs = method.hyperparameters_of(resolved)["n_epochs"]
     count = tokens.count(commit, files.read_records(dataset))
     return {"examples": dataset.examples, "format": dataset.get_format_display(), "tokens": count, "epochs": epochs,
-            "hyperparameters": resolved["supervised"]["hyperparameters"],
+            "hyperparameters": method.hyperparameters_of(resolved),
             "cost": training_cost(count * epochs), "commit": commit}  # fmt: skip

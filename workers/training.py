@@ -16,9 +16,10 @@ from django.db import connection
 
 from registry import services as registry
 from registry.checkout import checkout
-from training import files, jobs, leases
+from registry.models import Commit
+from training import files, jobs, leases, method
 from training.models import FineTuningJob, JobStatus
-from workers.engine import finetune
+from workers.engine import finetune, pretrain
 
 logger = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -66,26 +67,30 @@ def _stopped(job: FineTuningJob, stopped: finetune.Stopped) -> None:
 
 def _train(job: FineTuningJob, heartbeat: "_Heartbeat") -> None:
     import torch  # the ML runtime loads in the train worker only
-    from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from workers.engine.serving import pick_device  # imports torch: only here, never in a web process
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // settings.TRAIN_WORKER_CONCURRENCY))
-    hyper = _hyperparameters(job)
     records = files.read_records(job.training_file)
     valid = files.read_records(job.validation_file) if job.validation_file else None
     lineage = {
-        "base_model": job.base_model.repo_id, "parent_commit": job.base_commit.sha, "job": job.public_id,
-        "training_file_sha256": job.training_file.blob.sha256,
+        "job": job.public_id, "training_file_sha256": job.training_file.blob.sha256,
         "validation_file_sha256": job.validation_file.blob.sha256 if job.validation_file else None,
-        "hyperparameters": job.method["supervised"]["hyperparameters"],
-        "lora": job.method["supervised"].get("lora"),
+        "hyperparameters": method.hyperparameters_of(job.method),
     }  # fmt: skip
-    with checkout(job.base_commit) as base:
-        model = AutoModelForCausalLM.from_pretrained(base, use_safetensors=True, dtype=torch.float32)
-        tokenizer = AutoTokenizer.from_pretrained(base)
+    if job.method["type"] == "pretrain":
+        model, tokenizer, records, valid = _from_scratch(job, records, valid)
+        lineage |= {
+            "base_model": None,
+            **{key: job.method["pretrain"][key] for key in ("preset", "vocab_size", "seq_len")},
+        }
+    else:
+        assert job.base_model is not None and job.base_commit is not None  # a fine-tune has a base
+        model, tokenizer = _base(job.base_commit)
+        lineage |= {"base_model": job.base_model.repo_id, "parent_commit": job.base_commit.sha,
+                    "lora": job.method["supervised"].get("lora")}  # fmt: skip
     metrics = finetune.finetune(
-        model, tokenizer, records, hyper, valid_records=valid,
+        model, tokenizer, records, _hyperparameters(job), valid_records=valid,
         on_metrics=lambda m: leases.record_metrics(job, m.as_dict()),
         on_checkpoint=functools.partial(_checkpoint, job, lineage),
         should_stop=heartbeat.reason, state_dir=leases.state_dir(job), state_every=settings.CHECKPOINT_EVERY_STEPS,
@@ -95,12 +100,49 @@ def _train(job: FineTuningJob, heartbeat: "_Heartbeat") -> None:
     leases.discard_state(job)
 
 
+def _base(commit: Commit):
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    with checkout(commit) as base:
+        model = AutoModelForCausalLM.from_pretrained(base, use_safetensors=True, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(base)
+    return model, tokenizer
+
+
+def _from_scratch(job: FineTuningJob, records: list[dict], valid: list[dict] | None):
+    """A byte-level BPE tokenizer trained on the corpus (kept with the job's state, so a resumed job uses the very
+    same one), a GPT-2 of the preset's shape, and the corpus packed into windows of seq_len tokens."""
+    from transformers import PreTrainedTokenizerFast
+
+    spec = job.method["pretrain"]
+    texts = [record["text"] for record in records]
+    kept = leases.state_dir(job) / "tokenizer"
+    if (kept / "tokenizer.json").is_file():
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(kept)
+    else:
+        tokenizer = pretrain.train_tokenizer(texts, vocab_size=spec["vocab_size"])
+        tokenizer.save_pretrained(kept)
+    model = pretrain.build_gpt2(tokenizer, pretrain.PRESETS[spec["preset"]], seed=job.seed)
+    windows = [{"ids": ids} for ids in pretrain.pack(tokenizer, texts, seq_len=spec["seq_len"])]
+    if not windows:
+        raise ValueError(f"the corpus is shorter than one window of {spec['seq_len']} tokens")
+    held_out = (
+        [{"ids": ids} for ids in pretrain.pack(tokenizer, [r["text"] for r in valid], seq_len=spec["seq_len"])]
+        if valid
+        else None
+    )
+    return model, tokenizer, windows, held_out
+
+
 def _hyperparameters(job: FineTuningJob) -> finetune.Hyperparameters:
-    given = job.method["supervised"]["hyperparameters"]
+    given = method.hyperparameters_of(job.method)
+    scratch = job.method["type"] == "pretrain"
     return finetune.Hyperparameters(
         n_epochs=given["n_epochs"], batch_size=given["batch_size"],
         learning_rate_multiplier=given["learning_rate_multiplier"], seed=job.seed,
-        lora=job.method["supervised"].get("lora"),
+        lora=None if scratch else job.method["supervised"].get("lora"),
+        base_rate=method.PRETRAIN_RATE if scratch else None, cosine=scratch,
     )  # fmt: skip
 
 
@@ -121,22 +163,28 @@ def _checkpoint(job: FineTuningJob, lineage: dict, metrics: finetune.Metrics, sa
             operations.append(registry.AddFile(path=path.name, blob=blob))
     commit = registry.commit_changes(
         model_id=model.pk, author=job.owner, operations=operations, lineage=facts,
-        message=f"Fine-tune {job.public_id}: epoch {metrics.epoch}, step {metrics.step}",
+        message=f"{'Pretrain' if job.base_model_id is None else 'Fine-tune'} {job.public_id}: epoch {metrics.epoch}, "
+                f"step {metrics.step}",
     )  # fmt: skip
     leases.record_checkpoint(job, commit=commit, metrics=metrics.as_dict())
 
 
 def _card(job: FineTuningJob, facts: dict) -> str:
-    """The model card: HF Hub's YAML (base_model, base_model_relation) and the lineage in words."""
-    yaml = "\n".join([
-        "---", f"base_model: {job.base_model.repo_id}", "base_model_relation: finetune",
-        f"fine_tuning_job: {job.public_id}", f"base_commit: {job.base_commit.sha}", "---",
-    ])  # fmt: skip
-    return (
-        f"{yaml}\n\n# {job.base_model.name} fine-tuned ({job.public_id})\n\n"
-        f"Fine-tuned from `{job.base_label}` by the store's training service.\n\n"
-        f"```json\n{json.dumps(facts, indent=2, sort_keys=True)}\n```\n"
-    )
+    """The model card: HF Hub's YAML (base_model and base_model_relation for a fine-tune) and the lineage."""
+    if job.base_model is None or job.base_commit is None:
+        preset = job.method["pretrain"]["preset"]
+        yaml = f"---\npipeline_tag: text-generation\ntraining_job: {job.public_id}\n---"
+        title = (
+            f"# A {preset} GPT pretrained from scratch ({job.public_id})\n\nTrained by the store's training service."
+        )
+    else:
+        yaml = "\n".join([
+            "---", f"base_model: {job.base_model.repo_id}", "base_model_relation: finetune",
+            f"fine_tuning_job: {job.public_id}", f"base_commit: {job.base_commit.sha}", "---",
+        ])  # fmt: skip
+        title = (f"# {job.base_model.name} fine-tuned ({job.public_id})\n\n"
+                 f"Fine-tuned from `{job.base_label}` by the store's training service.")  # fmt: skip
+    return f"{yaml}\n\n{title}\n\n```json\n{json.dumps(facts, indent=2, sort_keys=True)}\n```\n"
 
 
 class _Heartbeat:

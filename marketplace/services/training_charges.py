@@ -25,7 +25,9 @@ def training_cost(tokens: int) -> int:
     return token_cost(prompt_tokens=tokens, completion_tokens=0, prompt_price=price, completion_price=0)
 
 
-def hold_training(*, user: User, job_id: str, tokens: int, model: Model, commit: Commit) -> int:
+def hold_training(
+    *, user: User, job_id: str, tokens: int, model: Model | None = None, commit: Commit | None = None
+) -> int:
     """Hold the cost of `tokens` for the job, or raise InsufficientQuota with nothing held. Returns the amount.
     Must run inside the transaction that creates the job, so neither exists without the other."""
     amount = training_cost(tokens)
@@ -38,8 +40,9 @@ def hold_training(*, user: User, job_id: str, tokens: int, model: Model, commit:
             f"({tokens} tokens to train) and your wallet does not hold that much. Top up your credits."
         )
     values = {
-        "request_id": job_id, "user_id": user.pk, "api_key_id": None, "model_id": model.pk,
-        "model_label": model.repo_id, "commit_sha": commit.sha, "price_card_id": None, "payee_id": None,
+        "request_id": job_id, "user_id": user.pk, "api_key_id": None, "model_id": model.pk if model else None,
+        "model_label": model.repo_id if model else "scratch", "commit_sha": commit.sha if commit else "",
+        "price_card_id": None, "payee_id": None,
         "prompt_price": settings.TRAINING_PRICE_PER_1M_TOKENS, "completion_price": 0,
         "reserved_tokens": min(tokens, 2**31 - 1), "max_cost": amount, "spend_key": "", "created_at": now,
         "expires_at": now + dt.timedelta(seconds=settings.MAX_JOB_SECONDS * settings.MAX_JOB_ATTEMPTS + 3600),

@@ -46,7 +46,15 @@ CROSS_FIELD_RULES = {
     "POST /v1/completions": {"prompt", "model", "n"},  # fits the model's context; a servable revision; n <= beams
     "POST /v1/chat/completions": {"messages", "model", "n"},
     "POST /v1/files": {"file"},  # a dataset whose every line is an example (checked whole at upload)
-    "POST /v1/fine_tuning/jobs": {"model", "training_file", "validation_file", "suffix", "metadata"},  # theirs, etc.
+    "POST /v1/fine_tuning/jobs": {
+        "model",
+        "training_file",
+        "validation_file",
+        "suffix",
+        "metadata",
+        "method.type",
+        "method.pretrain.seq_len",
+    },  # their files; 'scratch' with pretrain; a preset's context
 }
 # Operations whose every input the schema leaves open (any string, any bytes): no request breaks their schema,
 # so there is nothing to generate in negative mode.

@@ -31,6 +31,8 @@ class Hyperparameters:
     seed: int
     lora: dict | None = None  # {"r", "alpha", "dropout", "target_modules"}
     max_length: int = 1024
+    base_rate: float | None = None  # None: BASE_LEARNING_RATE, or LORA_LEARNING_RATE with lora
+    cosine: bool = False  # a 5 % warm-up, then the rate decays to a tenth along a cosine (pretraining)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +61,8 @@ class Stopped(Exception):
 def encode(tokenizer, record: dict, *, max_length: int) -> tuple[list[int], list[int]]:
     """Token ids and labels (IGNORE where no loss is taken) of one record, cut to `max_length`."""
     eos = [tokenizer.eos_token_id] if tokenizer.eos_token_id is not None else []
+    if "ids" in record:  # a packed pretraining window: already tokens, every one trained
+        return record["ids"][:max_length], record["ids"][:max_length]
     if "text" in record:
         ids = tokenizer(record["text"])["input_ids"] + eos
         labels = list(ids)
@@ -141,7 +145,8 @@ def finetune(
     encoded = [encode(tokenizer, record, max_length=length) for record in records]
     valid = [encode(tokenizer, record, max_length=length) for record in valid_records or []]
     trained = _with_lora(model, hyper.lora) if hyper.lora else model
-    rate = (LORA_LEARNING_RATE if hyper.lora else BASE_LEARNING_RATE) * hyper.learning_rate_multiplier
+    base = hyper.base_rate or (LORA_LEARNING_RATE if hyper.lora else BASE_LEARNING_RATE)
+    rate = base * hyper.learning_rate_multiplier
     optimizer = torch.optim.AdamW([p for p in trained.parameters() if p.requires_grad], lr=rate, weight_decay=0.0)
     steps = total_steps(len(encoded), hyper)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (tokenizer.eos_token_id or 0)
@@ -167,6 +172,9 @@ def finetune(
                 save_state()
             if reason:
                 raise Stopped(reason, run.tokens)
+            if hyper.cosine:  # the rate follows the step, so a resumed run picks it up from its position
+                for group in optimizer.param_groups:
+                    group["lr"] = rate * _cosine(run.step, steps)
             batch = [encoded[i] for i in run.indices[run.start : run.start + hyper.batch_size]]
             ids, mask, labels = (tensor.to(device) for tensor in _pad(batch, pad))
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed):
@@ -176,7 +184,7 @@ def finetune(
             torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
             optimizer.step()
             run.step, run.start, run.tokens = run.step + 1, run.start + hyper.batch_size, run.tokens + int(mask.sum())
-            run.losses.append(float(output.loss))
+            run.losses.append(float(output.loss.detach()))
             batch_hits, batch_seen = _token_accuracy(output.logits.detach(), labels)
             run.hits, run.seen = run.hits + batch_hits, run.seen + batch_seen
             end_of_epoch = run.start >= len(run.indices)
@@ -223,6 +231,14 @@ def _as_state(saved) -> tuple:
     """random.Random.getstate() after a round trip through JSON (lists back to tuples)."""
     version, internal, gauss = saved
     return version, tuple(internal), gauss
+
+
+def _cosine(step: int, steps: int) -> float:
+    warmup = max(1, steps // 20)
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, steps - warmup)
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
 
 
 def _with_lora(model, lora: dict):

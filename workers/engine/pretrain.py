@@ -45,6 +45,25 @@ class GPTShape:
     n_positions: int = 128
 
 
+# The presets of a pretraining job (docs/training.md has their sizes and measured speeds).
+PRESETS = {
+    "tiny": GPTShape(n_layer=2, n_head=2, n_embd=64, n_positions=128),
+    "small": GPTShape(n_layer=4, n_head=4, n_embd=128, n_positions=256),
+    "base": GPTShape(n_layer=6, n_head=6, n_embd=384, n_positions=512),
+}
+
+
+def pack(tokenizer, texts: Sequence[str], *, seq_len: int) -> list[list[int]]:
+    """The corpus as one stream of tokens (an end-of-text token after each text) cut into windows of `seq_len`:
+    every position trains, none is padding. The last partial window is dropped."""
+    eos = tokenizer.convert_tokens_to_ids(SPECIAL_TOKEN)
+    stream: list[int] = []
+    for ids in tokenizer(list(texts), verbose=False)["input_ids"]:  # long texts are cut into windows below
+        stream.extend(ids)
+        stream.append(eos)
+    return [stream[start : start + seq_len] for start in range(0, len(stream) - seq_len + 1, seq_len)]
+
+
 def build_gpt2(tokenizer, shape: GPTShape, *, seed: int = 0):
     """A randomly initialised GPT-2 sized by `shape`, with special-token ids matching the tokenizer."""
     import torch

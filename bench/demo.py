@@ -1,0 +1,53 @@
+"""The demo model's recipe against the first one, in the same run, on the same 95 % of Python's documentation
+topics, measured on the held-out 5 % in bits per byte (lower is better), with the wall time of each and the
+longest run of blank lines in greedy samples for five fixed prompts (workers/engine/demo.py).
+
+    first recipe   600 random windows of 16 x 128 tokens, rate 3e-3, raw text (bootstrap_demo until issue #12)
+    demo recipe    the same shape and vocabulary, cleaned text packed into windows, whole epochs for about the
+                   same number of steps, rate 6e-3 with a warm-up and a cosine
+
+Last line: bpb_first=X bpb_demo=Y bpb_ratio=R time_ratio=T longest_blank_run=N"""
+
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STEPS = int(os.environ.get("BENCH_DEMO_STEPS", 600))
+VOCAB = 4096
+
+
+def main() -> None:
+    sys.path.insert(0, str(ROOT))
+    import torch
+
+    from workers.engine import demo, pretrain
+
+    torch.manual_seed(0)
+    train, held = demo.split(pretrain.pydoc_corpus())
+    print(f"{len(train)} training topics, {len(held)} held out ({sum(len(t.encode()) for t in held):,} bytes)")
+
+    started = time.perf_counter()
+    tokenizer = pretrain.train_tokenizer(train, vocab_size=VOCAB)
+    first = pretrain.build_gpt2(tokenizer, demo.SHAPE)
+    pretrain.pretrain(first, tokenizer, train, steps=STEPS, batch_size=demo.BATCH, seq_len=demo.SEQ_LEN)
+    first_seconds = time.perf_counter() - started
+    bpb_first = demo.bits_per_byte(first, tokenizer, held)
+    print(f"first recipe: {first_seconds:.0f} s, {bpb_first:.3f} bits per byte")
+
+    started = time.perf_counter()
+    model, demo_tokenizer, metrics = demo.train(train, vocab_size=VOCAB, steps=STEPS)
+    demo_seconds = time.perf_counter() - started
+    bpb_demo = demo.bits_per_byte(model, demo_tokenizer, held)
+    print(f"demo recipe: {demo_seconds:.0f} s, {metrics.step} steps, {bpb_demo:.3f} bits per byte")
+    samples = demo.greedy_samples(model, demo_tokenizer)
+    for sample in samples:
+        print("---", repr(sample[:200]))
+    blank = max(demo.longest_blank_run(sample) for sample in samples)
+    print(f"bpb_first={bpb_first:.3f} bpb_demo={bpb_demo:.3f} bpb_ratio={bpb_demo / bpb_first:.3f} "
+          f"time_ratio={demo_seconds / first_seconds:.2f} longest_blank_run={blank}")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

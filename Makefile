@@ -31,7 +31,7 @@ demo: migrate
 
 run: demo
 	$(BIN)/python manage.py collectstatic --noinput -v0
-	@echo "Serving http://127.0.0.1:$(PORT) (the Procfile's web, worker and infer). Ctrl-C stops them all."
+	@echo "Serving http://127.0.0.1:$(PORT) (the Procfile's web, worker, infer and train). Ctrl-C stops them all."
 	HTTPS=$${HTTPS:-0} PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
 
 web: migrate

@@ -110,6 +110,7 @@ NOT_PRIVATE = {
     "wallet": "the caller's own wallet",
     "usage": "the caller's own usage",
     "jobs": "the caller's own fine-tuning jobs",
+    "pretrain-new": "starts a pretraining job of the caller's own (tests/training/test_portal_forms.py)",
     "usage-csv": "the caller's own usage",
     "earnings": "the caller's own earnings",
     "api-keys": "lists and creates the caller's own keys (tests/marketplace/test_keys.py)",

@@ -12,7 +12,7 @@ from accounts.exceptions import DomainError
 from marketplace.services.training_charges import training_cost
 from registry import services as registry
 from training import files, jobs, method, tokens
-from training.forms import FineTuneForm
+from training.forms import FineTuneForm, PretrainForm
 from training.models import FineTuningJob, TrainingFile
 
 
@@ -71,6 +71,33 @@ def new_fine_tune(request, namespace: str, name: str):
         except DomainError as exc:
             form.add_error(None, exc.message)
     return render(request, "training/new.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def new_from_scratch(request):
+    """A new model pretrained from a corpus: the same check-then-confirm steps as a fine-tune."""
+    own_files = TrainingFile.objects.filter(owner=request.user, format__in=("plain", "text")).order_by("-created_at")
+    form = PretrainForm(request.POST or None, request.FILES or None, files=own_files[:50])
+    context: dict = {"form": form, "estimate": None}
+    if request.method == "POST" and form.is_valid():
+        try:
+            upload = form.cleaned_data.get("corpus")
+            corpus = (files.create_file(user=request.user, filename=upload.name, purpose="fine-tune", data=upload.read())
+                      if upload is not None else files.get_file(user=request.user, file_id=form.cleaned_data["dataset"]))  # fmt: skip
+            if request.POST.get("confirm") == "yes":
+                job = jobs.create_job(user=request.user, api_key=None, model=jobs.SCRATCH,
+                                      training_file=corpus.public_id, method_spec=form.method_spec(),
+                                      suffix=form.cleaned_data["suffix"] or None)  # fmt: skip
+                return redirect("job-detail", job_id=job.public_id)
+            resolved = method.resolve(method=form.method_spec(), hyperparameters=None, examples=corpus.examples)
+            epochs = method.hyperparameters_of(resolved)["n_epochs"]
+            size = sum(len(record["text"].encode()) + 1 for record in files.read_records(corpus))
+            context.update(dataset=corpus, estimate={"texts": corpus.examples, "bytes": size, "epochs": epochs,
+                                                     "cost": training_cost(size * epochs)})  # fmt: skip
+        except DomainError as exc:
+            form.add_error(None, exc.message)
+    return render(request, "training/new_from_scratch.html", context)
 
 
 def _dataset(request, form: FineTuneForm) -> TrainingFile:

@@ -2,9 +2,8 @@
 topics, measured on the held-out 5 % in bits per byte (lower is better), with the wall time of each and the
 longest run of blank lines in greedy samples for five fixed prompts (workers/engine/demo.py).
 
-    first recipe   600 random windows of 16 x 128 tokens, rate 3e-3, raw text (bootstrap_demo until issue #12)
-    demo recipe    the same shape and vocabulary, cleaned text packed into windows, whole epochs for about the
-                   same number of steps, rate 6e-3 with a warm-up and a cosine
+    first recipe   600 random windows of 16 x 128 tokens, rate 3e-3, dropout 0.1 (bootstrap_demo until issue #12)
+    demo recipe    workers/engine/demo.py: the same, without dropout
 
 Last line: bpb_first=X bpb_demo=Y bpb_ratio=R time_ratio=T longest_blank_run=N"""
 
@@ -40,7 +39,7 @@ def main() -> None:
     model, demo_tokenizer, metrics = demo.train(train, vocab_size=VOCAB, steps=STEPS)
     demo_seconds = time.perf_counter() - started
     bpb_demo = demo.bits_per_byte(model, demo_tokenizer, held)
-    print(f"demo recipe: {demo_seconds:.0f} s, {metrics.step} steps, {bpb_demo:.3f} bits per byte")
+    print(f"demo recipe: {demo_seconds:.0f} s, {metrics.steps} steps, {bpb_demo:.3f} bits per byte")
     samples = demo.greedy_samples(model, demo_tokenizer)
     for sample in samples:
         print("---", repr(sample[:200]))

@@ -64,7 +64,7 @@ def pack(tokenizer, texts: Sequence[str], *, seq_len: int) -> list[list[int]]:
     return [stream[start : start + seq_len] for start in range(0, len(stream) - seq_len + 1, seq_len)]
 
 
-def build_gpt2(tokenizer, shape: GPTShape, *, seed: int = 0):
+def build_gpt2(tokenizer, shape: GPTShape, *, seed: int = 0, dropout: float = 0.1):
     """A randomly initialised GPT-2 sized by `shape`, with special-token ids matching the tokenizer."""
     import torch
     from transformers import GPT2Config, GPT2LMHeadModel
@@ -80,6 +80,9 @@ def build_gpt2(tokenizer, shape: GPTShape, *, seed: int = 0):
         bos_token_id=eos,
         eos_token_id=eos,
         pad_token_id=eos,
+        resid_pdrop=dropout,
+        embd_pdrop=dropout,
+        attn_pdrop=dropout,
     )
     return GPT2LMHeadModel(config)
 

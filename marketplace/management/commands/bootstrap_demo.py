@@ -15,7 +15,7 @@ from marketplace.services import listings
 from registry import services
 from registry.models import Model, ValidationStatus
 from registry.tasks import validate_commit
-from workers.engine import pretrain
+from workers.engine import demo, pretrain
 
 DEMO_OWNER = "demo"
 DEMO_NAME = "pydoc-gpt"
@@ -30,6 +30,7 @@ A small GPT-2 ({parameters:,} parameters) trained by this store on the documenta
 Python (`pydoc_data.topics`), with a byte-level BPE tokenizer of {vocab} tokens trained on the same text.
 
 - training: {steps} steps × {batch} sequences × {seq_len} tokens, final loss {loss:.2f}, {seconds:.0f} s on CPU
+- held out: {held} of the topics, on which it scores {bpb:.3f} bits per byte
 - nothing was downloaded: tokenizer, weights and data were all made on this machine
 
 It is a demonstration model: expect Python-documentation-flavoured text, not facts.
@@ -57,19 +58,18 @@ class Command(BaseCommand):
         owner = self._owner()
         model = existing or services.create_model(owner=owner, name=DEMO_NAME, is_private=False)
 
-        texts = pretrain.pydoc_corpus()
-        self.stdout.write(f"training a {vocab_size}-token BPE tokenizer on {len(texts)} pydoc topics…")
-        tokenizer = pretrain.train_tokenizer(texts, vocab_size=vocab_size)
-        gpt = pretrain.build_gpt2(tokenizer, pretrain.GPTShape(n_layer=4, n_head=4, n_embd=128, n_positions=256))
-        batch, seq_len = 16, 128
+        texts, held = demo.split(pretrain.pydoc_corpus())
+        self.stdout.write(f"training a {vocab_size}-token BPE tokenizer and the model on {len(texts)} pydoc topics "
+                          f"({len(held)} held out)…")  # fmt: skip
+        batch, seq_len = demo.BATCH, demo.SEQ_LEN
         with tqdm(total=steps, desc="pretraining", unit="step") as bar:
 
             def on_step(step: int, loss: float) -> None:
                 bar.update(1)
                 bar.set_postfix(loss=f"{loss:.2f}")
 
-            result = pretrain.pretrain(gpt, tokenizer, texts, steps=steps, batch_size=batch, seq_len=seq_len,
-                                       on_step=on_step)  # fmt: skip
+            gpt, tokenizer, result = demo.train(texts, vocab_size=vocab_size, steps=steps, on_step=on_step)
+        bpb = demo.bits_per_byte(gpt, tokenizer, held)
 
         with tempfile.TemporaryDirectory() as folder:
             directory = pretrain.save_checkpoint(gpt, tokenizer, Path(folder))
@@ -82,6 +82,8 @@ class Command(BaseCommand):
                     seq_len=seq_len,
                     loss=result.final_loss,
                     seconds=result.seconds,
+                    held=f"{len(held)} ({100 // demo.HOLD_OUT_EVERY} %)",
+                    bpb=bpb,
                 )
             )
             operations: list[services.Operation] = []
@@ -104,7 +106,8 @@ class Command(BaseCommand):
         self._list(model)
         self.stdout.write(
             f"published {DEMO_OWNER}/{DEMO_NAME}@{commit.sha[:12]}: {commit.validation_report['parameters']:,} "
-            f"parameters, loss {result.final_loss:.2f} after {steps} steps ({result.seconds:.0f} s)"
+            f"parameters, loss {result.final_loss:.2f} after {steps} steps ({result.seconds:.0f} s), "
+            f"{bpb:.3f} bits per byte on the held-out topics"
         )
 
     def _list(self, model: Model) -> None:

@@ -85,3 +85,26 @@ def test_fine_tune_from_the_model_page_and_follow_the_job(page, live_server, pro
     page.goto(f"{base}/settings/jobs")
     assert page.locator("#jobs tbody tr").count() == 2
     shoot(page, "jobs")
+
+
+def test_a_new_model_from_scratch_shows_its_cost_before_it_starts(page, live_server, provider, tmp_path):
+    ledger.top_up(user=provider, amount=10 * MICRO)
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("The with statement wraps a block.\n\nA list comprehension builds a list.\n")
+    base = live_server.url
+    log_in(page, base, "alice")
+
+    page.goto(f"{base}/settings/jobs")
+    page.click("#pretrain-link")
+    page.set_input_files("#id_corpus", str(corpus))
+    page.select_option("#id_preset", "tiny")
+    page.fill("#id_vocab_size", "300")
+    page.fill("#id_suffix", "docs")
+    page.click("#check")
+    assert "2 texts, 70 bytes, × 3 epochs" in page.inner_text("#estimate")  # each text and its end-of-text
+    assert FineTuningJob.objects.count() == 0
+    shoot(page, "new-from-scratch")
+    page.click("#confirm")
+    page.wait_for_url("**/jobs/ftjob-*")
+    job = FineTuningJob.objects.get()
+    assert (job.base_label, job.method["pretrain"]["vocab_size"], job.suffix) == ("scratch", 300, "docs")

@@ -14,8 +14,8 @@ from marketplace.models import AccountKind
 from marketplace.money import MICRO
 from marketplace.services import ledger
 from marketplace.services.training_charges import training_cost
-from registry.models import Blob, Commit, Model, ValidationStatus
-from tests.conftest import start_worker_process, wait_until
+from registry.models import Blob, Commit
+from tests.training.worker import train_until_valid
 from training.models import FineTuningJob
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,15 +35,7 @@ def test_fine_tune_through_the_openai_client(live_server, provider, make_key, ou
         method={"type": "supervised", "supervised": {"hyperparameters": {
             "n_epochs": 5, "batch_size": 4, "learning_rate_multiplier": 50}}},
     )  # fmt: skip
-    worker = start_worker_process("-Q", "train,validate", "-P", "solo", log_path=tmp_path / "train.log")
-    try:
-        wait_until(lambda: client.fine_tuning.jobs.retrieve(job.id).status == "succeeded", timeout=240)
-        result = Model.objects.get(name__startswith="tiny-gpt-ft-")
-        wait_until(lambda: not Commit.objects.filter(model=result).exclude(
-            validation_status=ValidationStatus.VALID).exists(), timeout=120)  # fmt: skip
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+    result = train_until_valid(client, job.id, tmp_path / "train.log")
 
     done = client.fine_tuning.jobs.retrieve(job.id)
     assert done.fine_tuned_model == result.repo_id == f"alice/tiny-gpt-ft-{job.id.removeprefix('ftjob-')[:12]}"

@@ -7,8 +7,8 @@ import pytest
 
 from marketplace.money import MICRO
 from marketplace.services import ledger
-from registry.models import Commit, Model, ValidationStatus
-from tests.conftest import start_worker_process, wait_until
+from registry.models import Commit
+from tests.training.worker import train_until_valid
 from workers.engine.pretrain import pretrain_corpus_sample
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,15 +26,7 @@ def test_pretrain_a_tiny_gpt_from_a_corpus(live_server, provider, make_key, infe
                                          method=spec, suffix="docs", seed=5)  # fmt: skip
     assert (job.model, job.status, job.hyperparameters.n_epochs) == ("scratch", "queued", 2)
 
-    worker = start_worker_process("-Q", "train,validate", "-P", "solo", log_path=tmp_path / "train.log")
-    try:
-        wait_until(lambda: client.fine_tuning.jobs.retrieve(job.id).status == "succeeded", timeout=240)
-        result = Model.objects.get(name="gpt-tiny-docs")
-        wait_until(lambda: not Commit.objects.filter(model=result).exclude(
-            validation_status=ValidationStatus.VALID).exists(), timeout=120)  # fmt: skip
-    finally:
-        worker.terminate()
-        worker.wait(timeout=30)
+    result = train_until_valid(client, job.id, tmp_path / "train.log")
 
     done = client.fine_tuning.jobs.retrieve(job.id)
     assert done.fine_tuned_model == "alice/gpt-tiny-docs" and result.is_private

@@ -157,3 +157,18 @@ def test_bad_jobs_are_refused_and_nothing_is_created_or_charged(live_server, own
     assert FineTuningJob.objects.count() == 0
     assert Reservation.objects.count() == 0
     assert wallet(provider) == (10 * MICRO, 0)
+
+
+def test_fine_tuning_a_listed_model_pays_its_download_price_once(live_server, owner, consumer, make_key, settings):
+    settings.REVIEW_LISTINGS = False
+    listings.publish_now(model=Model.objects.get(), prompt_price="1", completion_price="1", is_downloadable=True,
+                         download_price="0.5")  # fmt: skip
+    ledger.top_up(user=consumer, amount=10 * MICRO)
+    buyer = client_for(live_server, make_key(consumer, scopes=("read", "finetune")))
+    data = buyer.files.create(file=("d.jsonl", EXAMPLES), purpose="fine-tune")
+
+    first = buyer.fine_tuning.jobs.create(model="alice/tiny-gpt", training_file=data.id)
+    second = buyer.fine_tuning.jobs.create(model="alice/tiny-gpt", training_file=data.id)
+
+    holds = sum(Reservation.objects.filter(request_id__in=[first.id, second.id]).values_list("max_cost", flat=True))
+    assert wallet(consumer) == (10 * MICRO - MICRO // 2, holds)  # the weights were paid for once, as a pull is

@@ -8,83 +8,17 @@ import logging
 import time
 from collections.abc import Iterator
 
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
-from django.views.decorators.csrf import csrf_exempt
-from rest_framework.authentication import CSRFCheck
+from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 
 from accounts import json_input
-from accounts.authentication import bearer_token
-from accounts.errors import error_body, request_error
-from accounts.exceptions import DomainError, NotAuthenticated, PayloadTooLarge, PermissionDenied
-from accounts.services import authenticate_key
+from accounts.errors import error_body
+from accounts.exceptions import DomainError, PayloadTooLarge
 from marketplace.models import UsageStatus
 from serving import call_spec, gateway, protocol
+from serving.caller import v1_view
 
 MAX_BODY_BYTES = 4 * 1024 * 1024
 logger = logging.getLogger(__name__)
-
-
-def _error(exc: DomainError) -> JsonResponse:
-    return JsonResponse(error_body(exc), status=exc.status_code, headers=exc.headers)
-
-
-def _no_view(request: HttpRequest) -> HttpResponse:  # noqa: ARG001  (a view's signature)
-    """The view the CSRF check is asked about: none (the check only needs to know it is not csrf_exempt)."""
-    return HttpResponse(status=204)
-
-
-def _session_caller(request: HttpRequest):
-    """The signed-in user of a browser call (the model page's playground), which must carry the CSRF token as
-    forms do, since the browser sends the session cookie by itself. None when not signed in."""
-    if not request.user.is_authenticated:
-        return None
-    check = CSRFCheck(_no_view)  # DRF's: gives the reason instead of Django's HTML page
-    check.process_request(request)
-    reason = check.process_view(request, _no_view, (), {})
-    if reason:
-        raise PermissionDenied(f"CSRF check failed ({reason}): a browser call needs the page's CSRF token")
-    return request.user
-
-
-def only(method: str):
-    """Answer other methods with 405 in the OpenAI error shape (Django's own answer is an empty HTML page)."""
-
-    def decorate(view):
-        def wrapped(request: HttpRequest, *args, **kwargs):
-            if request.method != method:
-                message = f"Method Not Allowed ({request.method} {request.path}): use {method}"
-                response = JsonResponse(request_error(message), status=405)
-                response["Allow"] = method
-                return response
-            return view(request, *args, **kwargs)
-
-        wrapped.__name__ = view.__name__
-        return csrf_exempt(wrapped)
-
-    return decorate
-
-
-def openai_view(view):
-    """Authenticate the bearer key (or, without one, a signed-in browser session, charged to that user's wallet
-    with the default limits) and turn every DomainError into the OpenAI error shape."""
-
-    def wrapped(request: HttpRequest, *args, **kwargs):
-        try:
-            token = bearer_token(request)
-            if token is None:
-                user = _session_caller(request)
-                if user is None:
-                    raise NotAuthenticated("You didn't provide an API key: send 'Authorization: Bearer <key>'.")
-                return view(request, user, None, *args, **kwargs)
-            api_key = authenticate_key(raw_key=token)
-            if not api_key.has_scope("infer"):
-                raise PermissionDenied("This API key lacks the 'infer' scope")
-            return view(request, api_key.user, api_key, *args, **kwargs)
-        except DomainError as exc:
-            return _error(exc)
-
-    wrapped.__name__ = view.__name__
-    return csrf_exempt(wrapped)
 
 
 def _model_json(model) -> dict:
@@ -92,14 +26,12 @@ def _model_json(model) -> dict:
             "owned_by": model.owner.username}  # fmt: skip
 
 
-@only("GET")
-@openai_view
+@v1_view({"GET": "infer"})
 def list_models(request, user, api_key):  # noqa: ARG001  (every /v1 view gets the caller)
     return JsonResponse({"object": "list", "data": [_model_json(m) for m in gateway.visible_models(user)]})
 
 
-@only("GET")
-@openai_view
+@v1_view({"GET": "infer"})
 def retrieve_model(request, user, api_key, model_id: str):  # noqa: ARG001  (every /v1 view gets the caller)
     return JsonResponse(_model_json(gateway.describe_model(model_id, user)))
 
@@ -111,14 +43,12 @@ def _body(request: HttpRequest) -> dict:
     return json_input.loads(request.body or b"null")
 
 
-@only("POST")
-@openai_view
+@v1_view({"POST": "infer"})
 def completions(request, user, api_key):
     return _serve(call_spec.parse_completion(_body(request)), user, api_key)
 
 
-@only("POST")
-@openai_view
+@v1_view({"POST": "infer"})
 def chat_completions(request, user, api_key):
     return _serve(call_spec.parse_chat(_body(request)), user, api_key)
 

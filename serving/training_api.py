@@ -3,52 +3,15 @@ training/ (files.py, jobs.py); these views check the caller and the method, pars
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
 
 from accounts import json_input
-from accounts.authentication import bearer_token
-from accounts.errors import request_error
-from accounts.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
-from accounts.services import authenticate_key
-from serving.api import _error, _session_caller
+from accounts.exceptions import InvalidInput, PayloadTooLarge
+from serving.caller import v1_view
 from training import files, jobs, method
 from training.models import FineTuningJob, JobCheckpoint, JobEvent, TrainingFile
 
 READ, FINETUNE = "read", "finetune"
 MAX_PAGE = 100
-
-
-def v1_view(scopes: dict[str, str]):
-    """Allow these methods, each with the key scope it needs; a signed-in browser session (with its CSRF token)
-    may do the same. Every DomainError answers in the OpenAI error shape."""
-
-    def decorate(view):
-        def wrapped(request: HttpRequest, *args, **kwargs):
-            if request.method not in scopes:
-                allowed = ", ".join(scopes)
-                response = JsonResponse(
-                    request_error(f"Method Not Allowed ({request.method}): use {allowed}"), status=405
-                )
-                response["Allow"] = allowed
-                return response
-            try:
-                token = bearer_token(request)
-                if token is None:
-                    user = _session_caller(request)
-                    if user is None:
-                        raise NotAuthenticated("You didn't provide an API key: send 'Authorization: Bearer <key>'.")
-                    return view(request, user, None, *args, **kwargs)
-                api_key = authenticate_key(raw_key=token)
-                if not api_key.has_scope(scopes[request.method]):
-                    raise PermissionDenied(f"This API key lacks the '{scopes[request.method]}' scope")
-                return view(request, api_key.user, api_key, *args, **kwargs)
-            except DomainError as exc:
-                return _error(exc)
-
-        wrapped.__name__ = view.__name__
-        return csrf_exempt(wrapped)
-
-    return decorate
 
 
 def _page(request: HttpRequest) -> tuple[str | None, int]:

@@ -1,6 +1,7 @@
 """Fine-tuning jobs as the caller sees them: create (checked whole, credits held, nothing created on refusal),
 list, retrieve, cancel, pause, resume, events and checkpoints. The train worker's side is training/leases.py."""
 
+import dataclasses
 import logging
 import re
 import secrets
@@ -17,9 +18,9 @@ from accounts.models import ApiKey, User
 from marketplace.exceptions import ModelNotFound
 from marketplace.services import downloads, offers, training_charges
 from registry.exceptions import GatedRepo, RevisionNotFound
-from registry.models import Model
+from registry.models import Commit, Model
 from training import files, method, tokens
-from training.models import FINISHED, EventLevel, FineTuningJob, JobCheckpoint, JobEvent, JobStatus
+from training.models import FINISHED, EventLevel, FineTuningJob, JobCheckpoint, JobEvent, JobStatus, TrainingFile
 
 logger = logging.getLogger(__name__)
 SUFFIX_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
@@ -61,26 +62,20 @@ def create_job(
     result_name = f"{base.name}-ft-{suffix}" if suffix else None
     if result_name and Model.objects.filter(owner=user, name=result_name).exists():
         raise Conflict(f"you already have a model named {result_name}: choose another suffix", param="suffix")
-    epochs = method.hyperparameters_of(resolved)["n_epochs"]
-    estimated = tokens.count(commit, files.read_records(train)) * epochs
-    if estimated > settings.MAX_JOB_TOKENS:
-        raise InvalidInput(
-            f"this job would train {estimated} tokens (the file's tokens x {epochs} epochs), over the limit of "
-            f"{settings.MAX_JOB_TOKENS}", param="training_file",
-        )  # fmt: skip
+    planned = estimate(train=train, resolved=resolved, commit=commit)
     downloads.grant_weights(model=base, commit=commit, user=user, api_key=api_key, pay=True)
     with transaction.atomic():
         job = FineTuningJob(
             owner=user, base_model=base, base_commit=commit, base_label=f"{base.repo_id}@{commit.sha}",
             training_file=train, validation_file=valid, method=resolved, suffix=suffix, seed=seed,
-            metadata=metadata, estimated_tokens=estimated,
+            metadata=metadata, estimated_tokens=planned.tokens,
         )  # fmt: skip
         job.held = training_charges.hold_training(
-            user=user, job_id=job.public_id, tokens=estimated, model=base, commit=commit
+            user=user, job_id=job.public_id, tokens=planned.tokens, model=base, commit=commit
         )
         job.save()
         add_event(job, f"Created fine-tuning job {job.public_id} on {job.base_label}")
-        add_event(job, f"Validated {train.filename}: {train.examples} examples, {estimated // epochs} tokens a pass")
+        add_event(job, f"Validated {train.filename}: {train.examples} examples, {planned.per_pass} tokens a pass")
         transaction.on_commit(ask_for_work)
     return job
 
@@ -98,24 +93,47 @@ def _create_pretraining(*, user, model, train, valid, resolved, suffix, seed, me
     if train.format not in ("plain", "text"):
         raise InvalidInput('a pretraining corpus is plain text or {"text": ...} lines', param="training_file")
     suffix, seed, metadata = _suffix(suffix), _seed(seed), _metadata(metadata)
-    epochs = method.hyperparameters_of(resolved)["n_epochs"]
-    estimated = sum(len(record["text"].encode()) + 1 for record in files.read_records(train)) * epochs
-    if estimated > settings.MAX_JOB_TOKENS:
-        raise InvalidInput(f"this job could train {estimated} tokens, over the limit of {settings.MAX_JOB_TOKENS}",
-                           param="training_file")  # fmt: skip
+    planned = estimate(train=train, resolved=resolved, commit=None)
     with transaction.atomic():
         job = FineTuningJob(owner=user, base_label=SCRATCH, training_file=train, validation_file=valid,
                             method=resolved, suffix=suffix, seed=seed, metadata=metadata,
-                            estimated_tokens=estimated)  # fmt: skip
-        job.held = training_charges.hold_training(user=user, job_id=job.public_id, tokens=estimated)
+                            estimated_tokens=planned.tokens)  # fmt: skip
+        job.held = training_charges.hold_training(user=user, job_id=job.public_id, tokens=planned.tokens)
         job.save()
         preset = resolved["pretrain"]["preset"]
         add_event(job, f"Created pretraining job {job.public_id}: a {preset} GPT from scratch")
-        add_event(
-            job, f"Validated {train.filename}: {train.examples} texts, at most {estimated // epochs} tokens a pass"
-        )
+        add_event(job, f"Validated {train.filename}: {train.examples} texts, at most {planned.per_pass} tokens a pass")
         transaction.on_commit(ask_for_work)
     return job
+
+
+@dataclasses.dataclass(frozen=True)
+class Estimate:
+    """What a job will train, as its hold prices it: the file's tokens with the base's tokenizer (UTF-8 bytes, an
+    upper bound, from scratch) for each of its epochs."""
+
+    per_pass: int
+    epochs: int
+
+    @property
+    def tokens(self) -> int:
+        return self.per_pass * self.epochs
+
+    @property
+    def cost(self) -> int:
+        return training_charges.training_cost(self.tokens)
+
+
+def estimate(*, train: TrainingFile, resolved: dict, commit: Commit | None) -> Estimate:
+    """The estimate of a job on `train` (from `commit`, or from scratch), or InvalidInput past MAX_JOB_TOKENS."""
+    planned = Estimate(per_pass=tokens.count(commit, files.read_records(train)),
+                       epochs=method.hyperparameters_of(resolved)["n_epochs"])  # fmt: skip
+    if planned.tokens > settings.MAX_JOB_TOKENS:
+        raise InvalidInput(
+            f"this job would train {planned.tokens} tokens (the file's {planned.per_pass} x {planned.epochs} "
+            f"epochs), over the limit of {settings.MAX_JOB_TOKENS}", param="training_file",
+        )  # fmt: skip
+    return planned
 
 
 def fine_tunable_base(*, user: User, model_id: str):
@@ -173,6 +191,16 @@ def ask_for_work() -> None:
         logger.warning("could not wake a train worker (%s: %s); beat will", type(exc).__name__, exc)
 
 
+def state_dir(job: FineTuningJob) -> Path:
+    """Where the job's resumable training state lives (workers/engine/train_state.py)."""
+    return Path(settings.TRAINING_STATE_ROOT) / job.public_id
+
+
+def discard_state(job: FineTuningJob) -> None:
+    """A finished job is never resumed: its training state goes (its checkpoints are commits, and stay)."""
+    shutil.rmtree(state_dir(job), ignore_errors=True)
+
+
 def add_event(job: FineTuningJob, message: str, *, level: str = EventLevel.INFO, data: dict | None = None) -> None:
     JobEvent.objects.create(job=job, level=level, message=message, type="metrics" if data else "message", data=data)
 
@@ -228,7 +256,7 @@ def cancel_job(*, user: User, job_id: str) -> FineTuningJob:
         job.status, job.finished_at = JobStatus.CANCELLED, timezone.now()
         job.save(update_fields=["status", "finished_at"])
         add_event(job, "Job cancelled")
-    shutil.rmtree(Path(settings.TRAINING_STATE_ROOT) / job.public_id, ignore_errors=True)  # a paused job's state
+    discard_state(job)  # a paused job's
     training_charges.settle_training(job_id=job.public_id, user_id=user.pk, tokens=job.trained_tokens)
     return job
 

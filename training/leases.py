@@ -4,8 +4,6 @@ claimed again by any worker (the reaper is beat's `look-for-training-work`); pas
 `worker_lost`."""
 
 import datetime as dt
-import shutil
-from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
@@ -127,13 +125,3 @@ def finish_job(job: FineTuningJob, *, status: str, error: dict | None = None, to
     detail = f": {error['message']}" if error else ""
     add_event(job, f"Job {status}{detail} ({trained} tokens trained, {format_credits(charged)} credits charged)",
               level=level)  # fmt: skip
-
-
-def state_dir(job: FineTuningJob) -> Path:
-    """Where the job's resumable training state lives (workers/engine/train_state.py)."""
-    return Path(settings.TRAINING_STATE_ROOT) / job.public_id
-
-
-def discard_state(job: FineTuningJob) -> None:
-    """A finished job is never resumed: its training state goes (its checkpoints are commits, and stay)."""
-    shutil.rmtree(state_dir(job), ignore_errors=True)

@@ -12,6 +12,7 @@ The deprecated top-level `hyperparameters` is read when `method` is absent. "aut
 import math
 
 from accounts.exceptions import InvalidInput
+from workers.engine.pretrain import PRESETS  # the shapes the worker builds
 
 
 def hyperparameters_of(resolved: dict) -> dict:
@@ -58,8 +59,6 @@ def resolve(*, method: dict | None, hyperparameters: dict | None, examples: int)
     return result
 
 
-PRESETS = ("tiny", "small", "base")
-PRESET_POSITIONS = {"tiny": 128, "small": 256, "base": 512}
 VOCAB_SIZES = (300, 32_000)
 PRETRAIN_RATE = 3e-3
 
@@ -81,7 +80,7 @@ def _pretrain(pretrain: dict) -> dict:
     if isinstance(vocab, bool) or not isinstance(vocab, int) or not VOCAB_SIZES[0] <= vocab <= VOCAB_SIZES[1]:
         raise InvalidInput(f"vocab_size must be an integer between {VOCAB_SIZES[0]} and {VOCAB_SIZES[1]}",
                            param="method.pretrain.vocab_size")  # fmt: skip
-    positions = PRESET_POSITIONS[preset]
+    positions = PRESETS[preset].n_positions
     seq_len = pretrain.get("seq_len", positions)
     if isinstance(seq_len, bool) or not isinstance(seq_len, int) or not 16 <= seq_len <= positions:
         raise InvalidInput(f"seq_len must be an integer between 16 and {positions} for the {preset} preset",

@@ -4,19 +4,19 @@ never more than the hold."""
 
 from tokenizers import Tokenizer
 
-from registry.checkout import checkout
 from registry.models import Commit
+from registry.storage import open_blob
 
 
-def count(commit: Commit, records: list[dict]) -> int:
-    """Tokens of every record as the engine encodes it (one end-of-text token each); without a tokenizer.json,
-    UTF-8 bytes, which a byte-level tokenizer never exceeds."""
+def count(commit: Commit | None, records: list[dict]) -> int:
+    """Tokens of every record as the engine encodes it (one end-of-text token each), with the tokenizer.json of
+    `commit`. Without one (or from scratch, commit None): UTF-8 bytes, which a byte-level tokenizer never exceeds."""
     texts = [_text(record) for record in records]
-    with checkout(commit) as directory:
-        path = directory / "tokenizer.json"
-        if not path.is_file():
-            return sum(len(text.encode()) + 1 for text in texts)
-        tokenizer = Tokenizer.from_file(str(path))
+    entry = commit.files.filter(path="tokenizer.json").select_related("blob").first() if commit else None
+    if entry is None:
+        return sum(len(text.encode()) + 1 for text in texts)
+    with open_blob(entry.blob) as handle:  # only this file: a checkout would also fetch the weights
+        tokenizer = Tokenizer.from_str(handle.read().decode())
     return sum(len(encoding.ids) + 1 for encoding in tokenizer.encode_batch(texts, add_special_tokens=False))
 
 

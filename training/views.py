@@ -9,9 +9,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.exceptions import DomainError
-from marketplace.services.training_charges import training_cost
 from registry import services as registry
-from training import files, jobs, method, tokens
+from training import files, jobs, method
 from training.forms import FineTuneForm, PretrainForm
 from training.models import FineTuningJob, TrainingFile
 
@@ -66,7 +65,7 @@ def new_fine_tune(request, namespace: str, name: str):
                                       training_file=dataset.public_id, method_spec=form.method_spec(),
                                       suffix=form.cleaned_data["suffix"] or None)  # fmt: skip
                 return redirect("job-detail", job_id=job.public_id)
-            context["estimate"] = _estimate(base, dataset, form)
+            context["estimate"] = _estimate(request.user, base, dataset, form)
             context["dataset"] = dataset
         except DomainError as exc:
             form.add_error(None, exc.message)
@@ -91,10 +90,9 @@ def new_from_scratch(request):
                                       suffix=form.cleaned_data["suffix"] or None)  # fmt: skip
                 return redirect("job-detail", job_id=job.public_id)
             resolved = method.resolve(method=form.method_spec(), hyperparameters=None, examples=corpus.examples)
-            epochs = method.hyperparameters_of(resolved)["n_epochs"]
-            size = sum(len(record["text"].encode()) + 1 for record in files.read_records(corpus))
-            context.update(dataset=corpus, estimate={"texts": corpus.examples, "bytes": size, "epochs": epochs,
-                                                     "cost": training_cost(size * epochs)})  # fmt: skip
+            planned = jobs.estimate(train=corpus, resolved=resolved, commit=None)
+            context.update(dataset=corpus, estimate={"texts": corpus.examples, "bytes": planned.per_pass,
+                                                     "epochs": planned.epochs, "cost": planned.cost})  # fmt: skip
         except DomainError as exc:
             form.add_error(None, exc.message)
     return render(request, "training/new_from_scratch.html", context)
@@ -107,12 +105,10 @@ def _dataset(request, form: FineTuneForm) -> TrainingFile:
     return files.get_file(user=request.user, file_id=form.cleaned_data["dataset"])
 
 
-def _estimate(base, dataset: TrainingFile, form: FineTuneForm) -> dict:
-    """What the job would train and cost, as create_job will hold it."""
-    commit = jobs.fine_tunable_base(user=dataset.owner, model_id=base.repo_id)[1]
+def _estimate(user, base, dataset: TrainingFile, form: FineTuneForm) -> dict:
+    """What the job would train and cost, as create_job will hold it (jobs.estimate)."""
+    commit = jobs.fine_tunable_base(user=user, model_id=base.repo_id)[1]
     resolved = method.resolve(method=form.method_spec(), hyperparameters=None, examples=dataset.examples)
-    epochs = method.hyperparameters_of(resolved)["n_epochs"]
-    count = tokens.count(commit, files.read_records(dataset))
-    return {"examples": dataset.examples, "format": dataset.get_format_display(), "tokens": count, "epochs": epochs,
-            "hyperparameters": method.hyperparameters_of(resolved),
-            "cost": training_cost(count * epochs), "commit": commit}  # fmt: skip
+    planned = jobs.estimate(train=dataset, resolved=resolved, commit=commit)
+    return {"examples": dataset.examples, "format": dataset.get_format_display(), "tokens": planned.per_pass,
+            "epochs": planned.epochs, "hyperparameters": method.hyperparameters_of(resolved), "cost": planned.cost}  # fmt: skip

@@ -43,7 +43,7 @@ def run_job(job: FineTuningJob) -> None:
         _stopped(job, stopped)
     except Exception as exc:  # the job fails with its reason; the worker goes on with the next one
         logger.exception("fine-tuning job %s failed", job.public_id)
-        leases.discard_state(job)
+        jobs.discard_state(job)
         leases.finish_job(job, status=JobStatus.FAILED, error={"code": "training_failed", "param": None,
                                                                "message": f"{type(exc).__name__}: {exc}"[:500]})  # fmt: skip
     finally:
@@ -54,9 +54,9 @@ def _stopped(job: FineTuningJob, stopped: finetune.Stopped) -> None:
     trained = stopped.tokens
     if stopped.reason == "cancel":
         leases.finish_job(job, status=JobStatus.CANCELLED, tokens=trained)
-        leases.discard_state(job)
+        jobs.discard_state(job)
     elif stopped.reason == "timeout":
-        leases.discard_state(job)
+        jobs.discard_state(job)
         leases.finish_job(job, status=JobStatus.FAILED, tokens=trained, error={
             "code": "timeout", "param": None, "message": f"the job ran past MAX_JOB_SECONDS ({settings.MAX_JOB_SECONDS} s)",
         })  # fmt: skip
@@ -93,11 +93,11 @@ def _train(job: FineTuningJob, heartbeat: "_Heartbeat") -> None:
         model, tokenizer, records, _hyperparameters(job), valid_records=valid,
         on_metrics=lambda m: leases.record_metrics(job, m.as_dict()),
         on_checkpoint=functools.partial(_checkpoint, job, lineage),
-        should_stop=heartbeat.reason, state_dir=leases.state_dir(job), state_every=settings.CHECKPOINT_EVERY_STEPS,
+        should_stop=heartbeat.reason, state_dir=jobs.state_dir(job), state_every=settings.CHECKPOINT_EVERY_STEPS,
         device=pick_device(),
     )  # fmt: skip
     leases.finish_job(job, status=JobStatus.SUCCEEDED, tokens=metrics.tokens)
-    leases.discard_state(job)
+    jobs.discard_state(job)
 
 
 def _base(commit: Commit):
@@ -117,7 +117,7 @@ def _from_scratch(job: FineTuningJob, records: list[dict], valid: list[dict] | N
 
     spec = job.method["pretrain"]
     texts = [record["text"] for record in records]
-    kept = leases.state_dir(job) / "tokenizer"
+    kept = jobs.state_dir(job) / "tokenizer"
     if (kept / "tokenizer.json").is_file():
         tokenizer = PreTrainedTokenizerFast.from_pretrained(kept)
     else:

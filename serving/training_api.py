@@ -1,11 +1,10 @@
 """/v1/files and /v1/fine_tuning/jobs in the OpenAI shape, for the stock `openai` client. The rules live in
 training/ (files.py, jobs.py); these views check the caller and the method, parse, and shape the answers."""
 
-from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from accounts import json_input
-from accounts.exceptions import InvalidInput, PayloadTooLarge
+from accounts.exceptions import InvalidInput
 from serving.caller import v1_view
 from training import files, jobs, method
 from training.models import FineTuningJob, JobCheckpoint, JobEvent, TrainingFile
@@ -46,11 +45,8 @@ def files_collection(request, user, api_key):  # noqa: ARG001  (every /v1 view g
     upload = request.FILES.get("file")
     if upload is None:
         raise InvalidInput("send the file as multipart/form-data field 'file'", param="file")
-    if upload.size is not None and upload.size > settings.MAX_TRAINING_FILE_BYTES:
-        raise PayloadTooLarge(f"the file has {upload.size} bytes, over the limit of "
-                              f"{settings.MAX_TRAINING_FILE_BYTES}", param="file")  # fmt: skip
     created = files.create_file(user=user, filename=upload.name or "", purpose=request.POST.get("purpose", ""),
-                                data=upload.read())  # fmt: skip
+                                data=files.read_upload(upload))  # fmt: skip
     return JsonResponse(file_json(created))
 
 

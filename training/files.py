@@ -17,10 +17,7 @@ MAX_FILENAME = 255
 def create_file(*, user: User, filename: str, purpose: str, data: bytes) -> TrainingFile:
     if purpose not in FilePurpose.values:
         raise InvalidInput(f"purpose must be one of {', '.join(FilePurpose.values)}, got {purpose!r}", param="purpose")
-    if len(data) > settings.MAX_TRAINING_FILE_BYTES:
-        raise PayloadTooLarge(
-            f"the file has {len(data)} bytes, over the limit of {settings.MAX_TRAINING_FILE_BYTES}", param="file"
-        )
+    _check_size(len(data))
     filename = (filename or "").replace("\x00", "").strip()[:MAX_FILENAME] or "upload.jsonl"
     parsed = datasets.parse(data)
     if parsed.errors:
@@ -30,6 +27,19 @@ def create_file(*, user: User, filename: str, purpose: str, data: bytes) -> Trai
     return TrainingFile.objects.create(
         owner=user, filename=filename, purpose=purpose, blob=blob, format=parsed.format, examples=len(parsed.records)
     )
+
+
+def read_upload(upload) -> bytes:
+    """An uploaded file's bytes, refused by its declared size before they are read into memory."""
+    if upload.size is not None:
+        _check_size(upload.size)
+    return upload.read()
+
+
+def _check_size(size: int) -> None:
+    if size > settings.MAX_TRAINING_FILE_BYTES:
+        raise PayloadTooLarge(f"the file has {size} bytes, over the limit of {settings.MAX_TRAINING_FILE_BYTES}",
+                              param="file")  # fmt: skip
 
 
 def get_file(*, user: User, file_id: str) -> TrainingFile:

@@ -15,7 +15,7 @@ from marketplace.services import training_charges
 from registry import pruning
 from registry import services as registry
 from registry.models import Commit, Model
-from training.jobs import add_event
+from training.jobs import add_event, discard_state
 from training.models import EventLevel, FineTuningJob, JobCheckpoint, JobStatus
 
 KEEP_CHECKPOINTS = 3
@@ -116,10 +116,12 @@ def prune_checkpoints(job: FineTuningJob) -> None:
 
 
 def finish_job(job: FineTuningJob, *, status: str, error: dict | None = None, tokens: int | None = None) -> None:
-    """End the job and settle: the tokens trained are charged, the rest of the hold is released."""
+    """End the job and settle: the tokens trained are charged, the rest of the hold is released, and its resumable
+    state goes (its checkpoints are commits, and stay)."""
     trained = job.trained_tokens if tokens is None else tokens
     FineTuningJob.objects.filter(pk=job.pk).update(status=status, error=error, finished_at=timezone.now(),
                                                    trained_tokens=trained, lease_expires_at=None)  # fmt: skip
+    discard_state(job)  # a finished job never resumes
     charged = training_charges.settle_training(job_id=job.public_id, user_id=job.owner_id, tokens=trained)
     level = EventLevel.ERROR if status == JobStatus.FAILED else EventLevel.INFO
     detail = f": {error['message']}" if error else ""

@@ -82,7 +82,7 @@ def new_from_scratch(request):
     if request.method == "POST" and form.is_valid():
         try:
             upload = form.cleaned_data.get("corpus")
-            corpus = (files.create_file(user=request.user, filename=upload.name, purpose="fine-tune", data=upload.read())
+            corpus = (files.create_file(user=request.user, filename=upload.name, purpose="fine-tune", data=files.read_upload(upload))
                       if upload is not None else files.get_file(user=request.user, file_id=form.cleaned_data["dataset"]))  # fmt: skip
             if request.POST.get("confirm") == "yes":
                 job = jobs.create_job(user=request.user, api_key=None, model=jobs.SCRATCH,
@@ -101,7 +101,9 @@ def new_from_scratch(request):
 def _dataset(request, form: FineTuneForm) -> TrainingFile:
     upload = form.cleaned_data.get("upload")
     if upload is not None:
-        return files.create_file(user=request.user, filename=upload.name, purpose="fine-tune", data=upload.read())
+        return files.create_file(
+            user=request.user, filename=upload.name, purpose="fine-tune", data=files.read_upload(upload)
+        )
     return files.get_file(user=request.user, file_id=form.cleaned_data["dataset"])
 
 

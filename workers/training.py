@@ -43,7 +43,6 @@ def run_job(job: FineTuningJob) -> None:
         _stopped(job, stopped)
     except Exception as exc:  # the job fails with its reason; the worker goes on with the next one
         logger.exception("fine-tuning job %s failed", job.public_id)
-        jobs.discard_state(job)
         leases.finish_job(job, status=JobStatus.FAILED, error={"code": "training_failed", "param": None,
                                                                "message": f"{type(exc).__name__}: {exc}"[:500]})  # fmt: skip
     finally:
@@ -54,9 +53,7 @@ def _stopped(job: FineTuningJob, stopped: finetune.Stopped) -> None:
     trained = stopped.tokens
     if stopped.reason == "cancel":
         leases.finish_job(job, status=JobStatus.CANCELLED, tokens=trained)
-        jobs.discard_state(job)
     elif stopped.reason == "timeout":
-        jobs.discard_state(job)
         leases.finish_job(job, status=JobStatus.FAILED, tokens=trained, error={
             "code": "timeout", "param": None, "message": f"the job ran past MAX_JOB_SECONDS ({settings.MAX_JOB_SECONDS} s)",
         })  # fmt: skip
@@ -97,7 +94,6 @@ def _train(job: FineTuningJob, heartbeat: "_Heartbeat") -> None:
         device=pick_device(),
     )  # fmt: skip
     leases.finish_job(job, status=JobStatus.SUCCEEDED, tokens=metrics.tokens)
-    jobs.discard_state(job)
 
 
 def _base(commit: Commit):

@@ -12,7 +12,7 @@ class PretrainForm(forms.Form):
     vocab_size = forms.IntegerField(min_value=300, max_value=32_000, initial=4096, label="Vocabulary size")
     n_epochs = forms.IntegerField(required=False, min_value=1, max_value=50, label="Epochs (empty: auto)")
     suffix = forms.RegexField(regex=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", required=False, max_length=64,
-                              help_text="Names the result: gpt-<preset>-<suffix>")  # fmt: skip
+                              help_text="Names the result: gpt-(preset)-(suffix)")  # fmt: skip
 
     def __init__(self, *args, files, **kwargs):
         super().__init__(*args, **kwargs)
@@ -41,7 +41,7 @@ class FineTuneForm(forms.Form):
                                                 label="Learning rate multiplier (empty: auto)")  # fmt: skip
     lora = forms.BooleanField(required=False, label="Train LoRA adapters (merged into full weights)")
     suffix = forms.RegexField(regex=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", required=False, max_length=64,
-                              help_text="Names the result: <model>-ft-<suffix>")  # fmt: skip
+                              help_text="Names the result: (model)-ft-(suffix)")  # fmt: skip
 
     def __init__(self, *args, files, **kwargs):
         super().__init__(*args, **kwargs)

@@ -96,6 +96,13 @@ def test_a_new_model_from_scratch_shows_its_cost_before_it_starts(page, live_ser
 
     page.goto(f"{base}/settings/jobs")
     page.click("#pretrain-link")
+    binary = tmp_path / "weights.bin"
+    binary.write_bytes(b"\xff\xfe\x00\x01")
+    page.set_input_files("#id_corpus", str(binary))
+    page.click("#check")
+    assert "the file is not UTF-8 text" in page.inner_text("#pretrain-form")  # the form says why, nothing is made
+    assert FineTuningJob.objects.count() == 0
+    shoot(page, "new-from-scratch-error")
     page.set_input_files("#id_corpus", str(corpus))
     page.select_option("#id_preset", "tiny")
     page.fill("#id_vocab_size", "300")

@@ -38,6 +38,8 @@ RESERVED_NAMESPACES = frozenset(
         "huggingface",
         "openai",
         "jobs",
+        "search",
+        "compare",
     }
 )
 LAST_USED_GRANULARITY = dt.timedelta(seconds=60)

@@ -215,6 +215,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-validations": {"task": "registry.tasks.requeue_stuck_validations", "schedule": 60.0},
     "void-stale-reservations": {"task": "marketplace.tasks.void_stale_reservations", "schedule": 60.0},
+    "refresh-catalogue-usage": {
+        "task": "marketplace.tasks.refresh_catalogue_usage",
+        "schedule": float(env_int("CATALOGUE_REFRESH_SECONDS", 300, minimum=10)),
+    },
     # the train workers look for jobs: queued ones whose message was lost, and leases that expired (the reaper)
     "look-for-training-work": {"task": "workers.tasks.train", "schedule": 30.0},
 }

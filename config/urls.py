@@ -4,6 +4,7 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.errors import not_found
+from marketplace.urls import profile_urlpatterns
 from registry.api.urls import api_urlpatterns, file_urlpatterns
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("", include("training.urls")),
     *file_urlpatterns,
     path("", include("registry.urls")),
+    *profile_urlpatterns,
 ]
 handler400 = "config.errors.bad_request"
 handler404 = "config.errors.not_found"

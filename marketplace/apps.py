@@ -6,7 +6,10 @@ class MarketplaceConfig(AppConfig):
     verbose_name = "Marketplace: listings, ledger, usage, payouts"
 
     def ready(self):
-        from marketplace.services.downloads import StoreDownloads  # models are loaded only once ready() runs
+        from marketplace.services import catalogue  # models are loaded only once ready() runs
+        from marketplace.services.downloads import StoreDownloads
         from registry.policy import register_download_policy
+        from registry.signals import commit_validated
 
         register_download_policy(StoreDownloads())
+        commit_validated.connect(catalogue.on_commit_validated, dispatch_uid="marketplace-catalogue")

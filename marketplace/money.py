@@ -38,6 +38,19 @@ def format_credits(micro: int) -> str:
     return f"{sign}{whole}.{fraction:06d}"
 
 
+def short_credits(micro: int) -> str:
+    """12_500_000 -> '12.5', 3_000_000 -> '3', 1 -> '0.000001': as many decimals as the amount needs, for people."""
+    text = format_credits(micro).rstrip("0")
+    return text[:-1] if text.endswith(".") else text
+
+
+def credits_per_token(micro_per_million: int) -> str:
+    """A price in micro-credits per 1M tokens as credits per token, the decimal string OpenRouter's pricing uses:
+    1_500_000 -> '0.0000015', 0 -> '0'."""
+    text = format(Decimal(int(micro_per_million)).scaleb(-12), "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def token_cost(*, prompt_tokens: int, completion_tokens: int, prompt_price: int, completion_price: int) -> int:
     """Micro-credits for a call at prices in micro-credits per 1M tokens, rounded up to a whole micro-credit."""
     numerator = prompt_tokens * prompt_price + completion_tokens * completion_price

@@ -2,10 +2,18 @@
 
 from celery import shared_task
 
-from marketplace.services import metering
+from marketplace.services import catalogue, metering
 
 
 @shared_task
 def void_stale_reservations() -> int:
     """Give back credits held by calls that never settled (a crashed gateway or worker)."""
     return metering.void_stale_reservations()
+
+
+@shared_task
+def refresh_catalogue_usage() -> int:
+    """The catalogue's calls in 7 and 30 days and measured tokens/s (its sorts trending, popular, fastest), and the
+    facts of listings that have none yet."""
+    catalogue.refresh_missing()
+    return catalogue.refresh_usage()

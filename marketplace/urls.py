@@ -1,9 +1,12 @@
 from django.urls import path, re_path
 
-from marketplace.views import key_limits, provider, wallet
+from marketplace.views import catalogue, key_limits, provider, wallet
 from registry.api.urls import NAME, NS
 
 urlpatterns = [
+    path("", catalogue.home, name="home"),
+    path("models", catalogue.models, name="catalogue"),
+    path("search", catalogue.search, name="search"),
     path("settings/keys/<int:key_id>/limits", key_limits.key_limits, name="key-limits"),
     path("settings/wallet", wallet.wallet, name="wallet"),
     path("settings/usage", wallet.usage, name="usage"),
@@ -12,3 +15,6 @@ urlpatterns = [
     re_path(rf"^{NS}/{NAME}/listing$", provider.edit_listing, name="listing-edit"),
     re_path(rf"^{NS}/{NAME}/listing/publish$", provider.publish_listing, name="listing-publish"),
 ]
+
+# /{namespace} matches any single segment, so config.urls puts it after every other page
+profile_urlpatterns = [re_path(rf"^{NS}$", catalogue.provider_profile, name="provider")]

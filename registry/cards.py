@@ -4,6 +4,12 @@ import markdown
 import nh3
 import yaml
 
+from registry.models import Blob, Commit
+from registry.storage import open_blob
+
+CARD_PATH = "README.md"
+MAX_CARD_BYTES = 200_000
+
 ALLOWED_TAGS = {
     "a", "abbr", "b", "blockquote", "br", "code", "dd", "del", "div", "dl", "dt", "em", "h1", "h2", "h3", "h4",
     "h5", "h6", "hr", "i", "img", "li", "ol", "p", "pre", "span", "strong", "sub", "sup", "table", "tbody", "td",
@@ -45,3 +51,19 @@ def render_card(text: str) -> str:
     _, body = split_front_matter(text)
     html = markdown.markdown(body, extensions=["fenced_code", "tables"])
     return nh3.clean(html, tags=ALLOWED_TAGS, url_schemes={"http", "https", "mailto"}, link_rel="noopener nofollow")
+
+
+def read_text(blob: Blob | None) -> str:
+    """A text file's content ('' when absent or over MAX_CARD_BYTES), undecodable bytes replaced."""
+    if blob is None or blob.size > MAX_CARD_BYTES:
+        return ""
+    with open_blob(blob) as handle:
+        return handle.read().decode("utf-8", errors="replace")
+
+
+def read_card(commit: Commit | None) -> str:
+    """The README.md of a commit, as text ('' when it has none)."""
+    if commit is None:
+        return ""
+    entry = commit.files.filter(path=CARD_PATH).select_related("blob").first()
+    return read_text(entry.blob if entry else None)

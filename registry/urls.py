@@ -4,7 +4,6 @@ from registry import views
 from registry.api.urls import NAME, NS
 
 urlpatterns = [
-    re_path(r"^$", views.home, name="home"),
     re_path(r"^new$", views.new_model, name="model-new"),
     re_path(rf"^{NS}/{NAME}/upload$", views.upload, name="model-upload"),
     re_path(rf"^{NS}/{NAME}/edit$", views.edit_card, name="model-edit-card"),

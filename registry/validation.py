@@ -3,12 +3,16 @@ claims a commit with a conditional update, so two deliveries never both run it, 
 task (its worker died) or a claim whose lease expired may take it over."""
 
 import datetime as dt
+import logging
 
 from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
 from registry.models import Commit, ValidationStatus
+from registry.signals import commit_validated
+
+log = logging.getLogger(__name__)
 
 
 def claim_validation(*, commit_id: int, task_id: str) -> bool:
@@ -43,7 +47,15 @@ def finish_validation(*, commit_id: int, task_id: str, report: dict | None, erro
         validation_report=report or {},
         validated_at=timezone.now(),
     )
-    return updated == 1
+    if updated != 1:
+        return False
+    model_id = Commit.objects.filter(pk=commit_id).values_list("model_id", flat=True).first()
+    for receiver, result in commit_validated.send_robust(
+        Commit, model_id=model_id, commit_id=commit_id, valid=not error
+    ):
+        if isinstance(result, Exception):
+            log.error("%s failed after commit %s was validated: %r", receiver, commit_id, result)
+    return True
 
 
 def stuck_validations(*, older_than: dt.timedelta) -> list[int]:

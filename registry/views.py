@@ -7,14 +7,11 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.exceptions import DomainError
 from registry import services
-from registry.cards import render_card
+from registry.cards import CARD_PATH, read_text, render_card
 from registry.exceptions import RepoNotFound, RevisionNotFound
 from registry.forms import CardForm, NewModelForm
 from registry.hub import Tree
 from registry.models import Commit, Model
-from registry.storage import open_blob
-
-MAX_CARD_BYTES = 200_000
 
 
 def _visible_model(request, namespace: str, name: str) -> Model:
@@ -22,19 +19,6 @@ def _visible_model(request, namespace: str, name: str) -> Model:
         return services.find_model(namespace=namespace, name=name, user=request.user)
     except RepoNotFound:
         raise Http404("No such model") from None
-
-
-def _read_text(tree: Tree, path: str) -> str:
-    blob = tree.entries.get(path)
-    if blob is None or blob.size > MAX_CARD_BYTES:
-        return ""
-    with open_blob(blob) as handle:
-        return handle.read().decode("utf-8", errors="replace")
-
-
-def home(request):
-    models = Model.objects.visible_to(request.user).select_related("owner")[:100]
-    return render(request, "registry/home.html", {"models": models})
 
 
 @login_required
@@ -66,7 +50,7 @@ def model_detail(request, namespace: str, name: str, revision: str | None = None
         "model": model,
         "commit": commit,
         "files": sorted(tree.entries.items()),
-        "card_html": render_card(_read_text(tree, "README.md")),
+        "card_html": render_card(read_text(tree.entries.get(CARD_PATH))),
         "is_owner": request.user.is_authenticated and request.user.pk == model.owner_id,
     }
     return render(request, "registry/model_detail.html", context)
@@ -105,7 +89,7 @@ def edit_card(request, namespace: str, name: str):
     if model.owner_id != request.user.pk:
         raise Http404("No such model")
     tree = Tree.of(services.head_commit(model=model))
-    form = CardForm(request.POST or None, initial={"content": _read_text(tree, "README.md")})
+    form = CardForm(request.POST or None, initial={"content": read_text(tree.entries.get(CARD_PATH))})
     if request.method == "POST" and form.is_valid():
         services.commit_card(model_id=model.pk, author=request.user, content=form.cleaned_data["content"])
         return redirect("model-detail", namespace=namespace, name=name)

@@ -14,6 +14,7 @@ from accounts import json_input
 from accounts.errors import error_body
 from accounts.exceptions import DomainError, PayloadTooLarge
 from marketplace.models import UsageStatus
+from marketplace.services import catalogue
 from serving import call_spec, gateway, protocol
 from serving.caller import v1_view
 
@@ -21,19 +22,20 @@ MAX_BODY_BYTES = 4 * 1024 * 1024
 logger = logging.getLogger(__name__)
 
 
-def _model_json(model) -> dict:
+def _model_json(model, user) -> dict:
+    """OpenAI's model object, with OpenRouter's catalogue fields (pricing, context_length, architecture...)."""
     return {"id": model.repo_id, "object": "model", "created": int(model.created_at.timestamp()),
-            "owned_by": model.owner.username}  # fmt: skip
+            "owned_by": model.owner.username, **catalogue.model_facts(model, user=user)}  # fmt: skip
 
 
 @v1_view({"GET": "infer"})
 def list_models(request, user, api_key):  # noqa: ARG001  (every /v1 view gets the caller)
-    return JsonResponse({"object": "list", "data": [_model_json(m) for m in gateway.visible_models(user)]})
+    return JsonResponse({"object": "list", "data": [_model_json(m, user) for m in gateway.visible_models(user)]})
 
 
 @v1_view({"GET": "infer"})
 def retrieve_model(request, user, api_key, model_id: str):  # noqa: ARG001  (every /v1 view gets the caller)
-    return JsonResponse(_model_json(gateway.describe_model(model_id, user)))
+    return JsonResponse(_model_json(gateway.describe_model(model_id, user), user))
 
 
 def _body(request: HttpRequest) -> dict:

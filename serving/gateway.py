@@ -344,6 +344,7 @@ def visible_models(user: User) -> list[Model]:
 def describe_model(model_id: str, user: User) -> Model:
     """One of visible_models, or ModelNotFound."""
     model, _ = find_callable_model(model_id=model_id, user=user)
-    if not offers.callable_models(user).filter(pk=model.pk).exists():
+    listed = offers.callable_models(user).filter(pk=model.pk).first()  # with its listing, prices and stats
+    if listed is None:
         raise ModelNotFound(f"The model '{model_id}' does not exist or you do not have access to it.", param="model")
-    return model
+    return listed

@@ -102,6 +102,10 @@ PRIVATE = {
 # Routes that name no private object, and why each is safe to leave out of the foreign-identity rows.
 NOT_PRIVATE = {
     "home": "public storefront",
+    "catalogue": "public storefront: published listings only (tests/marketplace/test_catalogue.py)",
+    "search": "redirects to the catalogue",
+    "provider": "a provider's published listings only (tests/marketplace/test_catalogue.py)",
+    "api-listings": "the catalogue as JSON: published listings only (tests/marketplace/test_catalogue.py)",
     "signup": "creates an account",
     "login": "signs in",
     "logout": "signs out the caller",

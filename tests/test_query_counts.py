@@ -62,3 +62,18 @@ def test_pages_run_the_same_queries_for_3_or_9_rows(client, provider, url, expec
         accounts.create_api_key(user=provider, name=f"k{index}", scopes=["read"])
 
     assert few == queries(client, url) == expected
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [("/", 3), ("/models", 4), ("/models?q=M1&sort=cheapest&access=call&license=other", 4), ("/alice", 4),
+     ("/api/v1/listings?sort=fastest", 2)],
+)  # fmt: skip
+def test_storefront_runs_the_same_queries_for_3_or_9_listings(client, provider, url, expected, settings):
+    """The catalogue (count, page, two facet lists), home (three rows), a provider (user, count, page, total)."""
+    settings.REVIEW_LISTINGS = False
+    add_models(provider, 3)
+    few = queries(client, url)
+    add_models(provider, 6, start=3)
+
+    assert few == queries(client, url) == expected

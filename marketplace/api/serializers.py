@@ -32,3 +32,46 @@ UsageResponseSerializer = inline_serializer(
         "data": UsageRowSerializer(many=True),
     },
 )
+
+
+class ListingPricingSerializer(serializers.Serializer):
+    prompt = serializers.CharField(allow_null=True, help_text="Credits per prompt token, a decimal string.")
+    completion = serializers.CharField(allow_null=True, help_text="Credits per completion token, a decimal string.")
+    download = serializers.CharField(allow_null=True, help_text="Credits per download of the weights.")
+
+
+class ListingEntrySerializer(serializers.Serializer):
+    id = serializers.CharField(help_text="owner/name")
+    title = serializers.CharField()
+    summary = serializers.CharField()
+    provider = serializers.CharField()
+    category = serializers.CharField()
+    tags = serializers.ListField(child=serializers.CharField())
+    license = serializers.CharField()
+    downloadable = serializers.BooleanField()
+    created = serializers.IntegerField(help_text="When it was published, Unix seconds.")
+    pricing = ListingPricingSerializer()
+    parameters = serializers.IntegerField(allow_null=True)
+    context_length = serializers.IntegerField(allow_null=True)
+    architecture = serializers.CharField()
+    base_model = serializers.CharField()
+    calls_7d = serializers.IntegerField()
+    calls_30d = serializers.IntegerField()
+    tokens_per_second = serializers.FloatField(allow_null=True)
+    rating = serializers.FloatField(allow_null=True)
+    rating_count = serializers.IntegerField()
+
+
+ListingsResponseSerializer = inline_serializer(
+    "ListingsResponse",
+    fields={
+        "object": serializers.CharField(),
+        "data": ListingEntrySerializer(many=True),
+        "total": serializers.IntegerField(),
+        "page": serializers.IntegerField(),
+        "pages": serializers.IntegerField(),
+        "sort": serializers.ChoiceField(choices=["relevance", "trending", "popular", "newest", "cheapest", "fastest"]),
+        "next": serializers.URLField(allow_null=True),
+        "previous": serializers.URLField(allow_null=True),
+    },
+)

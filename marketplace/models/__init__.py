@@ -1,5 +1,6 @@
-"""Models of the marketplace, one module per topic: listings, ledger, usage. (Users and keys: accounts.models.)"""
+"""Models of the marketplace, one module per topic: listings, catalogue, ledger, usage. (Users and keys: accounts.models.)"""
 
+from marketplace.models.catalogue import ListingStats
 from marketplace.models.ledger import (
     Account,
     AccountKind,
@@ -29,6 +30,7 @@ __all__ = [
     "LedgerTransaction",
     "Listing",
     "ListingQuerySet",
+    "ListingStats",
     "ListingStatus",
     "Payment",
     "PaymentStatus",

@@ -1,9 +1,15 @@
 """Listings: the public face of a model in the store, with versioned price cards."""
 
+import re
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+
+LICENSE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,63}$")
+TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
+MAX_TAGS = 10
 
 
 class ListingStatus(models.TextChoices):
@@ -49,6 +55,7 @@ class Listing(models.Model):
         max_length=100, default="main", help_text="A branch (follows its newest valid commit), a tag or a commit sha."
     )
     status = models.CharField(max_length=16, choices=ListingStatus.choices, default=ListingStatus.DRAFT)
+    featured = models.BooleanField(default=False, help_text="Shown first on the home page (set by an operator).")
     review_note = models.TextField(blank=True, help_text="Why the listing was suspended; shown to the provider.")
     reviewed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",

@@ -1,7 +1,5 @@
 """Listings and price cards: create, edit, price, submit for review, review, publish, unpublish."""
 
-import re
-
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -9,14 +7,11 @@ from django.utils import timezone
 from accounts.exceptions import Conflict, InvalidInput, NotFound
 from accounts.models import User
 from marketplace.models import Category, Listing, ListingStatus, PriceCard
+from marketplace.models.listings import LICENSE_PATTERN, MAX_TAGS, TAG_PATTERN
 from marketplace.money import format_credits, parse_credits
-from marketplace.services import offers
+from marketplace.services import catalogue, offers
 from registry.exceptions import RevisionNotFound
 from registry.models import Commit, Model
-
-LICENSE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9.+-]{0,63}$")
-TAG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
-MAX_TAGS = 10
 
 
 def get_editable_listing(*, model: Model, by: User) -> Listing | None:
@@ -84,6 +79,7 @@ def save_listing(
             served_commit(listing=listing)  # raises if the new revision cannot be served
         listing.updated_at = timezone.now()
         listing.save()
+        catalogue.refresh_listing(listing)
     return listing
 
 

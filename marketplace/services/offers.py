@@ -116,7 +116,7 @@ def callable_models(user: User):
     published = Listing.objects.published().filter(model=OuterRef("pk"))
     return (
         Model.objects.filter(Q(Exists(published)) | (Q(owner=user) & has_valid))
-        .select_related("owner")
+        .select_related("owner", "listing__price_card", "listing__stats")
         .order_by("owner__username", "name")
     )
 

@@ -18,7 +18,7 @@ def main() -> None:
     from accounts.models import ApiKey
     from marketplace.models import AccountKind
     from marketplace.money import MICRO
-    from marketplace.services import ledger, limits, listings, metering
+    from marketplace.services import catalogue, ledger, limits, listings, metering
     from registry import services as registry
     from registry.models import Commit, Ref, RefKind, ValidationStatus
 
@@ -52,12 +52,17 @@ def main() -> None:
     metering.settle(request_id=third.request_id, prompt_tokens=1000, completion_tokens=1000)
     ledger.request_payout(user=provider, amount=1000)
     report = ledger.audit_ledger()
+
+    def found(**query) -> list[str]:
+        return [hit.model.repo_id for hit in catalogue.listings(catalogue.parse_query(query))]
+
     print(json.dumps({
         "vendor": django.db.connection.vendor, "listing": listing.status, "cost": charged.cost, "fee": charged.fee,
         "same_record": again.pk == charged.pk, "released_cost": released.cost,
         "wallet": ledger.account_for(consumer.pk, AccountKind.WALLET).balance,
         "earnings": ledger.account_for(provider.pk, AccountKind.EARNINGS).balance,
         "audit_ok": report.ok, "problems": report.problems, "key_lookup_ok": key_lookup_ok,
+        "search": [found(q="TINY gpt", sort="cheapest"), found(q="tiny absent"), found(q="alice", max_price="6")],
     }))  # fmt: skip
 
 

@@ -25,5 +25,5 @@ def test_the_money_flow_works_on_sqlite(tmp_path):
     assert summary == {
         "vendor": "sqlite", "listing": "published", "cost": 2600, "fee": 520, "same_record": True,
         "released_cost": 0, "wallet": 1_000_000 - 8000, "earnings": 6400 - 1000, "audit_ok": True, "problems": [],
-        "key_lookup_ok": True,
+        "key_lookup_ok": True, "search": [["alice/tiny-gpt"], [], ["alice/tiny-gpt"]],
     }  # fmt: skip

@@ -1,0 +1,342 @@
+"""The catalogue: which published listings match a search, filters and a sort (the same for the web page and
+`GET /api/v1/listings`), and the facts each listing is found by (ListingStats, written only here).
+
+Search is PostgreSQL full text (a weighted tsvector in ListingStats.search_vector with a GIN index: name and
+title weigh A, summary and tags B, the card C; ranked by ts_rank) and, on SQLite, a substring match of every word
+with name matches first. Each filter narrows; every combination is a plain query string, so each is a shareable URL.
+"""
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Mapping
+
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db import connection
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, TextField, Value, When
+from django.utils import timezone
+
+from accounts.exceptions import InvalidInput
+from accounts.models import User
+from marketplace.models import Category, ConsumerUsageDaily, Listing, ListingStats, UsageRecord, UsageStatus
+from marketplace.models.listings import LICENSE_PATTERN, MAX_TAGS, TAG_PATTERN
+from marketplace.money import credits_per_token, parse_credits
+from marketplace.services import offers
+from registry.cards import read_card, split_front_matter
+from registry.exceptions import RevisionNotFound
+from registry.models import Commit, Model
+
+log = logging.getLogger(__name__)
+
+PAGE_SIZE = 24
+CARD_TEXT_LIMIT = 20_000
+MAX_QUERY_CHARS = 200
+MAX_QUERY_WORDS = 8  # the SQLite fallback ANDs one LIKE per word
+SEARCH_CONFIG = "english"
+SORTS = {
+    "relevance": "best match (with a search)",
+    "trending": "trending (calls in 7 days)",
+    "popular": "most used (calls in 30 days)",
+    "newest": "newest",
+    "cheapest": "cheapest",
+    "fastest": "fastest (measured tokens/s)",
+}
+PARAMETER_BANDS = {
+    "lt10m": ("under 10M", 0, 10_000_000),
+    "10m-100m": ("10M–100M", 10_000_000, 100_000_000),
+    "100m-1b": ("100M–1B", 100_000_000, 1_000_000_000),
+    "gt1b": ("over 1B", 1_000_000_000, None),
+}
+ACCESS = {"download": "weights downloadable", "call": "call only"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Query:
+    """One catalogue request. `max_price` is micro-credits per 1M tokens, for prompt and completion alike."""
+
+    q: str = ""
+    category: str = ""
+    tags: tuple[str, ...] = ()
+    license: str = ""
+    access: str = ""
+    max_price: int | None = None
+    params: str = ""
+    arch: str = ""
+    base: str = ""
+    sort: str = ""
+    page: int = 1
+
+    @property
+    def order(self) -> str:
+        """The sort in force: the one asked for, else relevance with a search and trending without."""
+        if self.sort and not (self.sort == "relevance" and not self.q):
+            return self.sort
+        return "relevance" if self.q else "trending"
+
+
+def _one(params: Mapping, name: str) -> str:
+    value = params.get(name, "")
+    return (value if isinstance(value, str) else str(value)).strip()
+
+
+def _tags(params: Mapping) -> tuple[str, ...]:
+    raw = params.getlist("tag") if hasattr(params, "getlist") else params.get("tag", [])
+    raw = [raw] if isinstance(raw, str) else list(raw)
+    tags = sorted({part.strip().lower() for item in raw for part in str(item).split(",") if part.strip()})
+    if len(tags) > MAX_TAGS or any(not TAG_PATTERN.match(tag) for tag in tags):
+        raise InvalidInput(f"tag: at most {MAX_TAGS}, each 1-32 of a-z, 0-9 and '-'", param="tag")
+    return tuple(tags)
+
+
+def parse_query(params: Mapping) -> Query:
+    """A Query from a query string (a QueryDict or a plain mapping), or InvalidInput naming the bad parameter."""
+    q = " ".join(_one(params, "q").split())
+    if len(q) > MAX_QUERY_CHARS:
+        raise InvalidInput(f"q: at most {MAX_QUERY_CHARS} characters", param="q")
+    category = _one(params, "category")
+    if category and category not in Category.values:
+        raise InvalidInput(f"category must be one of {', '.join(Category.values)}", param="category")
+    license = _one(params, "license").lower()
+    if license and not LICENSE_PATTERN.match(license):
+        raise InvalidInput("license must be an SPDX-style id such as mit or apache-2.0", param="license")
+    access = _one(params, "access")
+    if access and access not in ACCESS:
+        raise InvalidInput(f"access must be one of {', '.join(ACCESS)}", param="access")
+    raw_price = _one(params, "max_price")
+    max_price = parse_credits(raw_price, param="max_price") if raw_price else None
+    band = _one(params, "params")
+    if band and band not in PARAMETER_BANDS:
+        raise InvalidInput(f"params must be one of {', '.join(PARAMETER_BANDS)}", param="params")
+    arch = _one(params, "arch")
+    if len(arch) > 64:
+        raise InvalidInput("arch: at most 64 characters", param="arch")
+    base = _one(params, "base")
+    if len(base) > 200:
+        raise InvalidInput("base: at most 200 characters", param="base")
+    sort = _one(params, "sort")
+    if sort and sort not in SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(SORTS)}", param="sort")
+    raw_page = _one(params, "page") or "1"
+    if not raw_page.isdigit() or not 1 <= int(raw_page) <= 10_000:
+        raise InvalidInput("page must be a whole number from 1", param="page")
+    return Query(q=q, category=category, tags=_tags(params), license=license, access=access, max_price=max_price,
+                 params=band, arch=arch, base=base, sort=sort, page=int(raw_page))  # fmt: skip
+
+
+def _is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _search(found: QuerySet, q: str) -> QuerySet:
+    if _is_postgres():
+        query = SearchQuery(q, search_type="websearch", config=SEARCH_CONFIG)
+        return found.filter(stats__search_vector=query).annotate(rank=SearchRank(F("stats__search_vector"), query))
+    words = q.split()[:MAX_QUERY_WORDS]
+    for word in words:
+        found = found.filter(
+            Q(title__icontains=word) | Q(model__name__icontains=word) | Q(model__owner__username__icontains=word)
+            | Q(summary__icontains=word) | Q(stats__tags_text__icontains=word) | Q(stats__card_text__icontains=word)
+        )  # fmt: skip
+    named = Q()
+    for word in words:
+        named &= Q(title__icontains=word) | Q(model__name__icontains=word)
+    return found.annotate(rank=Case(When(named, then=Value(2)), default=Value(1), output_field=IntegerField()))
+
+
+ORDERS = {
+    "relevance": ("-rank", "-stats__calls_30d", "-published_at", "-pk"),
+    "trending": ("-stats__calls_7d", "-stats__calls_30d", "-published_at", "-pk"),
+    "popular": ("-stats__calls_30d", "-published_at", "-pk"),
+    "newest": ("-published_at", "-pk"),
+    "cheapest": ("price_total", "-stats__calls_30d", "-pk"),
+    "fastest": (F("stats__tokens_per_second").desc(nulls_last=True), "-pk"),
+}
+
+
+def listings(query: Query) -> QuerySet:
+    """Published listings matching `query`, in its order, with what a card shows (one query per page)."""
+    found: QuerySet = Listing.objects.published().select_related("model__owner", "price_card", "stats")
+    if query.q:
+        found = _search(found, query.q)
+    if query.category:
+        found = found.filter(category=query.category)
+    for tag in query.tags:
+        found = found.filter(stats__tags_text__contains=f" {tag} ")
+    if query.license:
+        found = found.filter(license=query.license)
+    if query.access:
+        found = found.filter(is_downloadable=query.access == "download")
+    if query.max_price is not None:
+        found = found.filter(price_card__prompt_price__lte=query.max_price,
+                             price_card__completion_price__lte=query.max_price)  # fmt: skip
+    if query.params:
+        _, low, high = PARAMETER_BANDS[query.params]
+        found = found.filter(stats__parameters__gte=low)
+        if high is not None:
+            found = found.filter(stats__parameters__lt=high)
+    if query.arch:
+        found = found.filter(stats__architecture=query.arch)
+    if query.base:
+        found = found.filter(stats__base_model=query.base)
+    if query.order == "cheapest":
+        found = found.annotate(price_total=F("price_card__prompt_price") + F("price_card__completion_price"))
+    return found.order_by(*ORDERS[query.order])
+
+
+def facets() -> dict[str, list[str]]:
+    """The values the filters offer: licences and architectures of published listings."""
+    published = Listing.objects.published()
+    return {
+        "licenses": sorted(set(published.values_list("license", flat=True).distinct())),
+        "architectures": sorted(
+            set(published.exclude(stats__architecture="").values_list("stats__architecture", flat=True).distinct())
+        ),
+    }
+
+
+def listing_of(model: Model) -> Listing | None:
+    try:
+        return model.listing
+    except Listing.DoesNotExist:
+        return None
+
+
+def stats_of(listing: Listing | None) -> ListingStats | None:
+    try:
+        return listing.stats if listing is not None else None
+    except ListingStats.DoesNotExist:
+        return None
+
+
+def model_facts(model: Model, *, user: User) -> dict:
+    """What /v1/models adds to a model, in OpenRouter's names: the price `user` pays in credits per token (decimal
+    strings; the owner pays nothing), context length, architecture, description. The model comes from
+    offers.callable_models, which fetched its listing, price card and stats with it."""
+    listing = listing_of(model)
+    stats = stats_of(listing)
+    card = listing.price_card if listing is not None else None
+    prices = (0, 0) if card is None or user.pk == model.owner_id else (card.prompt_price, card.completion_price)
+    return {
+        "name": listing.title if listing is not None else model.repo_id,
+        "description": listing.summary if listing is not None else "",
+        "context_length": stats.context_length if stats is not None else None,
+        "architecture": {
+            "modality": "text->text", "input_modalities": ["text"], "output_modalities": ["text"],
+            "model_class": stats.architecture if stats is not None and stats.architecture else None,
+        },
+        "pricing": {
+            "prompt": credits_per_token(prices[0]),
+            "completion": credits_per_token(prices[1]),
+        },
+    }  # fmt: skip
+
+
+# --- keeping ListingStats true -----------------------------------------------------------------------------------
+
+
+def _base_model(commit: Commit | None, meta: dict) -> str:
+    if commit is not None and (commit.lineage or {}).get("base_model"):
+        return str(commit.lineage["base_model"])[:200]
+    declared = meta.get("base_model")
+    if isinstance(declared, list):
+        declared = declared[0] if declared else ""
+    return str(declared or "")[:200]
+
+
+def refresh_listing(listing: Listing) -> ListingStats:
+    """Recompute a listing's facts from the commit it serves (none while it has no servable commit) and its text."""
+    try:
+        commit: Commit | None = offers.servable_commit(model=listing.model, revision=listing.revision)
+    except (RevisionNotFound, offers.NotServable):
+        commit = None
+    report = commit.validation_report if commit is not None else {}
+    meta, body = split_front_matter(read_card(commit))
+    tags = " ".join(listing.tags)
+    stats, _ = ListingStats.objects.update_or_create(
+        listing=listing,
+        defaults={
+            "commit_sha": commit.sha if commit is not None else "",
+            "parameters": report.get("parameters"),
+            "context_length": report.get("context_length"),
+            "architecture": str(report.get("architecture") or "")[:64],
+            "base_model": _base_model(commit, meta),
+            "tags_text": f" {tags} " if tags else "",
+            "card_text": body[:CARD_TEXT_LIMIT],
+            "refreshed_at": timezone.now(),
+        },
+    )
+    if _is_postgres():
+
+        def text(value: str) -> Value:
+            return Value(value, output_field=TextField())
+
+        vector = (
+            SearchVector(text(f"{listing.title} {listing.model.repo_id} {listing.model.name}"), weight="A",
+                         config=SEARCH_CONFIG)
+            + SearchVector(text(f"{listing.summary} {tags}"), weight="B", config=SEARCH_CONFIG)
+            + SearchVector(text(stats.card_text), weight="C", config=SEARCH_CONFIG)
+        )  # fmt: skip
+        ListingStats.objects.filter(pk=stats.pk).update(search_vector=vector)
+    return stats
+
+
+def on_commit_validated(sender, *, model_id: int, **_facts) -> None:  # noqa: ARG001  (a signal's signature)
+    """registry.signals.commit_validated: the commit the model's listing serves may have changed."""
+    listing = Listing.objects.select_related("model__owner").filter(model_id=model_id).first()
+    if listing is not None:
+        refresh_listing(listing)
+
+
+def refresh_missing(*, limit: int = 200) -> int:
+    """Listings whose facts were never found (made before the catalogue, or serving nothing yet): refresh them."""
+    missing = Listing.objects.select_related("model__owner").filter(Q(stats__isnull=True) | Q(stats__commit_sha=""))
+    count = 0
+    for listing in missing.order_by("pk")[:limit]:
+        refresh_listing(listing)
+        count += 1
+    return count
+
+
+def refresh_usage(*, now: dt.datetime | None = None) -> int:
+    """Recompute calls in 7 and 30 days (by others than the provider) and measured tokens/s for every listing,
+    from the daily rollups and the last 7 days of usage records. Returns how many rows changed."""
+    now = now or timezone.now()
+    today = now.date()
+    owners = {
+        f"{username}/{name}": (listing_id, owner_id)
+        for listing_id, owner_id, username, name in Listing.objects.values_list(
+            "pk", "model__owner_id", "model__owner__username", "model__name"
+        )
+    }
+    calls: dict[int, list[int]] = {}
+    rows = (
+        ConsumerUsageDaily.objects.filter(day__gt=today - dt.timedelta(days=30))
+        .values("model_label", "user_id")
+        .annotate(month=Sum("requests"), week=Sum("requests", filter=Q(day__gt=today - dt.timedelta(days=7))))
+    )
+    for row in rows:
+        listing_id, owner_id = owners.get(row["model_label"], (None, None))
+        if listing_id is None or row["user_id"] == owner_id:
+            continue
+        counts = calls.setdefault(listing_id, [0, 0])
+        counts[0] += row["week"] or 0
+        counts[1] += row["month"] or 0
+    speeds = {
+        row["model_id"]: row["tokens"] * 1000 / row["ms"]
+        for row in UsageRecord.objects.filter(
+            created_at__gte=now - dt.timedelta(days=7), status=UsageStatus.OK, completion_tokens__gt=0,
+            latency_ms__gt=0, model__isnull=False,
+        ).values("model_id").annotate(tokens=Sum("completion_tokens"), ms=Sum("latency_ms"))
+    }  # fmt: skip
+    changed = []
+    for stats in ListingStats.objects.select_related("listing").only(
+        "pk", "calls_7d", "calls_30d", "tokens_per_second", "listing__model_id"
+    ):
+        week, month = calls.get(stats.pk, (0, 0))
+        speed = speeds.get(stats.listing.model_id)
+        speed = round(speed, 1) if speed is not None else None
+        if (stats.calls_7d, stats.calls_30d, stats.tokens_per_second) != (week, month, speed):
+            stats.calls_7d, stats.calls_30d, stats.tokens_per_second = week, month, speed
+            changed.append(stats)
+    ListingStats.objects.bulk_update(changed, ["calls_7d", "calls_30d", "tokens_per_second"], batch_size=500)
+    return len(changed)

@@ -1,0 +1,34 @@
+"""Template filters of the storefront: counts for people (1.4M, 12.5k) and amounts of credits with their unit.
+
+{% load catalogue %}{{ stats.parameters|count }}  {% amount card.prompt_price %}
+"""
+
+from django import template
+from django.utils.html import format_html
+
+from marketplace.money import format_credits, short_credits
+
+register = template.Library()
+
+
+@register.filter
+def count(value) -> str:
+    """1_354_752 -> '1.35M', 12_480 -> '12.5k', 950 -> '950'; '—' when unknown."""
+    if value is None or value == "":
+        return "—"
+    number = float(value)
+    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(number) >= limit:
+            scaled = number / limit
+            text = f"{scaled:.3g}" if scaled < 100 else f"{scaled:.0f}"
+            return f"{text}{suffix}"
+    return f"{number:.0f}"
+
+
+@register.simple_tag
+def amount(micro, unit: str = "credits") -> str:
+    """An amount as many decimals as it needs, with its unit, and the exact value on hover."""
+    micro = int(micro or 0)
+    suffix = f" {unit}" if unit else ""
+    return format_html('<span class="amount" title="{}{}">{}{}</span>', format_credits(micro), suffix,
+                       short_credits(micro), suffix)  # fmt: skip

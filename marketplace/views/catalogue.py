@@ -1,0 +1,67 @@
+"""The storefront: the home page and the catalogue (search, filters, sorts, pages), plain GET forms and links."""
+
+from django.core.paginator import Paginator
+from django.db.models import Sum
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from accounts.exceptions import InvalidInput
+from accounts.models import User
+from marketplace.models import Category
+from marketplace.services import catalogue
+
+HOME_ROW = 6
+
+
+@require_GET
+def home(request):
+    featured = catalogue.listings(catalogue.Query(sort="trending")).filter(featured=True)[:HOME_ROW]
+    context = {
+        "featured": featured,
+        "trending": catalogue.listings(catalogue.Query(sort="trending"))[:HOME_ROW],
+        "newest": catalogue.listings(catalogue.Query(sort="newest"))[:HOME_ROW],
+        "categories": Category.choices,
+    }
+    return render(request, "marketplace/home.html", context)
+
+
+@require_GET
+def models(request):
+    status, error = 200, None
+    try:
+        query = catalogue.parse_query(request.GET)
+    except InvalidInput as exc:
+        status, error, query = 400, exc, catalogue.Query()
+    page = Paginator(catalogue.listings(query), catalogue.PAGE_SIZE).get_page(query.page)
+    context = {
+        "page": page,
+        "query": query,
+        "error": error,
+        "facets": catalogue.facets(),
+        "sorts": catalogue.SORTS,
+        "bands": {key: label for key, (label, _, _) in catalogue.PARAMETER_BANDS.items()},
+        "access": catalogue.ACCESS,
+        "categories": Category.choices,
+    }
+    return render(request, "marketplace/catalogue.html", context, status=status)
+
+
+@require_GET
+def search(request):
+    """/search?q=… is the catalogue's search: the same query string on /models."""
+    query = request.GET.urlencode()
+    return redirect(reverse("catalogue") + (f"?{query}" if query else ""))
+
+
+@require_GET
+def provider_profile(request, namespace: str):
+    """/{namespace}: a provider's published listings, their calls in 30 days and when it joined."""
+    provider = User.objects.filter(username=namespace, is_active=True).first()
+    if provider is None:
+        raise Http404("No such provider")
+    found = catalogue.listings(catalogue.Query(sort="popular")).filter(model__owner=provider)
+    page = Paginator(found, catalogue.PAGE_SIZE).get_page(request.GET.get("page"))
+    calls = found.aggregate(calls=Sum("stats__calls_30d"))["calls"] or 0
+    return render(request, "marketplace/provider.html", {"provider": provider, "page": page, "calls_30d": calls})

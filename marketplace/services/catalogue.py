@@ -34,7 +34,7 @@ MAX_QUERY_CHARS = 200
 MAX_QUERY_WORDS = 8  # the SQLite fallback ANDs one LIKE per word
 SEARCH_CONFIG = "english"
 SORTS = {
-    "relevance": "best match (with a search)",
+    "relevance": "best match",
     "trending": "trending (calls in 7 days)",
     "popular": "most used (calls in 30 days)",
     "newest": "newest",

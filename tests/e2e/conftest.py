@@ -1,5 +1,6 @@
 """Browser fixtures: Debian's chromium driven by Playwright (its own browser downloads do not work here)."""
 
+import os
 import shutil
 
 import pytest
@@ -35,3 +36,21 @@ def log_in(page, base_url, username, password=PASSWORD):
     page.fill("#id_password", password)
     page.click("main form button[type=submit]")
     page.wait_for_url(f"{base_url}/")
+
+
+def shoot(page, name: str) -> None:
+    """Save the page at desktop and phone width under $SCREENSHOTS (default var/screenshots), for people to look at."""
+    folder = os.environ.get("SCREENSHOTS") or os.path.join("var", "screenshots")
+    os.makedirs(folder, exist_ok=True)
+    for width, suffix in ((1280, "desktop"), (390, "phone")):
+        page.set_viewport_size({"width": width, "height": 900})
+        page.screenshot(path=os.path.join(folder, f"{name}-{suffix}.png"), full_page=True)
+    page.set_viewport_size({"width": 1280, "height": 900})
+
+
+@pytest.fixture
+def console_errors(page) -> list[str]:
+    """Errors the page logs (a CSP violation is one): a test asserts the list stays empty."""
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    return errors

@@ -3,7 +3,6 @@ its page's loss chart get points while a real train worker trains, see the resul
 cancel a second job. SCREENSHOTS=<folder> also saves the pages at desktop and phone width."""
 
 import json
-import os
 
 import pytest
 from playwright.sync_api import expect
@@ -11,23 +10,12 @@ from playwright.sync_api import expect
 from marketplace.money import MICRO
 from marketplace.services import ledger
 from tests.conftest import start_worker_process
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, shoot
 from training import jobs
 from training.models import FineTuningJob, JobStatus
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 EXAMPLES = "\n".join(json.dumps({"prompt": f"Question {i % 4}:", "completion": " yes yes yes"}) for i in range(12))
-
-
-def shoot(page, name: str) -> None:
-    folder = os.environ.get("SCREENSHOTS")
-    if not folder:
-        return
-    os.makedirs(folder, exist_ok=True)
-    for width, suffix in ((1280, "desktop"), (390, "phone")):
-        page.set_viewport_size({"width": width, "height": 900})
-        page.screenshot(path=os.path.join(folder, f"{name}-{suffix}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 900})
 
 
 def test_fine_tune_from_the_model_page_and_follow_the_job(page, live_server, provider, served_commit, tmp_path):

@@ -51,6 +51,22 @@ def cheap_listing(provider, provider_model, settings):
     return submitted_listing(provider, provider_model, prompt_price="5", completion_price="5")
 
 
+def publish(owner, name, *, title=None, summary="", card="", category="general", tags=(), license="mit",
+            downloadable=False, prices=("1", "1"), parameters=1_000_000, context=256, arch="GPT2LMHeadModel",
+            lineage=None):  # fmt: skip
+    """A published listing of a new model whose main commit is valid, with this report, card and lineage."""
+    model = registry.create_model(owner=owner, name=name)
+    commit = registry.commit_card(model_id=model.pk, author=owner, content=card) if card else add_commit(model)
+    Commit.objects.filter(pk=commit.pk).update(
+        validation_status=ValidationStatus.VALID, lineage=lineage or {},
+        validation_report={"parameters": parameters, "context_length": context, "architecture": arch},
+    )  # fmt: skip
+    listing = listings.save_listing(model=model, by=owner, title=title or name, summary=summary, category=category,
+                                    tags=tags, license=license, is_downloadable=downloadable)  # fmt: skip
+    listings.set_prices(listing=listing, by=owner, prompt_price=prices[0], completion_price=prices[1])
+    return listings.submit_listing(listing_id=listing.pk, by=owner)
+
+
 @pytest.fixture
 def funded_consumer(consumer):
     ledger.top_up(user=consumer, amount=10 * MICRO)

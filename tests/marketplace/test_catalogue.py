@@ -11,27 +11,10 @@ from accounts import services as accounts
 from marketplace.models import ConsumerUsageDaily, Listing, ListingStats, UsageRecord
 from marketplace.services import catalogue, listings
 from registry import services as registry
-from registry.models import Commit, ValidationStatus
 from registry.validation import claim_validation, finish_validation
-from tests.marketplace.conftest import add_commit
+from tests.marketplace.conftest import publish
 
 pytestmark = pytest.mark.django_db
-
-
-def publish(owner, name, *, title=None, summary="", card="", category="general", tags=(), license="mit",
-            downloadable=False, prices=("1", "1"), parameters=1_000_000, context=256, arch="GPT2LMHeadModel",
-            lineage=None):  # fmt: skip
-    """A published listing of a new model whose main commit is valid, with this report, card and lineage."""
-    model = registry.create_model(owner=owner, name=name)
-    commit = registry.commit_card(model_id=model.pk, author=owner, content=card) if card else add_commit(model)
-    Commit.objects.filter(pk=commit.pk).update(
-        validation_status=ValidationStatus.VALID, lineage=lineage or {},
-        validation_report={"parameters": parameters, "context_length": context, "architecture": arch},
-    )  # fmt: skip
-    listing = listings.save_listing(model=model, by=owner, title=title or name, summary=summary, category=category,
-                                    tags=tags, license=license, is_downloadable=downloadable)  # fmt: skip
-    listings.set_prices(listing=listing, by=owner, prompt_price=prices[0], completion_price=prices[1])
-    return listings.submit_listing(listing_id=listing.pk, by=owner)
 
 
 def ids(query: dict) -> list[str]:

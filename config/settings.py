@@ -140,6 +140,8 @@ VALIDATION_RETRY_SECONDS = env_int("VALIDATION_RETRY_SECONDS", 30, minimum=0)
 # Marketplace. Amounts are micro-credits (1 credit = 1,000,000); prices are per 1M tokens.
 PLATFORM_FEE_PERCENT = env_int("PLATFORM_FEE_PERCENT", 20, minimum=0)
 REVIEW_LISTINGS = env_bool("REVIEW_LISTINGS", True)
+REVIEWS_PER_HOUR = env_int("REVIEWS_PER_HOUR", 10, minimum=1)  # new reviews and edits, per user
+REPORTS_PER_HOUR = env_int("REPORTS_PER_HOUR", 5, minimum=1)  # listing reports, per user
 DEFAULT_KEY_RPM = env_int("DEFAULT_KEY_RPM", 600, minimum=1)
 DEFAULT_KEY_TPM = env_int("DEFAULT_KEY_TPM", 1_000_000, minimum=1)
 MAX_KEYS_PER_USER = env_int("MAX_KEYS_PER_USER", 50, minimum=1)  # active (not revoked, not expired) keys

@@ -10,15 +10,18 @@ from marketplace.models import (
     LedgerEntry,
     LedgerTransaction,
     Listing,
+    ListingReport,
     ListingStatus,
     Payment,
     Payout,
     PayoutStatus,
     PriceCard,
+    ReportStatus,
+    Review,
     UsageRecord,
 )
 from marketplace.money import format_credits
-from marketplace.services import ledger, listings
+from marketplace.services import ledger, listings, reviews
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -39,7 +42,7 @@ class ReviewForm(forms.ModelForm):
 
     class Meta:
         model = Listing
-        fields = ["review_note"]
+        fields = ["featured", "review_note"]
 
 
 @admin.register(Listing)
@@ -47,16 +50,20 @@ class ListingAdmin(admin.ModelAdmin):
     """Review: pick a decision; a suspension needs the note, which the provider sees on the listing page."""
 
     form = ReviewForm
-    list_display = ["title", "model", "status", "category", "price", "updated_at"]
-    list_filter = ["status", "category"]
+    list_display = ["title", "model", "status", "featured", "category", "price", "open_reports", "updated_at"]
+    list_filter = ["status", "featured", "category"]
     search_fields = ["title", "model__name", "model__owner__username"]
     readonly_fields = ["model", "title", "summary", "category", "tags", "license", "is_downloadable", "revision",
                        "status", "price_card", "published_at"]  # fmt: skip
-    fields = [*readonly_fields, "review_note", "decision"]
+    fields = [*readonly_fields, "featured", "review_note", "decision"]
     actions = ["approve"]
 
     def has_add_permission(self, request):
         return False
+
+    @admin.display(description="open reports")
+    def open_reports(self, listing):
+        return listing.reports.filter(status=ReportStatus.OPEN).count()
 
     @admin.display(description="price")
     def price(self, listing):
@@ -64,6 +71,7 @@ class ListingAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         decision = form.cleaned_data.get("decision")
+        Listing.objects.filter(pk=obj.pk).update(featured=obj.featured)
         if not decision:
             Listing.objects.filter(pk=obj.pk).update(review_note=obj.review_note)
             return
@@ -81,6 +89,72 @@ class ListingAdmin(admin.ModelAdmin):
                 listings.review_listing(listing_id=listing.pk, approve=True, by=request.user)
             except DomainError as exc:
                 self.message_user(request, f"{listing}: {exc.message}", level=messages.ERROR)
+
+
+class ReportForm(forms.ModelForm):
+    decision = forms.ChoiceField(
+        choices=[
+            ("", "leave open"),
+            ("suspend", "suspend the listing (the note is the reason)"),
+            ("dismiss", "dismiss"),
+        ],
+        required=False,
+    )
+
+    class Meta:
+        model = ListingReport
+        fields = ["resolution"]
+
+
+@admin.register(ListingReport)
+class ListingReportAdmin(admin.ModelAdmin):
+    """The moderators' queue: open reports first. Suspending needs a note, which the provider sees."""
+
+    form = ReportForm
+    list_display = ["pk", "listing", "reason", "reporter", "status", "created_at"]
+    list_filter = ["status", "reason"]
+    search_fields = ["listing__title", "listing__model__name", "listing__model__owner__username", "text"]
+    readonly_fields = ["listing", "reporter", "reason", "text", "status", "resolved_by", "resolved_at", "created_at"]
+    fields = [*readonly_fields, "resolution", "decision"]
+    ordering = ["status", "-created_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def save_model(self, request, obj, form, change):
+        decision = form.cleaned_data.get("decision")
+        if not decision:
+            ListingReport.objects.filter(pk=obj.pk).update(resolution=obj.resolution)
+            return
+        try:
+            reviews.resolve_report(report_id=obj.pk, by=request.user, suspend=decision == "suspend",
+                                   note=obj.resolution)  # fmt: skip
+        except DomainError as exc:
+            self.message_user(request, f"Not changed: {exc.message}", level=messages.ERROR)
+
+
+@admin.register(Review)
+class ReviewAdmin(admin.ModelAdmin):
+    """Reviews can be read and, when abusive, deleted; never rewritten by an operator."""
+
+    list_display = ["model", "user", "rating", "updated_at", "replied_at"]
+    list_filter = ["rating"]
+    search_fields = ["model__name", "user__username", "text"]
+    readonly_fields = ["model", "user", "rating", "text", "commit_sha", "reply", "replied_at", "created_at",
+                       "updated_at"]  # fmt: skip
+
+    def has_add_permission(self, request):
+        return False
+
+    def delete_model(self, request, obj):
+        super().delete_model(request, obj)
+        reviews.update_rating(obj.model)
+
+    def delete_queryset(self, request, queryset):
+        models = {review.model for review in queryset.select_related("model")}
+        super().delete_queryset(request, queryset)
+        for model in models:
+            reviews.update_rating(model)
 
 
 @admin.register(PriceCard)

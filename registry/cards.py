@@ -46,6 +46,17 @@ def front_matter_problem(text: str) -> str | None:
     return None
 
 
+def card_tags(text: str) -> list[str]:
+    """The card's YAML `tags`, `license`, `language` and `pipeline_tag`, as HF Hub shows them (strings, at most 20)."""
+    meta, _ = split_front_matter(text)
+    found: list[str] = []
+    for key in ("pipeline_tag", "license", "language", "tags"):
+        value = meta.get(key)
+        values = value if isinstance(value, list) else [value] if value else []
+        found.extend(str(item)[:40] for item in values if isinstance(item, str | int | float) and str(item).strip())
+    return list(dict.fromkeys(found))[:20]
+
+
 def render_card(text: str) -> str:
     """Markdown to HTML, then sanitised with an allowlist (scripts, handlers and javascript: URLs removed)."""
     _, body = split_front_matter(text)

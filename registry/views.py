@@ -7,7 +7,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.exceptions import DomainError
 from registry import services
-from registry.cards import CARD_PATH, read_text, render_card
+from registry.cards import CARD_PATH, card_tags, read_text, render_card
 from registry.exceptions import RepoNotFound, RevisionNotFound
 from registry.forms import CardForm, NewModelForm
 from registry.hub import Tree
@@ -46,11 +46,13 @@ def model_detail(request, namespace: str, name: str, revision: str | None = None
     except RevisionNotFound:
         raise Http404("No such revision") from None
     tree = Tree.of(commit)
+    card = read_text(tree.entries.get(CARD_PATH))
     context = {
         "model": model,
         "commit": commit,
         "files": sorted(tree.entries.items()),
-        "card_html": render_card(read_text(tree.entries.get(CARD_PATH))),
+        "card_html": render_card(card),
+        "card_tags": card_tags(card),
         "is_owner": request.user.is_authenticated and request.user.pk == model.owner_id,
     }
     return render(request, "registry/model_detail.html", context)

@@ -8,9 +8,12 @@ from rest_framework.views import APIView
 
 from accounts.authentication import ScopeRequired
 from marketplace.api.serializers import ListingsResponseSerializer
-from marketplace.models import Listing
+from marketplace.models import Category, Listing
+from marketplace.models.listings import LICENSE_PATTERN, MAX_TAGS, TAG_PATTERN
 from marketplace.money import credits_per_token, format_credits
 from marketplace.services import catalogue
+
+TEXT = {"type": "string", "pattern": "^[^\\x00]*$"}
 
 
 def listing_json(listing: Listing) -> dict:
@@ -57,13 +60,21 @@ class ListingsView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("q", str, description="full-text search over name, summary, tags and card"),
-            OpenApiParameter("category", str), OpenApiParameter("tag", str, many=True),
-            OpenApiParameter("license", str), OpenApiParameter("access", str, enum=list(catalogue.ACCESS)),
-            OpenApiParameter("max_price", str, description="credits per 1M tokens, prompt and completion alike"),
+            OpenApiParameter("q", TEXT | {"maxLength": catalogue.MAX_QUERY_CHARS},
+                             description="full-text search over name, summary, tags and card"),
+            OpenApiParameter("category", str, enum=list(Category.values)),
+            OpenApiParameter("tag", {"type": "array", "maxItems": MAX_TAGS,
+                                     "items": {"type": "string", "pattern": TAG_PATTERN.pattern}},
+                             description="repeat for several (all must match)"),
+            OpenApiParameter("license", str, pattern=LICENSE_PATTERN.pattern),
+            OpenApiParameter("access", str, enum=list(catalogue.ACCESS)),
+            OpenApiParameter("max_price", str, pattern=r"^[0-9]{1,12}(\.[0-9]{1,6})?$",
+                             description="credits per 1M tokens, prompt and completion alike"),
             OpenApiParameter("params", str, enum=list(catalogue.PARAMETER_BANDS)),
-            OpenApiParameter("arch", str), OpenApiParameter("base", str, description="owner/name of a base model"),
-            OpenApiParameter("sort", str, enum=list(catalogue.SORTS)), OpenApiParameter("page", int),
+            OpenApiParameter("arch", TEXT | {"maxLength": 64}),
+            OpenApiParameter("base", TEXT | {"maxLength": 200}, description="owner/name of a base model"),
+            OpenApiParameter("sort", str, enum=list(catalogue.SORTS)),
+            OpenApiParameter("page", {"type": "integer", "minimum": 1, "maximum": catalogue.MAX_PAGE}),
         ],
         responses=ListingsResponseSerializer,
     )  # fmt: skip

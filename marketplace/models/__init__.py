@@ -1,4 +1,4 @@
-"""Models of the marketplace, one module per topic: listings, catalogue, ledger, usage. (Users and keys: accounts.models.)"""
+"""Models of the marketplace, one module per topic: listings, catalogue, reviews, ledger, usage. (Users and keys: accounts.models.)"""
 
 from marketplace.models.catalogue import ListingStats
 from marketplace.models.ledger import (
@@ -13,6 +13,7 @@ from marketplace.models.ledger import (
     TransactionKind,
 )
 from marketplace.models.listings import Category, Listing, ListingQuerySet, ListingStatus, PriceCard
+from marketplace.models.reviews import ListingReport, Pull, ReportReason, ReportStatus, Review
 from marketplace.models.usage import (
     ConsumerUsageDaily,
     ProviderEarningsDaily,
@@ -30,6 +31,7 @@ __all__ = [
     "LedgerTransaction",
     "Listing",
     "ListingQuerySet",
+    "ListingReport",
     "ListingStats",
     "ListingStatus",
     "Payment",
@@ -38,7 +40,11 @@ __all__ = [
     "PayoutStatus",
     "PriceCard",
     "ProviderEarningsDaily",
+    "Pull",
+    "ReportReason",
+    "ReportStatus",
     "Reservation",
+    "Review",
     "TransactionKind",
     "UsageRecord",
     "UsageStatus",

@@ -11,9 +11,9 @@ import datetime as dt
 import logging
 from collections.abc import Mapping
 
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchRank
 from django.db import connection
-from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, TextField, Value, When
+from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
 from accounts.exceptions import InvalidInput
@@ -29,6 +29,7 @@ from registry.models import Commit, Model
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 24
+MAX_PAGE = 10_000
 CARD_TEXT_LIMIT = 20_000
 MAX_QUERY_CHARS = 200
 MAX_QUERY_WORDS = 8  # the SQLite fallback ANDs one LIKE per word
@@ -76,12 +77,17 @@ class Query:
 
 def _one(params: Mapping, name: str) -> str:
     value = params.get(name, "")
-    return (value if isinstance(value, str) else str(value)).strip()
+    value = (value if isinstance(value, str) else str(value)).strip()
+    if "\x00" in value:
+        raise InvalidInput(f"{name} must not contain NUL characters", param=name)
+    return value
 
 
 def _tags(params: Mapping) -> tuple[str, ...]:
     raw = params.getlist("tag") if hasattr(params, "getlist") else params.get("tag", [])
     raw = [raw] if isinstance(raw, str) else list(raw)
+    if any("\x00" in str(item) for item in raw):
+        raise InvalidInput("tag must not contain NUL characters", param="tag")
     tags = sorted({part.strip().lower() for item in raw for part in str(item).split(",") if part.strip()})
     if len(tags) > MAX_TAGS or any(not TAG_PATTERN.match(tag) for tag in tags):
         raise InvalidInput(f"tag: at most {MAX_TAGS}, each 1-32 of a-z, 0-9 and '-'", param="tag")
@@ -117,7 +123,7 @@ def parse_query(params: Mapping) -> Query:
     if sort and sort not in SORTS:
         raise InvalidInput(f"sort must be one of {', '.join(SORTS)}", param="sort")
     raw_page = _one(params, "page") or "1"
-    if not raw_page.isdigit() or not 1 <= int(raw_page) <= 10_000:
+    if not raw_page.isdigit() or not 1 <= int(raw_page) <= MAX_PAGE:
         raise InvalidInput("page must be a whole number from 1", param="page")
     return Query(q=q, category=category, tags=_tags(params), license=license, access=access, max_price=max_price,
                  params=band, arch=arch, base=base, sort=sort, page=int(raw_page))  # fmt: skip
@@ -243,6 +249,28 @@ def _base_model(commit: Commit | None, meta: dict) -> str:
     return str(declared or "")[:200]
 
 
+SEARCH_VECTOR_SQL = f"""
+UPDATE {ListingStats._meta.db_table} AS stats SET search_vector =
+    setweight(to_tsvector('{SEARCH_CONFIG}', listing.title || ' ' || owner.username || '/' || model.name || ' '
+                          || model.name), 'A')
+    || setweight(to_tsvector('{SEARCH_CONFIG}', listing.summary || ' ' || stats.tags_text), 'B')
+    || setweight(to_tsvector('{SEARCH_CONFIG}', stats.card_text), 'C')
+FROM {Listing._meta.db_table} AS listing
+    JOIN {Model._meta.db_table} AS model ON model.id = listing.model_id
+    JOIN {User._meta.db_table} AS owner ON owner.id = model.owner_id
+WHERE listing.id = stats.listing_id"""
+
+
+def update_search_vectors(listing_ids: list[int] | None = None) -> None:
+    """PostgreSQL: recompute the tsvector of these listings (all when None) from their title, name, summary, tags
+    and card; the weights make a name match rank above a summary or tag match, and those above the card."""
+    with connection.cursor() as cursor:
+        if listing_ids is None:
+            cursor.execute(SEARCH_VECTOR_SQL)
+        else:
+            cursor.execute(f"{SEARCH_VECTOR_SQL} AND stats.listing_id = ANY(%s)", [list(listing_ids)])
+
+
 def refresh_listing(listing: Listing) -> ListingStats:
     """Recompute a listing's facts from the commit it serves (none while it has no servable commit) and its text."""
     try:
@@ -266,17 +294,7 @@ def refresh_listing(listing: Listing) -> ListingStats:
         },
     )
     if _is_postgres():
-
-        def text(value: str) -> Value:
-            return Value(value, output_field=TextField())
-
-        vector = (
-            SearchVector(text(f"{listing.title} {listing.model.repo_id} {listing.model.name}"), weight="A",
-                         config=SEARCH_CONFIG)
-            + SearchVector(text(f"{listing.summary} {tags}"), weight="B", config=SEARCH_CONFIG)
-            + SearchVector(text(stats.card_text), weight="C", config=SEARCH_CONFIG)
-        )  # fmt: skip
-        ListingStats.objects.filter(pk=stats.pk).update(search_vector=vector)
+        update_search_vectors([listing.pk])
     return stats
 
 

@@ -22,7 +22,7 @@ from accounts.models import ApiKey, User
 from marketplace.exceptions import InsufficientFunds
 from marketplace.models import AccountKind, TransactionKind
 from marketplace.money import format_credits, split_fee
-from marketplace.services import charge_sql, metering, offers
+from marketplace.services import charge_sql, metering, offers, reviews
 from marketplace.services.ledger import accounts_for, post_transaction, posted_transaction
 from registry.exceptions import GatedRepo
 from registry.models import Commit, Model
@@ -47,6 +47,8 @@ def grant_weights(*, model: Model, commit: Commit, user: User | None, api_key: A
     if price is None:
         raise GatedRepo(f"{model.repo_id} is offered for calls only (/v1): its weights cannot be downloaded")
     if price == 0:
+        if pay:
+            reviews.record_pull(model=model, user=user)
         return
     if user is None or not user.is_authenticated:
         raise NotAuthenticated(

@@ -233,3 +233,15 @@ def take_more_spend(*, spend_key: str, spend_cap: int, extra: int) -> str:
 
 def retry_after_seconds(decision: Decision) -> int:
     return max(1, math.ceil(decision.retry_after_ms / 1000))
+
+
+def count_action(name: str, *, subject: int, limit: int, window_seconds: int) -> int | None:
+    """Count one `name` action of `subject` (a user id) in a fixed window: None if admitted, else the seconds until
+    the window ends. For slow actions people take by hand (reviews, reports), not for API traffic."""
+    key = f"action:{name}:{subject}"
+    pipe = client().pipeline()
+    pipe.incr(key)
+    pipe.expire(key, window_seconds, nx=True)
+    pipe.ttl(key)
+    count, _, ttl = pipe.execute()
+    return None if count <= limit else max(int(ttl), 1)

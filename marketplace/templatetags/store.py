@@ -8,7 +8,7 @@ store offers, and to whom, is the marketplace's.
 from django import template
 
 from marketplace.models import Listing, ListingStatus
-from marketplace.services import offers
+from marketplace.services import catalogue, offers
 from marketplace.services.listings import describe_price
 from registry.models import Commit, Model, ValidationStatus
 
@@ -18,12 +18,13 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def store_panel(context, model: Model, commit: Commit | None, is_owner: bool) -> dict:
     listing = _listing_shown(model, is_owner)
-    return {"listing": listing, "use": _how_to_use(context["request"], model, commit, listing, is_owner)}
+    return {"listing": listing, "stats": catalogue.stats_of(listing),
+            "use": _how_to_use(context["request"], model, commit, listing, is_owner)}  # fmt: skip
 
 
 def _listing_shown(model: Model, is_owner: bool) -> Listing | None:
     """The published listing for everyone, any state for its owner."""
-    listings = Listing.objects.filter(model=model).select_related("price_card")
+    listings = Listing.objects.filter(model=model).select_related("price_card", "stats")
     listing = (listings if is_owner else listings.published()).first()
     if listing is not None:
         listing.price_text = describe_price(listing.price_card)

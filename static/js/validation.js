@@ -1,4 +1,5 @@
-// Keeps the validation section of a commit current until validation has finished.
+// Keeps the validation section of a commit current until validation has finished, then reloads the page once so
+// the server renders the report as a person reads it (units, sizes, the sample).
 (function () {
   const section = document.getElementById("validation");
   if (!section) return;
@@ -10,17 +11,8 @@
     section.className = "validation status-" + data.status;
     section.querySelector(".status").textContent = data.status;
     section.querySelector(".error").textContent = data.error || "";
-    const report = section.querySelector(".report");
-    report.replaceChildren();
-    for (const [key, value] of Object.entries(data.report || {})) {
-      if (key === "files") continue;
-      const dt = document.createElement("dt");
-      dt.textContent = key;
-      const dd = document.createElement("dd");
-      dd.textContent = String(value);
-      report.append(dt, dd);
-    }
-    if (!done(data.status)) setTimeout(refresh, 1000);
+    if (done(data.status)) window.location.reload();
+    else setTimeout(refresh, 1000);
   }
   if (!done(section.querySelector(".status").textContent.trim())) setTimeout(refresh, 500);
 })();

@@ -120,12 +120,19 @@ def test_the_api_keeps_its_schema(label, mode, identities):
 def test_the_schema_documents_every_json_route():
     """The JSON routes of the URL resolver (tests/test_access_matrix.py lists every route), each in the schema with
     its methods. A route added to the API must be added here and to the schema."""
-    assert len(OPERATIONS) == 45
+    assert len(OPERATIONS) == 46
     paths = {label.split(" ", 1)[1] for label in OPERATIONS}
     assert {"/v1/models", "/v1/models/{model_id}", "/v1/completions", "/v1/chat/completions"} <= paths
     assert {"/api/models/{namespace}/{name}/commit/{revision}", "/{namespace}/{name}/resolve/{revision}/{path}",
             "/{namespace}/{name}.git/info/lfs/objects/batch", "/api/lfs/upload/{token}"} <= paths  # fmt: skip
-    assert {"/api/keys", "/api/keys/{key_id}", "/api/v1/credits", "/api/v1/usage", "/api/uploads"} <= paths
+    assert {
+        "/api/keys",
+        "/api/keys/{key_id}",
+        "/api/v1/credits",
+        "/api/v1/usage",
+        "/api/uploads",
+        "/api/v1/listings",
+    } <= paths
     assert {"/v1/files", "/v1/files/{file_id}", "/v1/files/{file_id}/content", "/v1/fine_tuning/jobs",
             "/v1/fine_tuning/jobs/{job_id}", "/v1/fine_tuning/jobs/{job_id}/{action}",
             "/v1/fine_tuning/jobs/{job_id}/events", "/v1/fine_tuning/jobs/{job_id}/checkpoints"} <= paths  # fmt: skip

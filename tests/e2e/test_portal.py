@@ -31,8 +31,9 @@ def test_sign_up_create_model_upload_and_see_the_validation_report(page, live_se
     assert page.inner_text("#progress-text") == "100%"
     page.click("#commit-link")
     page.wait_for_selector("#validation.status-valid", timeout=120_000)
-    report = page.inner_text("#validation")
-    assert "GPT2LMHeadModel" in report and "141056" in report
+    page.wait_for_selector("#validation .report dd")  # the page reloads once validation ends: the report as text
+    report = page.inner_text("#validation .report")
+    assert "GPT2LMHeadModel" in report and "Parameters\n141k (141,056)" in report, report
     commit = Commit.objects.get(model__name="tiny-gpt")
     assert commit.validation_status == ValidationStatus.VALID
     assert sorted(commit.files.values_list("path", flat=True)) == sorted(p.name for p in tiny_checkpoint.iterdir())

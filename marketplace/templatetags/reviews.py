@@ -5,7 +5,7 @@
 
 from django import template
 
-from marketplace.models import Listing, ReportReason, Review
+from marketplace.models import Listing, ListingStatus, ReportReason, Review
 from marketplace.services import reviews
 from registry.models import Model
 
@@ -14,11 +14,12 @@ SHOWN = 50
 
 
 @register.simple_tag(takes_context=True)
-def reviews_panel(context, model: Model) -> dict:
+def reviews_panel(context, model: Model, listing: Listing | None) -> dict:
+    """`listing`: the model's listing as the store panel found it (None: none shown)."""
     user = context["request"].user
     shown = list(Review.objects.filter(model=model).select_related("user")[:SHOWN])
     mine = next((review for review in shown if review.user_id == user.pk), None)
-    if mine is None and user.is_authenticated:
+    if mine is None and user.is_authenticated and len(shown) == SHOWN:
         mine = Review.objects.filter(model=model, user=user).first()
     return {
         "reviews": shown,
@@ -26,7 +27,7 @@ def reviews_panel(context, model: Model) -> dict:
         "mine": mine,
         "may_review": reviews.may_review(model=model, user=user),
         "is_owner": user.is_authenticated and user.pk == model.owner_id,
-        "listed": Listing.objects.published().filter(model=model).exists(),
+        "listed": listing is not None and listing.status == ListingStatus.PUBLISHED,
         "reasons": ReportReason.choices,
         "stars": range(5, 0, -1),
     }

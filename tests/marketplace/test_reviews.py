@@ -209,7 +209,11 @@ def test_a_report_leads_to_a_suspension(client, poetry, provider, consumer, outs
 
     poetry.refresh_from_db()
     first.refresh_from_db()
-    assert (poetry.status, poetry.review_note, poetry.reviewed_by) == ("suspended", "Insults in its samples.", moderator)
+    assert (poetry.status, poetry.review_note, poetry.reviewed_by) == (
+        "suspended",
+        "Insults in its samples.",
+        moderator,
+    )
     assert (first.status, first.resolved_by) == ("acted_on", moderator)
     assert [hit.pk for hit in catalogue.listings(catalogue.parse_query({"q": "poetry"}))] == []
     secret = make_key(consumer, scopes=("infer",))

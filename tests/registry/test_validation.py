@@ -66,7 +66,8 @@ def test_the_model_page_shows_the_report(celery_worker, client, provider, tiny_c
     page = client.get("/alice/tiny").content.decode()
     status = client.get(f"/api/models/alice/tiny/commits/{commit.sha}/validation").json()
 
-    assert "GPT2LMHeadModel" in page and "141056" in page
+    assert "<dt>Architecture</dt><dd>GPT2LMHeadModel</dd>" in page
+    assert "<dt>Parameters</dt><dd>141k (141,056)</dd>" in page
     assert status["status"] == "valid" and status["report"]["vocab_size"] == 512
 
 

@@ -8,7 +8,7 @@ from accounts.exceptions import Conflict, InvalidInput, NotFound
 from accounts.models import User
 from marketplace.models import Category, Listing, ListingStatus, PriceCard
 from marketplace.models.listings import LICENSE_PATTERN, MAX_TAGS, TAG_PATTERN
-from marketplace.money import format_credits, parse_credits
+from marketplace.money import parse_credits, short_credits
 from marketplace.services import catalogue, offers
 from registry.exceptions import RevisionNotFound
 from registry.models import Commit, Model
@@ -234,9 +234,9 @@ def describe_price(card: PriceCard | None) -> str:
         text = "free"
     else:
         text = (
-            f"{format_credits(card.prompt_price)} / {format_credits(card.completion_price)} credits per 1M "
+            f"{short_credits(card.prompt_price)} / {short_credits(card.completion_price)} credits per 1M "
             "prompt / completion tokens"
         )
     if card.download_price:
-        text += f"; weights {format_credits(card.download_price)} credits per download (once per commit)"
+        text += f"; weights {short_credits(card.download_price)} credits per download (once per commit)"
     return text

@@ -26,18 +26,30 @@ def test_search_filter_and_open_a_model(page, live_server, provider, consumer, s
     page.press("#q", "Enter")
     page.wait_for_url(f"{live_server.url}/models?q=poetry")
     expect(page.locator("#results-heading")).to_have_text("3 models for “poetry”")
-    expect(page.locator(".card h3")).to_have_text(["Poetry Pro", "Poetry GPT", "coder"])  # equal rank: newest first
+    expect(page.locator(".listing-card h3")).to_have_text(["Poetry Pro", "Poetry GPT", "coder"])  # equal rank: newest first
 
     page.fill("#f-price", "5")
     page.click(".filters-panel button[type=submit]")
     page.wait_for_url("**/models?q=poetry&category=&tag=&license=&access=&max_price=5**")
-    expect(page.locator(".card h3")).to_have_text(["Poetry GPT", "coder"])
-    expect(page.locator(".card").first).to_contain_text("2 in · 4 out")
-    expect(page.locator(".card").first).to_contain_text("5.3M")
+    expect(page.locator(".listing-card h3")).to_have_text(["Poetry GPT", "coder"])
+    expect(page.locator(".listing-card").first).to_contain_text("2 in · 4 out")
+    expect(page.locator(".listing-card").first).to_contain_text("5.3M")
     shoot(page, "catalogue")
 
+    page.check("input[name=m][value='alice/poetry-gpt']")
+    page.check("input[name=m][value='bob/coder']")
+    page.click("text=Compare selected")
+    page.wait_for_url(f"{live_server.url}/compare?m=alice%2Fpoetry-gpt&m=bob%2Fcoder")
+    expect(page.locator("table.compare thead th")).to_have_text(
+        ["Figure", "Poetry GPTalice/poetry-gpt", "coderbob/coder"]
+    )
+    shoot(page, "compare")
+
+    page.go_back()
     page.click("text=Poetry GPT")
     page.wait_for_url(f"{live_server.url}/alice/poetry-gpt")
+    expect(page.locator("#listing")).to_contain_text("5.3M")
+    shoot(page, "model")
     page.goto(f"{live_server.url}/alice")
     expect(page.locator(".profile-facts")).to_contain_text("2 published models")
     shoot(page, "provider")

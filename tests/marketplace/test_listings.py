@@ -139,7 +139,7 @@ def test_publish_command_creates_prices_and_publishes(provider, provider_model, 
     assert (listing.price_card.prompt_price, listing.price_card.completion_price) == (500_000, 1_500_000)
     sha = provider_model.commits.get().sha
     assert out.getvalue().strip() == (
-        f"published alice/tiny-gpt at {sha[:12]} (main): 0.500000 / 1.500000 credits per 1M prompt / completion tokens"
+        f"published alice/tiny-gpt at {sha[:12]} (main): 0.5 / 1.5 credits per 1M prompt / completion tokens"
     )
 
 
@@ -163,5 +163,5 @@ def test_the_price_text_names_the_download_price(provider, provider_model):
                                      download_price="0.5")  # fmt: skip
     paid = listings.set_prices(listing=listing, by=provider, prompt_price="2", completion_price="6")
 
-    assert listings.describe_price(free_calls) == "free; weights 0.500000 credits per download (once per commit)"
-    assert listings.describe_price(paid) == "2.000000 / 6.000000 credits per 1M prompt / completion tokens"
+    assert listings.describe_price(free_calls) == "free; weights 0.5 credits per download (once per commit)"
+    assert listings.describe_price(paid) == "2 / 6 credits per 1M prompt / completion tokens"

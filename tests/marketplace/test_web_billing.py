@@ -160,7 +160,7 @@ def test_owner_creates_prices_and_publishes_a_listing(provider, provider_model, 
 
     assert "The listing is published." in published.content.decode()
     public_page = client.get("/alice/tiny-gpt").content.decode()
-    assert "<dt>Price</dt><dd>2.000000 / 6.000000 credits per 1M prompt / completion tokens</dd>" in public_page
+    assert "<dt>Price</dt><dd>2 / 6 credits per 1M prompt / completion tokens</dd>" in public_page
     assert "<dt>Access</dt><dd>call only</dd>" in public_page
 
 

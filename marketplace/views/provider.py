@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.exceptions import DomainError
 from marketplace.forms import ListingForm, PayoutForm
 from marketplace.models import AccountKind, Payout
-from marketplace.money import format_credits
+from marketplace.money import short_credits
 from marketplace.services import ledger, listings, reports
 from marketplace.views.charts import bar_chart
 from registry.exceptions import RepoNotFound
@@ -28,7 +28,7 @@ def earnings(request):
         except DomainError as exc:
             form.add_error("amount", exc.message)
         else:
-            messages.success(request, f"Payout {payout.pk} of {format_credits(payout.amount)} credits requested.")
+            messages.success(request, f"Payout {payout.pk} of {short_credits(payout.amount)} credits requested.")
             return redirect("earnings")
     try:
         period = reports.parse_period(request.GET.get("start"), request.GET.get("end"))
@@ -40,7 +40,7 @@ def earnings(request):
         "form": form,
         "period": period,
         "rows": rows,
-        "chart": bar_chart(reports.daily_series(rows, period=period, value="earnings"), label=format_credits),
+        "chart": bar_chart(reports.daily_series(rows, period=period, value="earnings"), label=short_credits),
         "balance": ledger.account_for(request.user.pk, AccountKind.EARNINGS).balance,
         "payouts": Payout.objects.filter(user=request.user)[:50],
     }
@@ -65,9 +65,9 @@ def _initial(listing) -> dict:
     initial.update(tags=", ".join(listing.tags), is_downloadable=listing.is_downloadable)
     if card is not None:
         initial.update(
-            prompt_price=format_credits(card.prompt_price),
-            completion_price=format_credits(card.completion_price),
-            download_price=format_credits(card.download_price),
+            prompt_price=short_credits(card.prompt_price),
+            completion_price=short_credits(card.completion_price),
+            download_price=short_credits(card.download_price),
         )
     return initial
 

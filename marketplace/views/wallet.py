@@ -13,7 +13,7 @@ from accounts.exceptions import DomainError
 from marketplace import payments
 from marketplace.forms import TopUpForm
 from marketplace.models import AccountKind, LedgerEntry
-from marketplace.money import format_credits
+from marketplace.money import format_credits, short_credits
 from marketplace.services import ledger, reports
 from marketplace.views.charts import bar_chart
 
@@ -31,7 +31,7 @@ def wallet(request):
             if checkout.redirect_url:
                 return redirect(checkout.redirect_url)
             messages.success(
-                request, f"Added {format_credits(checkout.amount)} credits (payment {checkout.payment_id})."
+                request, f"Added {short_credits(checkout.amount)} credits (payment {checkout.payment_id})."
             )
             return redirect("wallet")
     summary = ledger.credit_summary(user=request.user)
@@ -57,7 +57,7 @@ def usage(request):
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("usage")
-    chart = bar_chart(reports.daily_series(daily, period=period, value="cost"), label=format_credits)
+    chart = bar_chart(reports.daily_series(daily, period=period, value="cost"), label=short_credits)
     context = {"period": period, "group_by": group_by, "rows": rows, "chart": chart, "query": request.GET.urlencode()}
     return render(request, "marketplace/usage.html", context)
 

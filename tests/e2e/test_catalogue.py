@@ -26,7 +26,9 @@ def test_search_filter_and_open_a_model(page, live_server, provider, consumer, s
     page.press("#q", "Enter")
     page.wait_for_url(f"{live_server.url}/models?q=poetry")
     expect(page.locator("#results-heading")).to_have_text("3 models for “poetry”")
-    expect(page.locator(".listing-card h3")).to_have_text(["Poetry Pro", "Poetry GPT", "coder"])  # equal rank: newest first
+    expect(page.locator(".listing-card h3")).to_have_text(
+        ["Poetry Pro", "Poetry GPT", "coder"]
+    )  # equal rank: newest first
 
     page.fill("#f-price", "5")
     page.click(".filters-panel button[type=submit]")

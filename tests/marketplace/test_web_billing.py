@@ -28,8 +28,8 @@ def test_wallet_top_up_with_the_test_provider(consumer):
 
     assert response.status_code == 200
     page = response.content.decode()
-    assert "Added 12.500000 credits" in page
-    assert '<strong data-testid="balance">12.500000</strong>' in page
+    assert "Added 12.5 credits" in page
+    assert '<strong data-testid="balance"><span class="credits" title="12.500000 credits">12.5</span></strong>' in page
     assert ledger.credit_summary(user=consumer).balance == 12_500_000
 
 
@@ -70,7 +70,10 @@ def test_usage_page_and_csv(consumer, make_key):
     page = client.get("/settings/usage?group_by=model").content.decode()
     csv_response = client.get("/settings/usage.csv?group_by=day")
 
-    assert "<td>alice/tiny-gpt</td>" in page and '<td class="amount">0.002500</td>' in page
+    assert (
+        "<td>alice/tiny-gpt</td>" in page
+        and '<td class="amount"><span class="credits" title="0.002500 credits">0.0025</span></td>' in page
+    )
     assert page.count("<rect ") == 30  # one bar per day of the default 30-day period
     assert csv_response["Content-Type"] == "text/csv"
     assert csv_response.content.decode().splitlines() == [
@@ -95,7 +98,10 @@ def test_key_limits_are_set_from_the_keys_page(consumer, make_key):
 
     key.refresh_from_db()
     assert (key.rpm_limit, key.tpm_limit, key.spend_limit, key.spend_period) == (30, None, 2_500_000, "week")
-    assert "30 req/min" in response.content.decode() and "of 2.500000 credits per week" in response.content.decode()
+    assert (
+        "30 req/min" in response.content.decode()
+        and 'of <span class="credits" title="2.500000 credits">2.5</span> credits per week' in response.content.decode()
+    )
 
 
 def test_bad_limits_or_someone_elses_key_change_nothing(consumer, outsider, make_key):
@@ -130,10 +136,16 @@ def test_earnings_page_and_payout_requests(provider):
     too_much = client.post("/settings/earnings", {"amount": "0.004001"})
     fine = client.post("/settings/earnings", {"amount": "0.003"}, follow=True)
 
-    assert '<strong data-testid="earnings-balance">0.004000</strong>' in page
-    assert "<code>aaaaaaaaaaaa</code>" in page and '<td class="amount">0.004000</td>' in page
+    assert (
+        '<strong data-testid="earnings-balance"><span class="credits" title="0.004000 credits">0.004</span></strong>'
+        in page
+    )
+    assert (
+        "<code>aaaaaaaaaaaa</code>" in page
+        and '<td class="amount"><span class="credits" title="0.004000 credits">0.004</span></td>' in page
+    )
     assert "you can request at most 0.004000 credits" in too_much.content.decode()
-    assert "Payout 1 of 0.003000 credits requested." in fine.content.decode().replace(
+    assert "Payout 1 of 0.003 credits requested." in fine.content.decode().replace(
         f"Payout {Payout.objects.get().pk}", "Payout 1"
     )
     assert ledger.account_for(provider.pk, "earnings").balance == 1_000
@@ -207,4 +219,4 @@ def test_wallet_lists_transactions_newest_first(consumer):
     page = logged_in(consumer).get("/settings/wallet").content.decode()
 
     assert page.index("second") < page.index("first")
-    assert '<td class="amount">2.000000</td>' in page
+    assert '<td class="amount"><span class="credits" title="2.000000 credits">2</span></td>' in page

@@ -6,7 +6,7 @@ import pytest
 from accounts.models import ApiKey
 from marketplace.services import metering
 from registry import services as registry
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, shoot
 from tests.marketplace.conftest import add_commit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -45,10 +45,16 @@ def test_publish_top_up_call_and_see_usage_and_earnings(page, live_server, provi
 
     page.click("text=Wallet")
     assert page.inner_text("[data-testid=balance]") == "4.6"
+    assert (page.inner_text("[data-testid=bought]"), page.inner_text("[data-testid=spent]")) == (
+        "5 credits",
+        "0.4 credits",
+    )
+    shoot(page, "wallet")
     page.click("text=Usage")
     row = page.inner_text("#usage tbody tr")
     assert row.split("\t") == ["alice/tiny-gpt", "1", "1000", "1000", "0.4"]
     assert page.locator(".chart rect").count() == 30
+    shoot(page, "usage")
     page.click("text=Log out")
 
     log_in(page, base, "alice")
@@ -58,3 +64,6 @@ def test_publish_top_up_call_and_see_usage_and_earnings(page, live_server, provi
     page.click("main form button[type=submit]:has-text('Request payout')")
     page.wait_for_selector("text=of 0.3 credits requested")
     assert page.inner_text("[data-testid=earnings-balance]") == "0.02"
+    shoot(page, "earnings")
+    page.click("text=API keys")
+    shoot(page, "keys")

@@ -216,6 +216,7 @@ def normalized(response) -> tuple[int, str]:
     content = b"".join(response.streaming_content) if response.streaming else response.content
     text = content.decode(errors="replace").replace(SECRET, "<repo>").replace(MISSING, "<repo>")
     text = re.sub(r"\b(file|ftjob)-[0-9a-f]{24}\b", r"\1-<id>", text)
+    text = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "<csrf token>", text)  # masked anew on every page
     return response.status_code, text.replace("secret", "<name>").replace("nothing", "<name>")
 
 

@@ -33,6 +33,7 @@ class Model(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="models")
     name = models.CharField(max_length=96, validators=[model_name_validator])
     is_private = models.BooleanField(default=False)
+    description = models.CharField(max_length=300, blank=True, help_text="One line, shown under the name.")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
 

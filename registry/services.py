@@ -10,10 +10,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 
 from accounts import services as accounts
-from accounts.exceptions import InvalidInput, PayloadTooLarge
+from accounts.exceptions import Conflict, InvalidInput, PayloadTooLarge
 from accounts.models import User
 from registry import tasks
 from registry.exceptions import EntryNotFound, RepoExists, RepoNotFound, RevisionNotFound, StaleParent
@@ -291,14 +292,33 @@ def blob_for_reference(*, user: User, sha256: str) -> Blob:
 
 
 def delete_model(*, model_id: int) -> None:
-    """Delete a repository and its commits. Blobs stay (they may be shared); storage reclaim is a sweep."""
+    """Delete a repository and its commits. Blobs stay (they may be shared); storage reclaim is a sweep. A model
+    that other records must keep (the base of fine-tuning jobs) is refused with Conflict and left whole."""
+    try:
+        with transaction.atomic():
+            model = Model.objects.select_for_update().get(pk=model_id)
+            Ref.objects.filter(model=model).delete()
+            FileEntry.objects.filter(commit__model=model).delete()
+            Commit.objects.filter(model=model).update(parent=None)
+            Commit.objects.filter(model=model).delete()
+            model.delete()
+    except (ProtectedError, RestrictedError) as exc:
+        kinds = sorted({str(type(item)._meta.verbose_name_plural) for item in exc.args[1]})
+        raise Conflict(f"this model cannot be deleted while other records refer to it ({', '.join(kinds)}); "
+                       "make it private instead") from None  # fmt: skip
+
+
+def set_description(*, model_id: int, description: str) -> Model:
+    """The one-line description shown under the model's name (at most 300 characters, no NUL)."""
+    description = " ".join(str(description or "").split())
+    if len(description) > 300 or "\x00" in description:
+        raise InvalidInput("description must be at most 300 characters", param="description")
     with transaction.atomic():
         model = Model.objects.select_for_update().get(pk=model_id)
-        Ref.objects.filter(model=model).delete()
-        FileEntry.objects.filter(commit__model=model).delete()
-        Commit.objects.filter(model=model).update(parent=None)
-        Commit.objects.filter(model=model).delete()
-        model.delete()
+        model.description = description
+        model.updated_at = timezone.now()
+        model.save(update_fields=["description", "updated_at"])
+    return model
 
 
 def commit_card(*, model_id: int, author: User, content: str) -> Commit:

@@ -7,6 +7,7 @@ urlpatterns = [
     re_path(r"^new$", views.new_model, name="model-new"),
     re_path(rf"^{NS}/{NAME}/upload$", views.upload, name="model-upload"),
     re_path(rf"^{NS}/{NAME}/edit$", views.edit_card, name="model-edit-card"),
+    re_path(rf"^{NS}/{NAME}/settings$", views.model_settings, name="model-settings"),
     re_path(rf"^{NS}/{NAME}/commits$", views.commit_list, name="model-commits"),
     re_path(rf"^{NS}/{NAME}/tree/(?P<revision>[^/]+)$", views.model_detail, name="model-revision"),
     re_path(rf"^{NS}/{NAME}/commit/(?P<revision>[0-9a-f]{{7,40}})$", views.model_detail, name="model-commit"),

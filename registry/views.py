@@ -1,5 +1,6 @@
 """Web pages of the registry: browse models, create one, upload files, edit the card, browse commits."""
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -9,7 +10,7 @@ from accounts.exceptions import DomainError
 from registry import services
 from registry.cards import CARD_PATH, card_tags, read_text, render_card
 from registry.exceptions import RepoNotFound, RevisionNotFound
-from registry.forms import CardForm, NewModelForm
+from registry.forms import CardForm, DeleteModelForm, ModelSettingsForm, NewModelForm
 from registry.hub import Tree
 from registry.models import Commit, Model
 
@@ -96,3 +97,34 @@ def edit_card(request, namespace: str, name: str):
         services.commit_card(model_id=model.pk, author=request.user, content=form.cleaned_data["content"])
         return redirect("model-detail", namespace=namespace, name=name)
     return render(request, "registry/edit_card.html", {"model": model, "form": form})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def model_settings(request, namespace: str, name: str):
+    """Visibility and description (the services behind the HF settings route), and deletion, for the owner only."""
+    model = _visible_model(request, namespace, name)
+    if model.owner_id != request.user.pk:
+        raise Http404("No such model")
+    initial = {"description": model.description, "is_private": model.is_private}
+    settings_form = ModelSettingsForm(request.POST if "save" in request.POST else None, initial=initial)
+    delete_form = DeleteModelForm(request.POST if "delete" in request.POST else None, repo_id=model.repo_id)
+    if request.method == "POST" and "save" in request.POST and settings_form.is_valid():
+        try:
+            services.set_description(model_id=model.pk, description=settings_form.cleaned_data["description"])
+            services.set_visibility(model_id=model.pk, is_private=settings_form.cleaned_data["is_private"])
+        except DomainError as exc:
+            settings_form.add_error("description", exc.message)
+        else:
+            messages.success(request, "Settings saved.")
+            return redirect("model-settings", namespace=namespace, name=name)
+    if request.method == "POST" and "delete" in request.POST and delete_form.is_valid():
+        try:
+            services.delete_model(model_id=model.pk)
+        except DomainError as exc:
+            delete_form.add_error(None, exc.message)
+        else:
+            messages.success(request, f"{model.repo_id} is deleted.")
+            return redirect("home")
+    context = {"model": model, "settings_form": settings_form, "delete_form": delete_form, "is_owner": True}
+    return render(request, "registry/model_settings.html", context)

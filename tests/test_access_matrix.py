@@ -84,6 +84,7 @@ PRIVATE = {
     "model-revalidate": Row("/{repo}/commit/{sha}/revalidate"),
     "model-upload": Row("/{repo}/upload"),
     "model-edit-card": Row("/{repo}/edit"),
+    "model-settings": Row("/{repo}/settings"),
     "listing-edit": Row("/{repo}/listing"),
     "listing-publish": Row("/{repo}/listing/publish"),
     "review-save": Row("/{repo}/reviews"),

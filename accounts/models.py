@@ -106,3 +106,29 @@ class ApiKey(models.Model):
     @property
     def effective_tpm(self) -> int:
         return self.tpm_limit if self.tpm_limit is not None else settings.DEFAULT_KEY_TPM
+
+
+class NotificationKind(models.TextChoices):
+    LISTING_APPROVED = "listing_approved", "listing approved"
+    LISTING_SUSPENDED = "listing_suspended", "listing suspended or rejected"
+    JOB_SUCCEEDED = "job_succeeded", "job finished"
+    JOB_FAILED = "job_failed", "job failed"
+    LOW_BALANCE = "low_balance", "low balance"
+
+
+class Notification(models.Model):
+    """Something the store tells a user: shown on their pages until read, and emailed when email is configured."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications")
+    kind = models.CharField(max_length=24, choices=NotificationKind.choices)
+    message = models.TextField()
+    link = models.CharField(max_length=300, blank=True, help_text="A path on this site, e.g. /alice/tiny-gpt/listing")
+    created_at = models.DateTimeField(default=timezone.now)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["user", "read_at"], name="notification_user_unread")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.user_id}"

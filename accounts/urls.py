@@ -33,5 +33,6 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("settings/keys", views.keys, name="keys"),
+    path("settings/notifications", views.notifications, name="notifications"),
     path("settings/keys/<int:key_id>/revoke", views.revoke_key, name="revoke-key"),
 ]

@@ -5,12 +5,13 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts import notifications as notifications_service
 from accounts import services
 from accounts.exceptions import DomainError
 from accounts.forms import ApiKeyForm, SignUpForm
-from accounts.models import ApiKey
+from accounts.models import ApiKey, Notification
 
 
 @require_http_methods(["GET", "POST"])
@@ -63,3 +64,12 @@ def revoke_key(request, key_id: int):
     else:
         messages.success(request, f"Revoked {api_key.name}.")
     return redirect("keys")
+
+
+@login_required
+@require_GET
+def notifications(request):
+    """The signed-in user's notifications, newest first; opening the page marks them read."""
+    shown = list(Notification.objects.filter(user=request.user)[:100])
+    notifications_service.mark_read(user=request.user)
+    return render(request, "accounts/notifications.html", {"notifications": shown})

@@ -66,6 +66,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "accounts.context_processors.unread_notifications",
             ],
         },
     },
@@ -217,6 +218,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-validations": {"task": "registry.tasks.requeue_stuck_validations", "schedule": 60.0},
     "void-stale-reservations": {"task": "marketplace.tasks.void_stale_reservations", "schedule": 60.0},
+    "warn-low-balances": {"task": "marketplace.tasks.warn_low_balances", "schedule": 900.0},
     "refresh-catalogue-usage": {
         "task": "marketplace.tasks.refresh_catalogue_usage",
         "schedule": float(env_int("CATALOGUE_REFRESH_SECONDS", 300, minimum=10)),
@@ -270,6 +272,8 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", True)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000")  # links in emails
+LOW_BALANCE_CREDITS = env_int("LOW_BALANCE_CREDITS", 1, minimum=0)  # warn a consumer below this (whole credits)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "GPT store <noreply@localhost>")
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3 * 24 * 3600, minimum=60)
 

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from marketplace.services import catalogue, metering
+from marketplace.services import alerts, catalogue, metering
 
 
 @shared_task
@@ -17,3 +17,9 @@ def refresh_catalogue_usage() -> int:
     facts of listings that have none yet."""
     catalogue.refresh_missing()
     return catalogue.refresh_usage()
+
+
+@shared_task
+def warn_low_balances() -> int:
+    """Tell consumers whose wallet runs low while they use it (once a day each)."""
+    return alerts.warn_low_balances()

@@ -119,6 +119,7 @@ NOT_PRIVATE = {
     "password_reset_confirm": "authorized by the emailed one-time token (tests/test_password_reset.py)",
     "password_reset_complete": "a static page",
     "model-new": "creates a model in the caller's namespace",
+    "notifications": "the caller's own notifications (tests/marketplace/test_notifications.py)",
     "keys": "the caller's own keys (tested in tests/marketplace/test_web_accounts.py)",
     "wallet": "the caller's own wallet",
     "usage": "the caller's own usage",

@@ -10,6 +10,8 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from accounts import notifications
+from accounts.models import NotificationKind
 from marketplace.money import format_credits
 from marketplace.services import training_charges
 from registry import pruning
@@ -127,3 +129,10 @@ def finish_job(job: FineTuningJob, *, status: str, error: dict | None = None, to
     detail = f": {error['message']}" if error else ""
     add_event(job, f"Job {status}{detail} ({trained} tokens trained, {format_credits(charged)} credits charged)",
               level=level)  # fmt: skip
+    if status in (JobStatus.SUCCEEDED, JobStatus.FAILED):  # a cancel is the owner's own act: nothing to tell
+        made = FineTuningJob.objects.filter(pk=job.pk).values_list("fine_tuned_model", flat=True).first()
+        result = f", result {made}" if status == JobStatus.SUCCEEDED and made else ""
+        notifications.notify(
+            user=job.owner, kind=NotificationKind.JOB_SUCCEEDED if status == JobStatus.SUCCEEDED else NotificationKind.JOB_FAILED,
+            message=f"Job {job.public_id} {status}{detail}{result}.", link=f"/jobs/{job.public_id}",
+        )  # fmt: skip

@@ -4,8 +4,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import notifications
 from accounts.exceptions import Conflict, InvalidInput, NotFound
-from accounts.models import User
+from accounts.models import NotificationKind, User
 from marketplace.models import Category, Listing, ListingStatus, PriceCard
 from marketplace.models.listings import LICENSE_PATTERN, MAX_TAGS, TAG_PATTERN
 from marketplace.money import parse_credits, short_credits
@@ -159,6 +160,7 @@ def review_listing(*, listing_id: int, approve: bool, reason: str = "", by: User
         listing = (
             Listing.objects.select_for_update(of=("self",)).select_related("model", "price_card").get(pk=listing_id)
         )
+        was = listing.status
         if approve:
             _check_publishable(listing)
             listing.status = ListingStatus.PUBLISHED
@@ -172,6 +174,16 @@ def review_listing(*, listing_id: int, approve: bool, reason: str = "", by: User
         listing.reviewed_by = by
         listing.updated_at = timezone.now()
         listing.save(update_fields=["status", "published_at", "review_note", "reviewed_by", "updated_at"])
+    if by is not None:  # an operator decided (publish_now, the operator's own shortcut, needs no news)
+        link = f"/{listing.model.repo_id}/listing"
+        if approve:
+            notifications.notify(user=listing.model.owner, kind=NotificationKind.LISTING_APPROVED, link=link,
+                                 message=f"Your listing {listing.title} ({listing.model.repo_id}) is published.")  # fmt: skip
+        else:
+            notifications.notify(user=listing.model.owner, kind=NotificationKind.LISTING_SUSPENDED, link=link,
+                                 message=f"Your listing {listing.title} ({listing.model.repo_id}) "
+                                 f"{'was not approved' if was == ListingStatus.PENDING_REVIEW else 'is suspended'}: "
+                                 f"{reason}")  # fmt: skip
     return listing
 
 

@@ -6,6 +6,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
+from accounts.models import Notification
 from tests.conftest import commit_valid_checkpoint
 from training import files, leases
 from training.models import FineTuningJob, JobStatus
@@ -48,3 +49,18 @@ def test_an_expired_lease_is_claimed_again_with_one_more_attempt(make_job, provi
 
     assert (claimed.pk, claimed.lease_owner, claimed.attempts) == (stale.pk, "alive", 2)
     assert claimed.lease_expires_at > timezone.now()
+
+
+def test_the_owner_hears_when_a_job_ends(make_job, provider):
+    done, broken, stopped = make_job(provider), make_job(provider), make_job(provider)
+    FineTuningJob.objects.filter(pk=done.pk).update(fine_tuned_model="alice/tiny-gpt-ft-x")
+    leases.finish_job(done, status=JobStatus.SUCCEEDED, tokens=0)
+    leases.finish_job(
+        broken, status=JobStatus.FAILED, error={"code": "worker_lost", "message": "the worker died"}, tokens=0
+    )
+    leases.finish_job(stopped, status=JobStatus.CANCELLED, tokens=0)
+
+    assert list(Notification.objects.order_by("pk").values_list("kind", "message", "link")) == [
+        ("job_succeeded", f"Job {done.public_id} succeeded, result alice/tiny-gpt-ft-x.", f"/jobs/{done.public_id}"),
+        ("job_failed", f"Job {broken.public_id} failed: the worker died.", f"/jobs/{broken.public_id}"),
+    ]

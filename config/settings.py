@@ -141,6 +141,7 @@ VALIDATION_RETRY_SECONDS = env_int("VALIDATION_RETRY_SECONDS", 30, minimum=0)
 # Marketplace. Amounts are micro-credits (1 credit = 1,000,000); prices are per 1M tokens.
 PLATFORM_FEE_PERCENT = env_int("PLATFORM_FEE_PERCENT", 20, minimum=0)
 REVIEW_LISTINGS = env_bool("REVIEW_LISTINGS", True)
+STOREFRONT_CACHE_SECONDS = env_int("STOREFRONT_CACHE_SECONDS", 120, minimum=0)  # 0: render every page afresh
 REVIEWS_PER_HOUR = env_int("REVIEWS_PER_HOUR", 10, minimum=1)  # new reviews and edits, per user
 REPORTS_PER_HOUR = env_int("REPORTS_PER_HOUR", 5, minimum=1)  # listing reports, per user
 DEFAULT_KEY_RPM = env_int("DEFAULT_KEY_RPM", 600, minimum=1)
@@ -195,6 +196,16 @@ INFER_QUEUE_LIMIT = env_int("INFER_QUEUE_LIMIT", 256, minimum=0)  # calls queued
 # Redis and Celery
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")
 CELERY_BROKER_URL = REDIS_URL
+# Rendered storefront pages, shared by every web process (marketplace/services/catalogue.py; a page is dropped when
+# any listing changes, and a Redis outage only means pages are rendered afresh).
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "cache",
+        "OPTIONS": {"socket_timeout": 0.5, "socket_connect_timeout": 0.5},
+    }
+}
 CELERY_RESULT_BACKEND = REDIS_URL
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -9,7 +9,8 @@ class MarketplaceConfig(AppConfig):
         from marketplace.services import catalogue  # models are loaded only once ready() runs
         from marketplace.services.downloads import StoreDownloads
         from registry.policy import register_download_policy
-        from registry.signals import commit_validated
+        from registry.signals import commit_validated, model_changed
 
         register_download_policy(StoreDownloads())
         commit_validated.connect(catalogue.on_commit_validated, dispatch_uid="marketplace-catalogue")
+        model_changed.connect(catalogue.on_model_changed, dispatch_uid="marketplace-catalogue-models")

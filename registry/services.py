@@ -32,6 +32,7 @@ from registry.models import (
 )
 from registry.paths import check_repo_path
 from registry.policy import download_policy, is_weights_file
+from registry.signals import model_changed
 from registry.storage import receive_stream, store_blob
 
 SHA_LENGTH = 40
@@ -77,6 +78,7 @@ def set_visibility(*, model_id: int, is_private: bool) -> Model:
         model = Model.objects.select_for_update().get(pk=model_id)
         model.is_private = is_private
         model.save(update_fields=["is_private"])
+    model_changed.send(Model, model_id=model_id)
     return model
 
 
@@ -302,6 +304,7 @@ def delete_model(*, model_id: int) -> None:
             Commit.objects.filter(model=model).update(parent=None)
             Commit.objects.filter(model=model).delete()
             model.delete()
+            model_changed.send(Model, model_id=model_id)
     except (ProtectedError, RestrictedError) as exc:
         kinds = sorted({str(type(item)._meta.verbose_name_plural) for item in exc.args[1]})
         raise Conflict(f"this model cannot be deleted while other records refer to it ({', '.join(kinds)}); "
@@ -318,6 +321,7 @@ def set_description(*, model_id: int, description: str) -> Model:
         model.description = description
         model.updated_at = timezone.now()
         model.save(update_fields=["description", "updated_at"])
+    model_changed.send(Model, model_id=model_id)
     return model
 
 

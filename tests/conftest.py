@@ -4,13 +4,16 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import redis
 from django.conf import settings
+from django.core.cache import cache
 
 from accounts import services as accounts
+from marketplace.services import catalogue
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -64,6 +67,13 @@ def _forget_gateway_caches():
 
     gateway.forget_cached()
     return
+
+
+@pytest.fixture(autouse=True)
+def _fresh_page_cache():
+    """Cached storefront pages belong to the test that rendered them: each test starts a catalogue version no
+    earlier test used."""
+    cache.set(catalogue.VERSION_KEY, time.time_ns(), timeout=None)
 
 
 @pytest.fixture(scope="session", autouse=True)

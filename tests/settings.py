@@ -5,13 +5,14 @@ import tempfile
 from pathlib import Path
 
 from config.settings import *  # noqa: F403
-from config.settings import DATABASES, STORAGES
+from config.settings import CACHES, DATABASES, STORAGES
 
 STORAGE_ROOT = Path(tempfile.mkdtemp(prefix="gptstore-test-storage-"))
 UPLOAD_TEMP_DIR = STORAGE_ROOT / ".incoming"
 STORAGES["default"]["OPTIONS"]["location"] = str(STORAGE_ROOT)
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
 CELERY_BROKER_URL = REDIS_URL
+CACHES["default"]["LOCATION"] = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast; production uses PBKDF2
 DATABASES["default"]["CONN_MAX_AGE"] = 0  # live-server threads must not hold connections past a test

@@ -71,10 +71,25 @@ def test_pages_run_the_same_queries_for_3_or_9_rows(client, provider, url, expec
      ("/api/v1/listings?sort=fastest", 2)],
 )  # fmt: skip
 def test_storefront_runs_the_same_queries_for_3_or_9_listings(client, provider, url, expected, settings):
-    """The catalogue (count, page, two facet lists), home (three rows), a provider (user, count, page, total)."""
-    settings.REVIEW_LISTINGS = False
+    """The catalogue (count, page, two facet lists), home (three rows), a provider (user, count, page, total),
+    rendered afresh (the page cache is off here; test_a_cached_page_runs_no_query covers it)."""
+    settings.REVIEW_LISTINGS, settings.STOREFRONT_CACHE_SECONDS = False, 0
     add_models(provider, 3)
     few = queries(client, url)
     add_models(provider, 6, start=3)
 
     assert few == queries(client, url) == expected
+
+
+def test_a_cached_page_runs_no_query_until_a_listing_changes(client, provider, settings):
+    settings.REVIEW_LISTINGS = False
+    add_models(provider, 3)
+    assert queries(client, "/models?sort=newest") == 4
+    assert queries(client, "/models?sort=newest") == 0
+    assert queries(client, "/") == 3
+    assert queries(client, "/") == 0
+
+    add_models(provider, 1, start=3)  # publishing changes the catalogue
+
+    assert queries(client, "/models?sort=newest") == 4
+    assert ">M3</a></h3>" in client.get("/models?sort=newest").content.decode()

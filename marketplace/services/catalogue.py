@@ -8,11 +8,14 @@ with name matches first. Each filter narrows; every combination is a plain query
 
 import dataclasses
 import datetime as dt
+import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
+from django.conf import settings
 from django.contrib.postgres.search import SearchQuery, SearchRank
-from django.db import connection
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Sum, Value, When
 from django.utils import timezone
 
@@ -161,7 +164,10 @@ ORDERS = {
 
 def listings(query: Query) -> QuerySet:
     """Published listings matching `query`, in its order, with what a card shows (one query per page)."""
-    found: QuerySet = Listing.objects.published().select_related("model__owner", "price_card", "stats")
+    found: QuerySet = (
+        Listing.objects.published().select_related("model__owner", "price_card", "stats")
+        .defer("stats__card_text", "stats__search_vector")  # wide columns no card shows: rows stay narrow to sort
+    )  # fmt: skip
     if query.q:
         found = _search(found, query.q)
     if query.category:
@@ -191,13 +197,14 @@ def listings(query: Query) -> QuerySet:
 
 def facets() -> dict[str, list[str]]:
     """The values the filters offer: licences and architectures of published listings."""
-    published = Listing.objects.published()
+    published = Listing.objects.published().order_by()  # no default ordering: DISTINCT over the one column
     return {
-        "licenses": sorted(set(published.values_list("license", flat=True).distinct())),
-        "architectures": sorted(
-            set(published.exclude(stats__architecture="").values_list("stats__architecture", flat=True).distinct())
+        "licenses": list(published.values_list("license", flat=True).distinct().order_by("license")),
+        "architectures": list(
+            published.exclude(stats__architecture="").values_list("stats__architecture", flat=True).distinct()
+            .order_by("stats__architecture")
         ),
-    }
+    }  # fmt: skip
 
 
 def listing_of(model: Model) -> Listing | None:
@@ -235,6 +242,60 @@ def model_facts(model: Model, *, user: User) -> dict:
             "completion": credits_per_token(prices[1]),
         },
     }  # fmt: skip
+
+
+# --- rendered pages, cached until anything they show changes ----------------------------------------------------
+
+VERSION_KEY = "catalogue:version"
+
+
+def cache_version() -> int | None:
+    """The catalogue's current version (a counter every change bumps), or None when the cache is unreachable."""
+    try:
+        return cache.get_or_set(VERSION_KEY, 1, timeout=None)
+    except Exception:  # a cache outage only means rendering afresh
+        log.warning("page cache unreachable", exc_info=True)
+        return None
+
+
+def _bump() -> None:
+    try:
+        cache.incr(VERSION_KEY)
+    except ValueError:  # no version yet
+        cache.set(VERSION_KEY, 2, timeout=None)
+    except Exception:
+        log.warning("page cache unreachable; pages expire in %s s", settings.STOREFRONT_CACHE_SECONDS, exc_info=True)
+
+
+def changed() -> None:
+    """Something a storefront page shows changed: every cached page is stale. Bumped now, and again once the
+    transaction commits, so a page rendered from what other requests read before the commit is dropped too."""
+    _bump()
+    transaction.on_commit(_bump)
+
+
+def cached_html(name: str, params: str, render: Callable[[], str]) -> str:
+    """The HTML `render` makes for page `name` with query string `params`, from the cache while nothing changed."""
+    version = cache_version() if settings.STOREFRONT_CACHE_SECONDS else None
+    if version is None:
+        return render()
+    key = f"catalogue:{version}:{name}:{hashlib.sha256(params.encode()).hexdigest()}"
+    try:
+        html = cache.get(key)
+    except Exception:
+        html = None
+    if html is None:
+        html = render()
+        try:
+            cache.set(key, html, settings.STOREFRONT_CACHE_SECONDS)
+        except Exception:
+            log.warning("page cache unreachable", exc_info=True)
+    return html
+
+
+def on_model_changed(sender, **_facts) -> None:  # noqa: ARG001  (a signal's signature)
+    """registry.signals.model_changed: a model's visibility, description or existence changed."""
+    changed()
 
 
 # --- keeping ListingStats true -----------------------------------------------------------------------------------
@@ -295,6 +356,7 @@ def refresh_listing(listing: Listing) -> ListingStats:
     )
     if _is_postgres():
         update_search_vectors([listing.pk])
+    changed()
     return stats
 
 
@@ -346,7 +408,7 @@ def refresh_usage(*, now: dt.datetime | None = None) -> int:
             latency_ms__gt=0, model__isnull=False,
         ).values("model_id").annotate(tokens=Sum("completion_tokens"), ms=Sum("latency_ms"))
     }  # fmt: skip
-    changed = []
+    updated = []
     for stats in ListingStats.objects.select_related("listing").only(
         "pk", "calls_7d", "calls_30d", "tokens_per_second", "listing__model_id"
     ):
@@ -355,6 +417,8 @@ def refresh_usage(*, now: dt.datetime | None = None) -> int:
         speed = round(speed, 1) if speed is not None else None
         if (stats.calls_7d, stats.calls_30d, stats.tokens_per_second) != (week, month, speed):
             stats.calls_7d, stats.calls_30d, stats.tokens_per_second = week, month, speed
-            changed.append(stats)
-    ListingStats.objects.bulk_update(changed, ["calls_7d", "calls_30d", "tokens_per_second"], batch_size=500)
-    return len(changed)
+            updated.append(stats)
+    ListingStats.objects.bulk_update(updated, ["calls_7d", "calls_30d", "tokens_per_second"], batch_size=500)
+    if updated:
+        changed()
+    return len(updated)

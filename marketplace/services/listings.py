@@ -103,6 +103,7 @@ def set_prices(*, listing: Listing, by: User, prompt_price, completion_price, do
         locked.price_card = card
         locked.updated_at = timezone.now()
         locked.save(update_fields=["price_card", "updated_at"])
+        catalogue.changed()
     listing.price_card = card
     return card
 
@@ -150,6 +151,7 @@ def submit_listing(*, listing_id: int, by: User) -> Listing:
             listing.published_at = timezone.now()
         listing.updated_at = timezone.now()
         listing.save(update_fields=["status", "published_at", "updated_at"])
+        catalogue.changed()
     return listing
 
 
@@ -174,6 +176,7 @@ def review_listing(*, listing_id: int, approve: bool, reason: str = "", by: User
         listing.reviewed_by = by
         listing.updated_at = timezone.now()
         listing.save(update_fields=["status", "published_at", "review_note", "reviewed_by", "updated_at"])
+        catalogue.changed()
     if by is not None:  # an operator decided (publish_now, the operator's own shortcut, needs no news)
         link = f"/{listing.model.repo_id}/listing"
         if approve:
@@ -197,6 +200,7 @@ def unpublish_listing(*, listing_id: int, by: User) -> Listing:
             listing.status = ListingStatus.DRAFT
             listing.updated_at = timezone.now()
             listing.save(update_fields=["status", "updated_at"])
+            catalogue.changed()
     return listing
 
 

@@ -4,6 +4,7 @@ from django.core.paginator import Paginator
 from django.db.models import Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
@@ -17,35 +18,43 @@ HOME_ROW = 6
 
 @require_GET
 def home(request):
-    featured = catalogue.listings(catalogue.Query(sort="trending")).filter(featured=True)[:HOME_ROW]
-    context = {
-        "featured": featured,
-        "trending": catalogue.listings(catalogue.Query(sort="trending"))[:HOME_ROW],
-        "newest": catalogue.listings(catalogue.Query(sort="newest"))[:HOME_ROW],
-        "categories": Category.choices,
-    }
-    return render(request, "marketplace/home.html", context)
+    def body() -> str:
+        context = {
+            "featured": catalogue.listings(catalogue.Query(sort="trending")).filter(featured=True)[:HOME_ROW],
+            "trending": catalogue.listings(catalogue.Query(sort="trending"))[:HOME_ROW],
+            "newest": catalogue.listings(catalogue.Query(sort="newest"))[:HOME_ROW],
+            "categories": Category.choices,
+        }
+        return render_to_string("marketplace/_home_body.html", context, request=request)
+
+    return render(request, "marketplace/home.html", {"body": catalogue.cached_html("home", "", body)})
 
 
 @require_GET
 def models(request):
+    """The catalogue. Its body is the same for everyone with the same query string, so it is cached until any
+    listing changes (catalogue.cached_html); the header around it is the caller's."""
     status, error = 200, None
     try:
         query = catalogue.parse_query(request.GET)
     except InvalidInput as exc:
         status, error, query = 400, exc, catalogue.Query()
-    page = Paginator(catalogue.listings(query), catalogue.PAGE_SIZE).get_page(query.page)
-    context = {
-        "page": page,
-        "query": query,
-        "error": error,
-        "facets": catalogue.facets(),
-        "sorts": catalogue.SORTS,
-        "bands": {key: label for key, (label, _, _) in catalogue.PARAMETER_BANDS.items()},
-        "access": catalogue.ACCESS,
-        "categories": Category.choices,
-    }
-    return render(request, "marketplace/catalogue.html", context, status=status)
+
+    def body() -> str:
+        context = {
+            "page": Paginator(catalogue.listings(query), catalogue.PAGE_SIZE).get_page(query.page),
+            "query": query,
+            "error": error,
+            "facets": catalogue.facets(),
+            "sorts": catalogue.SORTS,
+            "bands": {key: label for key, (label, _, _) in catalogue.PARAMETER_BANDS.items()},
+            "access": catalogue.ACCESS,
+            "categories": Category.choices,
+        }
+        return render_to_string("marketplace/_catalogue_body.html", context, request=request)
+
+    html = body() if error else catalogue.cached_html("models", request.GET.urlencode(), body)
+    return render(request, "marketplace/catalogue.html", {"body": html, "query": query}, status=status)
 
 
 @require_GET

@@ -9,12 +9,18 @@ TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gptstore
 
 .PHONY: setup run web worker infer-worker test lint bench migrate demo lock clean schemathesis
 
-setup: $(STAMP) browser
+setup: $(STAMP) browser node_modules/.installed
 
 $(STAMP): requirements.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
 	@touch $(STAMP)
+
+# Front-end packages from the npm registry at the versions package-lock.json pins (chart.js), served as static
+# files from node_modules by Django's static finder; never copied into the repository.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	@touch $@
 
 browser:
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium for browser tests…"; \

@@ -101,7 +101,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATICFILES_DIRS = [BASE_DIR / "static"]
+# Chart.js comes from npm (make setup: npm ci), served under static/vendor/chart.js/.
+STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist")]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 
 # Blob storage. Keys are always made by the server (blobs/ab/cd/<sha256>), never from a client's path.

@@ -13,7 +13,7 @@ from marketplace.forms import ListingForm, PayoutForm
 from marketplace.models import AccountKind, Payout
 from marketplace.money import short_credits
 from marketplace.services import ledger, listings, reports
-from marketplace.views.charts import bar_chart
+from marketplace.views.charts import daily_chart
 from registry.exceptions import RepoNotFound
 from registry.services import find_model
 
@@ -40,7 +40,7 @@ def earnings(request):
         "form": form,
         "period": period,
         "rows": rows,
-        "chart": bar_chart(reports.daily_series(rows, period=period, value="earnings"), label=short_credits),
+        "chart": daily_chart(reports.daily_series(rows, period=period, value="earnings"), label=short_credits),
         "balance": ledger.account_for(request.user.pk, AccountKind.EARNINGS).balance,
         "payouts": Payout.objects.filter(user=request.user)[:50],
     }

@@ -15,7 +15,7 @@ from marketplace.forms import TopUpForm
 from marketplace.models import AccountKind, LedgerEntry
 from marketplace.money import format_credits, short_credits
 from marketplace.services import ledger, reports
-from marketplace.views.charts import bar_chart
+from marketplace.views.charts import daily_chart
 
 
 @login_required
@@ -57,7 +57,7 @@ def usage(request):
     except DomainError as exc:
         messages.error(request, exc.message)
         return redirect("usage")
-    chart = bar_chart(reports.daily_series(daily, period=period, value="cost"), label=short_credits)
+    chart = daily_chart(reports.daily_series(daily, period=period, value="cost"), label=short_credits)
     context = {"period": period, "group_by": group_by, "rows": rows, "chart": chart, "query": request.GET.urlencode()}
     return render(request, "marketplace/usage.html", context)
 

@@ -2,6 +2,7 @@
 is charged, and both see it on their pages."""
 
 import pytest
+from playwright.sync_api import expect
 
 from accounts.models import ApiKey
 from marketplace.services import metering
@@ -12,7 +13,9 @@ from tests.marketplace.conftest import add_commit
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_publish_top_up_call_and_see_usage_and_earnings(page, live_server, provider, consumer, make_key, settings):
+def test_publish_top_up_call_and_see_usage_and_earnings(
+    page, live_server, provider, consumer, make_key, settings, console_errors
+):
     settings.REVIEW_LISTINGS = False
     model = registry.create_model(owner=provider, name="tiny-gpt")
     add_commit(model)
@@ -53,7 +56,8 @@ def test_publish_top_up_call_and_see_usage_and_earnings(page, live_server, provi
     page.click("text=Usage")
     row = page.inner_text("#usage tbody tr")
     assert row.split("\t") == ["alice/tiny-gpt", "1", "1000", "1000", "0.4"]
-    assert page.locator(".chart rect").count() == 30
+    assert page.locator("figure.chart tbody tr").count() == 30  # the table behind the chart: 30 days
+    expect(page.locator("figure.chart.drawn canvas")).to_be_visible()  # Chart.js drew it
     shoot(page, "usage")
     page.click("text=Log out")
 
@@ -67,3 +71,4 @@ def test_publish_top_up_call_and_see_usage_and_earnings(page, live_server, provi
     shoot(page, "earnings")
     page.click("text=API keys")
     shoot(page, "keys")
+    assert console_errors == []  # no CSP violation, no script error

@@ -24,5 +24,6 @@ class SignUpForm(UserCreationForm):
 
 class ApiKeyForm(forms.Form):
     name = forms.CharField(max_length=100)
-    scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple, initial=["read"])
+    scopes = forms.MultipleChoiceField(choices=Scope.choices, widget=forms.CheckboxSelectMultiple,
+                                       initial=["read", "infer"])  # what a consumer needs to call models  # fmt: skip
     expires_at = forms.DateTimeField(required=False, help_text="Optional, UTC, e.g. 2027-01-31 00:00")

@@ -54,3 +54,15 @@ def console_errors(page) -> list[str]:
     errors: list[str] = []
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     return errors
+
+
+AXE = os.path.join(os.path.dirname(__file__), "..", "..", "node_modules", "axe-core", "axe.min.js")
+
+
+def serious_violations(page) -> list[str]:
+    """axe-core (from npm, make setup) run on the current page: its serious and critical violations, described."""
+    with open(AXE, encoding="utf-8") as source:  # evaluated through the DevTools protocol: the page's CSP stays on
+        page.evaluate(source.read())
+    found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
+    return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+            for v in found if v["impact"] in ("serious", "critical")]  # fmt: skip

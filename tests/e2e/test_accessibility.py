@@ -1,0 +1,30 @@
+"""axe-core finds no serious or critical accessibility violation on the store's main pages, signed out and in."""
+
+import pytest
+
+from marketplace.money import MICRO
+from marketplace.services import ledger
+from tests.e2e.conftest import log_in, serious_violations
+from tests.marketplace.conftest import publish
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def test_main_pages_have_no_serious_violations(page, live_server, provider, consumer, settings):
+    settings.REVIEW_LISTINGS = False
+    publish(provider, "poetry-gpt", title="Poetry GPT", summary="Writes verse.", tags=("verse",), prices=("2", "4"))
+    publish(consumer, "coder", summary="Completes code.", prices=("0", "0"), downloadable=True)
+    ledger.top_up(user=consumer, amount=5 * MICRO)
+    base = live_server.url
+    problems = {}
+    for path in ("/", "/models", "/models?q=poetry", "/alice/poetry-gpt", "/compare?m=alice/poetry-gpt&m=bob/coder",
+                 "/signup", "/login", "/alice"):  # fmt: skip
+        page.goto(f"{base}{path}")
+        problems[path] = serious_violations(page)
+    log_in(page, base, "bob")
+    for path in ("/settings/keys", "/settings/wallet", "/settings/usage", "/settings/earnings", "/settings/jobs",
+                 "/settings/notifications", "/alice/poetry-gpt"):  # fmt: skip
+        page.goto(f"{base}{path}")
+        problems[f"signed in {path}"] = serious_violations(page)
+
+    assert {path: found for path, found in problems.items() if found} == {}

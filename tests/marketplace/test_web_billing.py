@@ -74,7 +74,7 @@ def test_usage_page_and_csv(consumer, make_key):
         "<td>alice/tiny-gpt</td>" in page
         and '<td class="amount"><span class="credits" title="0.002500 credits">0.0025</span></td>' in page
     )
-    assert page.count("<rect ") == 30  # one bar per day of the default 30-day period
+    assert page.count("<td data-day=") == 30  # the chart's table: one row per day of the default 30-day period
     assert csv_response["Content-Type"] == "text/csv"
     assert csv_response.content.decode().splitlines() == [
         "day,requests,prompt_tokens,completion_tokens,cost_credits",

@@ -2,8 +2,9 @@
 topics, measured on the held-out 5 % in bits per byte (lower is better), with the wall time of each and the
 longest run of blank lines in greedy samples for five fixed prompts (workers/engine/demo.py).
 
-    first recipe   600 random windows of 16 x 128 tokens, rate 3e-3, dropout 0.1 (bootstrap_demo until issue #12)
-    demo recipe    workers/engine/demo.py: the same, without dropout
+    first recipe   600 batches of 16 random windows of 128 tokens, peak rate 3e-3, dropout 0.1 (bootstrap_demo until
+                   issue #12)
+    demo recipe    workers/engine/demo.py: the same tokens in 1,200 batches of 8, peak rate 1.6e-3, no dropout
 
 Last line: bpb_first=X bpb_demo=Y bpb_ratio=R time_ratio=T longest_blank_run=N"""
 
@@ -13,7 +14,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STEPS = int(os.environ.get("BENCH_DEMO_STEPS", 600))
+FIRST_STEPS, FIRST_BATCH, FIRST_RATE = 600, 16, 3e-3
+SCALE = float(os.environ.get("BENCH_DEMO_SCALE", 1))  # < 1: fewer steps for both, for a quick look
 VOCAB = 4096
 
 
@@ -30,13 +32,14 @@ def main() -> None:
     started = time.perf_counter()
     tokenizer = pretrain.train_tokenizer(train, vocab_size=VOCAB)
     first = pretrain.build_gpt2(tokenizer, demo.SHAPE)
-    pretrain.pretrain(first, tokenizer, train, steps=STEPS, batch_size=demo.BATCH, seq_len=demo.SEQ_LEN)
+    pretrain.pretrain(first, tokenizer, train, steps=max(1, int(FIRST_STEPS * SCALE)), batch_size=FIRST_BATCH,
+                      seq_len=demo.SEQ_LEN, learning_rate=FIRST_RATE)  # fmt: skip
     first_seconds = time.perf_counter() - started
     bpb_first = demo.bits_per_byte(first, tokenizer, held)
     print(f"first recipe: {first_seconds:.0f} s, {bpb_first:.3f} bits per byte")
 
     started = time.perf_counter()
-    model, demo_tokenizer, metrics = demo.train(train, vocab_size=VOCAB, steps=STEPS)
+    model, demo_tokenizer, metrics = demo.train(train, vocab_size=VOCAB, steps=max(1, int(demo.STEPS * SCALE)))
     demo_seconds = time.perf_counter() - started
     bpb_demo = demo.bits_per_byte(model, demo_tokenizer, held)
     print(f"demo recipe: {demo_seconds:.0f} s, {metrics.steps} steps, {bpb_demo:.3f} bits per byte")

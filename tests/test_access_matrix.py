@@ -130,6 +130,7 @@ NOT_PRIVATE = {
     "api-keys": "lists and creates the caller's own keys (tests/marketplace/test_keys.py)",
     "api-credits": "the caller's own credits",
     "api-usage": "the caller's own usage",
+    "api-earnings": "the caller's own earnings (tests/marketplace/test_billing_api.py)",
     "payment-webhook": "signed by the payment provider (tests/marketplace/test_billing_api.py)",
     "lfs-upload": "authorized by its signed, expiring URL (tests/registry/test_protocol_errors.py)",
     "hf-whoami": "the caller's own identity",

@@ -75,3 +75,37 @@ ListingsResponseSerializer = inline_serializer(
         "previous": serializers.URLField(allow_null=True),
     },
 )
+
+
+class EarningsFiguresSerializer(serializers.Serializer):
+    day = serializers.DateField(required=False)
+    model = serializers.CharField(required=False)
+    revision = serializers.CharField(required=False)
+    requests = serializers.IntegerField()
+    prompt_tokens = serializers.IntegerField()
+    completion_tokens = serializers.IntegerField()
+    gross = serializers.CharField(help_text="What consumers paid, credits.")
+    earnings = serializers.CharField(help_text="The provider's share, credits.")
+    fee = serializers.CharField(help_text="The platform's fee, credits.")
+
+
+class PayoutEntrySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    amount = serializers.CharField()
+    status = serializers.CharField()
+    requested_at = serializers.DateTimeField()
+    paid_at = serializers.DateTimeField(allow_null=True)
+
+
+EarningsResponseSerializer = inline_serializer(
+    "EarningsResponse",
+    fields={
+        "start": serializers.DateField(),
+        "end": serializers.DateField(),
+        "group_by": serializers.ChoiceField(choices=["day", "model", "revision"]),
+        "data": EarningsFiguresSerializer(many=True),
+        "totals": EarningsFiguresSerializer(),
+        "balance": serializers.CharField(help_text="Earned and not paid out, credits."),
+        "payouts": PayoutEntrySerializer(many=True),
+    },
+)

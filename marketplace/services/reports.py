@@ -90,6 +90,22 @@ def provider_earnings(*, provider: User, period: Period) -> list[dict]:
     )
 
 
+EARNINGS_GROUPINGS = {"day": ("day",), "model": ("model_label",), "revision": ("model_label", "commit_sha")}
+MONEY = ("gross", "earnings", "fee")
+
+
+def provider_earnings_by(*, provider: User, period: Period, group_by: str) -> tuple[list[dict], dict]:
+    """(rows grouped by day, model or revision; totals over the period) of a provider's earnings."""
+    if group_by not in EARNINGS_GROUPINGS:
+        raise InvalidInput(f"group_by must be one of {', '.join(EARNINGS_GROUPINGS)}", param="group_by")
+    columns = EARNINGS_GROUPINGS[group_by]
+    sums = {name: Sum(name) for name in ("requests", "prompt_tokens", "completion_tokens", *MONEY)}
+    found = ProviderEarningsDaily.objects.filter(provider=provider, day__gte=period.start, day__lte=period.end)
+    rows = list(found.values(*columns).annotate(**sums).order_by(*columns))
+    totals = {name: value or 0 for name, value in found.aggregate(**sums).items()}
+    return rows, totals
+
+
 def daily_series(rows: list[dict], *, period: Period, value: str) -> list[tuple[dt.date, int]]:
     """Totals of `value` for every day of the period, zero where nothing happened (for charts)."""
     totals: dict[dt.date, int] = {}

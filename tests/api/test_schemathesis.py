@@ -40,6 +40,7 @@ pytestmark = pytest.mark.django_db
 # break one and get 400 naming that field. Any other 400 to a valid request fails the check.
 CROSS_FIELD_RULES = {
     "GET /api/v1/usage": {"start", "end"},  # start <= end, at most 366 days, dates the calendar can shift
+    "GET /api/v1/earnings": {"start", "end"},  # the same period rules
     "POST /api/keys": {"expires_at"},  # in the future
     "POST /api/uploads": {"path", "size"},  # a path the repository may hold; a size within the quota
     "POST /api/uploads/commit": {"uploads"},  # sessions that finished
@@ -120,7 +121,7 @@ def test_the_api_keeps_its_schema(label, mode, identities):
 def test_the_schema_documents_every_json_route():
     """The JSON routes of the URL resolver (tests/test_access_matrix.py lists every route), each in the schema with
     its methods. A route added to the API must be added here and to the schema."""
-    assert len(OPERATIONS) == 46
+    assert len(OPERATIONS) == 47
     paths = {label.split(" ", 1)[1] for label in OPERATIONS}
     assert {"/v1/models", "/v1/models/{model_id}", "/v1/completions", "/v1/chat/completions"} <= paths
     assert {"/api/models/{namespace}/{name}/commit/{revision}", "/{namespace}/{name}/resolve/{revision}/{path}",

@@ -163,3 +163,43 @@ def test_usage_reads_only_the_rollups_in_a_fixed_number_of_queries(
     # the key with its user, then the rollups (and the key names when grouped by key)
     with django_assert_num_queries(queries):
         assert client.get(f"/api/v1/usage?group_by={group_by}", **bearer(secret)).status_code == 200
+
+
+def test_earnings_by_day_model_and_revision(client, provider, consumer, make_key):
+    from marketplace.models import ProviderEarningsDaily
+
+    today = timezone.now().date()
+    for day, label, sha, requests, gross in ((today, "alice/a", "1" * 40, 2, 1000), (today, "alice/a", "2" * 40, 1, 500),
+                                             (today - dt.timedelta(days=1), "alice/b", "3" * 40, 4, 2000),
+                                             (today - dt.timedelta(days=40), "alice/a", "1" * 40, 9, 9000)):  # fmt: skip
+        ProviderEarningsDaily.objects.create(day=day, provider=provider, model_label=label, commit_sha=sha,
+                                             requests=requests, prompt_tokens=10 * requests, completion_tokens=requests,
+                                             gross=gross, earnings=gross * 4 // 5, fee=gross // 5)  # fmt: skip
+    ProviderEarningsDaily.objects.create(day=today, provider=consumer, model_label="bob/c", commit_sha="4" * 40,
+                                         requests=7, gross=7)  # someone else's  # fmt: skip
+    auth = bearer(make_key(provider, scopes=("read",)))
+
+    by_model = client.get("/api/v1/earnings?group_by=model", **auth).json()
+    by_revision = client.get("/api/v1/earnings?group_by=revision", **auth).json()
+    by_day = client.get(f"/api/v1/earnings?start={today}&end={today}", **auth).json()
+
+    assert by_model["data"] == [
+        {"model": "alice/a", "requests": 3, "prompt_tokens": 30, "completion_tokens": 3, "gross": "0.001500",
+         "earnings": "0.001200", "fee": "0.000300"},
+        {"model": "alice/b", "requests": 4, "prompt_tokens": 40, "completion_tokens": 4, "gross": "0.002000",
+         "earnings": "0.001600", "fee": "0.000400"},
+    ]  # fmt: skip
+    assert by_model["totals"] == {"requests": 7, "prompt_tokens": 70, "completion_tokens": 7, "gross": "0.003500",
+                                  "earnings": "0.002800", "fee": "0.000700"}  # fmt: skip
+    assert [(row["model"], row["revision"], row["requests"]) for row in by_revision["data"]] == [
+        ("alice/a", "1" * 40, 2), ("alice/a", "2" * 40, 1), ("alice/b", "3" * 40, 4)]  # fmt: skip
+    assert [(row["day"], row["requests"]) for row in by_day["data"]] == [(str(today), 3)]
+    assert (by_day["balance"], by_day["payouts"]) == ("0.000000", [])
+
+
+def test_earnings_refuses_bad_parameters_and_keys_without_read(client, provider, make_key):
+    bad = client.get("/api/v1/earnings?group_by=key", **bearer(make_key(provider, scopes=("read",))))
+    unscoped = client.get("/api/v1/earnings", **bearer(make_key(provider, scopes=("infer",))))
+
+    assert (bad.status_code, bad.json()["error"]["param"]) == (400, "group_by")
+    assert unscoped.status_code == 403

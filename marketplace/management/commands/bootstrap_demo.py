@@ -42,7 +42,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--if-absent", action="store_true", help="do nothing when a valid demo model exists")
-        parser.add_argument("--steps", type=int, default=600)
+        parser.add_argument("--steps", type=int, default=demo.STEPS)
         parser.add_argument("--vocab-size", type=int, default=4096)
 
     def handle(self, *args, if_absent, steps, vocab_size, **options):

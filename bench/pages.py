@@ -76,7 +76,7 @@ def seed(owner, count: int):
     from django.utils import timezone
 
     from marketplace.models import Category, Listing, ListingStats, PriceCard
-    from marketplace.services import catalogue
+    from marketplace.services import listing_stats
     from registry.models import Model
 
     rng = random.Random(0)
@@ -105,7 +105,7 @@ def seed(owner, count: int):
                      tokens_per_second=rng.uniform(5, 400))
         for listing in listings
     ], batch_size=1000)  # fmt: skip
-    catalogue.update_search_vectors()
+    listing_stats.update_search_vectors()
     return models[-1]
 
 
@@ -114,11 +114,11 @@ def cold(client, url: str) -> tuple[float, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from marketplace.services import catalogue
+    from marketplace.services import page_cache
 
     times, counts = [], []
     for _ in range(max(5, REQUESTS // 5)):
-        catalogue.changed()
+        page_cache.changed()
         with CaptureQueriesContext(connection) as captured:
             started = time.perf_counter()
             assert client.get(url).status_code == 200, url
@@ -162,7 +162,7 @@ def main() -> None:
     from django.test import Client
 
     from accounts import services as accounts
-    from marketplace.services import catalogue
+    from marketplace.services import listing_stats
     from registry import services as registry
     from registry.models import Commit, ValidationStatus
 
@@ -175,7 +175,7 @@ def main() -> None:
     commit = registry.commit_card(model_id=last.pk, author=owner, content="# Bench\n\n" + "A model card. " * 200)
     Commit.objects.filter(pk=commit.pk).update(validation_status=ValidationStatus.VALID,
                                                validation_report={"parameters": 1, "context_length": 256})  # fmt: skip
-    catalogue.refresh_listing(last.listing)
+    listing_stats.refresh_listing(last.listing)
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE")
     print(f"seeded {LISTINGS:,} listings in {time.perf_counter() - started:.0f} s")

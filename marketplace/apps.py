@@ -6,11 +6,11 @@ class MarketplaceConfig(AppConfig):
     verbose_name = "Marketplace: listings, ledger, usage, payouts"
 
     def ready(self):
-        from marketplace.services import catalogue  # models are loaded only once ready() runs
+        from marketplace.services import listing_stats, page_cache  # models are loaded only once ready() runs
         from marketplace.services.downloads import StoreDownloads
         from registry.policy import register_download_policy
         from registry.signals import commit_validated, model_changed
 
         register_download_policy(StoreDownloads())
-        commit_validated.connect(catalogue.on_commit_validated, dispatch_uid="marketplace-catalogue")
-        model_changed.connect(catalogue.on_model_changed, dispatch_uid="marketplace-catalogue-models")
+        commit_validated.connect(listing_stats.on_commit_validated, dispatch_uid="marketplace-catalogue")
+        model_changed.connect(page_cache.on_model_changed, dispatch_uid="marketplace-catalogue-models")

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from marketplace.services import alerts, catalogue, metering
+from marketplace.services import alerts, listing_stats, metering
 
 
 @shared_task
@@ -15,8 +15,8 @@ def void_stale_reservations() -> int:
 def refresh_catalogue_usage() -> int:
     """The catalogue's calls in 7 and 30 days and measured tokens/s (its sorts trending, popular, fastest), and the
     facts of listings that have none yet."""
-    catalogue.refresh_missing()
-    return catalogue.refresh_usage()
+    listing_stats.refresh_missing()
+    return listing_stats.refresh_usage()
 
 
 @shared_task

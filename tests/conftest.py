@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from accounts import services as accounts
-from marketplace.services import catalogue
+from marketplace.services import page_cache
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -73,7 +73,7 @@ def _forget_gateway_caches():
 def _fresh_page_cache():
     """Cached storefront pages belong to the test that rendered them: each test starts a catalogue version no
     earlier test used."""
-    cache.set(catalogue.VERSION_KEY, time.time_ns(), timeout=None)
+    cache.set(page_cache.VERSION_KEY, time.time_ns(), timeout=None)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -10,7 +10,7 @@ from accounts.models import NotificationKind, User
 from marketplace.models import Category, Listing, ListingStatus, PriceCard
 from marketplace.models.listings import LICENSE_PATTERN, MAX_TAGS, TAG_PATTERN
 from marketplace.money import parse_credits, short_credits
-from marketplace.services import catalogue, offers
+from marketplace.services import listing_stats, offers, page_cache
 from registry.exceptions import RevisionNotFound
 from registry.models import Commit, Model
 
@@ -80,7 +80,7 @@ def save_listing(
             served_commit(listing=listing)  # raises if the new revision cannot be served
         listing.updated_at = timezone.now()
         listing.save()
-        catalogue.refresh_listing(listing)
+        listing_stats.refresh_listing(listing)
     return listing
 
 
@@ -103,7 +103,7 @@ def set_prices(*, listing: Listing, by: User, prompt_price, completion_price, do
         locked.price_card = card
         locked.updated_at = timezone.now()
         locked.save(update_fields=["price_card", "updated_at"])
-        catalogue.changed()
+        page_cache.changed()
     listing.price_card = card
     return card
 
@@ -151,7 +151,7 @@ def submit_listing(*, listing_id: int, by: User) -> Listing:
             listing.published_at = timezone.now()
         listing.updated_at = timezone.now()
         listing.save(update_fields=["status", "published_at", "updated_at"])
-        catalogue.changed()
+        page_cache.changed()
     return listing
 
 
@@ -176,7 +176,7 @@ def review_listing(*, listing_id: int, approve: bool, reason: str = "", by: User
         listing.reviewed_by = by
         listing.updated_at = timezone.now()
         listing.save(update_fields=["status", "published_at", "review_note", "reviewed_by", "updated_at"])
-        catalogue.changed()
+        page_cache.changed()
     if by is not None:  # an operator decided (publish_now, the operator's own shortcut, needs no news)
         link = f"/{listing.model.repo_id}/listing"
         if approve:
@@ -200,7 +200,7 @@ def unpublish_listing(*, listing_id: int, by: User) -> Listing:
             listing.status = ListingStatus.DRAFT
             listing.updated_at = timezone.now()
             listing.save(update_fields=["status", "updated_at"])
-            catalogue.changed()
+            page_cache.changed()
     return listing
 
 

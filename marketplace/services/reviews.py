@@ -25,7 +25,7 @@ from marketplace.models import (
     Review,
 )
 from marketplace.models.reviews import MAX_REPORT_CHARS, MAX_REVIEW_CHARS
-from marketplace.services import catalogue, limits, listings, offers
+from marketplace.services import limits, listings, offers, page_cache
 from registry.exceptions import RevisionNotFound
 from registry.models import Model
 
@@ -117,7 +117,7 @@ def update_rating(model: Model) -> None:
     ListingStats.objects.filter(listing__model=model).update(
         rating=round(figures["mean"], 2) if figures["mean"] is not None else None, rating_count=figures["count"]
     )
-    catalogue.changed()
+    page_cache.changed()
 
 
 def report_listing(*, listing: Listing, by: User, reason: str, text: str = "") -> ListingReport:

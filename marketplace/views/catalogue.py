@@ -11,7 +11,7 @@ from django.views.decorators.http import require_GET
 from accounts.exceptions import InvalidInput
 from accounts.models import User
 from marketplace.models import Category
-from marketplace.services import catalogue
+from marketplace.services import catalogue, page_cache
 
 HOME_ROW = 6
 
@@ -27,13 +27,13 @@ def home(request):
         }
         return render_to_string("marketplace/_home_body.html", context, request=request)
 
-    return render(request, "marketplace/home.html", {"body": catalogue.cached_html("home", "", body)})
+    return render(request, "marketplace/home.html", {"body": page_cache.cached_html("home", "", body)})
 
 
 @require_GET
 def models(request):
     """The catalogue. Its body is the same for everyone with the same query string, so it is cached until any
-    listing changes (catalogue.cached_html); the header around it is the caller's."""
+    listing changes (page_cache.cached_html); the header around it is the caller's."""
     status, error = 200, None
     try:
         query = catalogue.parse_query(request.GET)
@@ -53,7 +53,7 @@ def models(request):
         }
         return render_to_string("marketplace/_catalogue_body.html", context, request=request)
 
-    html = body() if error else catalogue.cached_html("models", request.GET.urlencode(), body)
+    html = body() if error else page_cache.cached_html("models", request.GET.urlencode(), body)
     return render(request, "marketplace/catalogue.html", {"body": html, "query": query}, status=status)
 
 

@@ -1,5 +1,7 @@
 """Provider pages: earnings per listing and revision, payouts, and the listing editor with its price card."""
 
+import datetime as dt
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -12,7 +14,7 @@ from accounts.exceptions import DomainError
 from marketplace.forms import ListingForm, PayoutForm
 from marketplace.models import AccountKind, Payout
 from marketplace.money import short_credits
-from marketplace.services import ledger, listings, reports
+from marketplace.services import dashboards, ledger, listings, reports
 from marketplace.views.charts import daily_chart
 from registry.exceptions import RepoNotFound
 from registry.services import find_model
@@ -36,7 +38,10 @@ def earnings(request):
         messages.error(request, exc.message)
         return redirect("earnings")
     rows = reports.provider_earnings(provider=request.user, period=period)
+    today = period.end
     context = {
+        "dashboard": dashboards.provider_dashboard(provider=request.user, period=period),
+        "ranges": [(days, today - dt.timedelta(days=days - 1)) for days in (30, 90)],
         "form": form,
         "period": period,
         "rows": rows,

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts import services as accounts
 from marketplace.models import ConsumerUsageDaily, Listing, ListingStats, UsageRecord
-from marketplace.services import catalogue, listings
+from marketplace.services import catalogue, listing_stats, listings
 from registry import services as registry
 from registry.validation import claim_validation, finish_validation
 from tests.marketplace.conftest import publish
@@ -94,12 +94,12 @@ def test_sorts(shelf, provider, consumer, outsider):
                                    commit_sha="0" * 40, prompt_tokens=1, completion_tokens=tokens, cost=0,
                                    latency_ms=ms)  # fmt: skip
 
-    assert catalogue.refresh_usage() == 3
+    assert listing_stats.refresh_usage() == 3
     stats = {s.listing.model.name: (s.calls_7d, s.calls_30d, s.tokens_per_second)
              for s in ListingStats.objects.select_related("listing__model")}  # fmt: skip
     assert stats == {"poetry-gpt": (2, 52, None), "coder": (3, 3, 50.0), "chatty": (5, 5, 300.0),
                      "coder-sql": (0, 0, None), "big-one": (0, 0, None)}  # fmt: skip
-    assert catalogue.refresh_usage() == 0  # nothing changed
+    assert listing_stats.refresh_usage() == 0  # nothing changed
     assert ids({}) == ["bob/chatty", "alice/coder", "alice/poetry-gpt", "bob/big-one", "bob/coder-sql"]
     assert ids({"sort": "popular"}) == ["alice/poetry-gpt", "bob/chatty", "alice/coder", "bob/big-one",
                                         "bob/coder-sql"]  # fmt: skip

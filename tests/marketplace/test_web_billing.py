@@ -9,8 +9,9 @@ from django.utils import timezone
 from accounts.models import ApiKey
 from marketplace.models import ConsumerUsageDaily, Listing, Payout, PriceCard, ProviderEarningsDaily
 from marketplace.money import MICRO
-from marketplace.services import ledger
+from marketplace.services import ledger, listings
 from tests.conftest import PASSWORD
+from tests.marketplace.conftest import publish
 
 pytestmark = pytest.mark.django_db
 
@@ -220,3 +221,29 @@ def test_wallet_lists_transactions_newest_first(consumer):
 
     assert page.index("second") < page.index("first")
     assert '<td class="amount"><span class="credits" title="2.000000 credits">2</span></td>' in page
+
+
+def test_the_provider_dashboard(client, provider, consumer, outsider, settings):
+    settings.REVIEW_LISTINGS = False
+    publish(provider, "poetry-gpt", title="Poetry GPT", prices=("1", "1"))
+    hidden = publish(provider, "coder", prices=("0", "0"))
+    listings.review_listing(listing_id=hidden.pk, approve=False, reason="Misleading card.", by=provider)
+    today = timezone.now().date()
+    for user, requests, cost in ((consumer, 3, 3000), (outsider, 1, 1000), (provider, 50, 0)):  # the owner: not counted
+        ConsumerUsageDaily.objects.create(day=today, user=user, model_label="alice/poetry-gpt", requests=requests,
+                                          prompt_tokens=10 * requests, completion_tokens=requests, cost=cost)  # fmt: skip
+    client.force_login(provider)
+
+    page = client.get("/settings/earnings")
+    html = page.content.decode()
+
+    dashboard = page.context["dashboard"]
+    assert [listing.model.name for listing in dashboard.listings] == ["coder", "poetry-gpt"]
+    assert "Reason: Misleading card." in html
+    assert list(dashboard.calls) == ["alice/poetry-gpt"] and dashboard.calls["alice/poetry-gpt"][-1] == (today, 4)
+    assert dashboard.consumers == 2
+    assert [(row["rank"], row["requests"], row["tokens"], row["spend"], row["share"]) for row in dashboard.top] == [
+        (1, 3, 33, 3000, 75), (2, 1, 11, 1000, 25)]  # fmt: skip
+    assert "2 consumers in this period (names are not shown)" in html
+    assert "bob" not in html and "mallory" not in html
+    assert "Calls per day to alice/poetry-gpt" in html

@@ -1,0 +1,49 @@
+"""What a provider's dashboard shows beyond its earnings rows: its listings, calls per day for each of them (all
+callers but the provider, paid or free), and who its consumers are, anonymised to ranks, counts and shares."""
+
+import dataclasses
+import datetime as dt
+
+from django.db.models import F, Sum
+
+from accounts.models import User
+from marketplace.models import ConsumerUsageDaily, Listing
+from marketplace.services.reports import Period
+
+MAX_CHARTS = 10
+TOP_CONSUMERS = 5
+
+
+@dataclasses.dataclass
+class ProviderDashboard:
+    listings: list[Listing]
+    calls: dict[str, list[tuple[dt.date, int]]]  # model label -> calls per day of the period
+    consumers: int  # how many distinct consumers called in the period
+    top: list[dict]  # rank, requests, tokens, spend (micro-credits), share (% of the period's spend)
+
+
+def provider_dashboard(*, provider: User, period: Period) -> ProviderDashboard:
+    listings = list(
+        Listing.objects.filter(model__owner=provider).select_related("model__owner", "price_card", "stats")
+        .order_by("-updated_at")
+    )  # fmt: skip
+    labels = [listing.model.repo_id for listing in listings]
+    usage = ConsumerUsageDaily.objects.filter(
+        model_label__in=labels, day__gte=period.start, day__lte=period.end
+    ).exclude(user=provider)
+    per_day: dict[str, dict[dt.date, int]] = {}
+    for row in usage.values("model_label", "day").annotate(requests=Sum("requests")).order_by():
+        per_day.setdefault(row["model_label"], {})[row["day"]] = row["requests"]
+    days = [period.start + dt.timedelta(days=n) for n in range((period.end - period.start).days + 1)]
+    calls = {label: [(day, per_day[label].get(day, 0)) for day in days] for label in labels[:MAX_CHARTS]
+             if label in per_day}  # fmt: skip
+    consumers = list(
+        usage.values("user_id")
+        .annotate(requests=Sum("requests"), tokens=Sum(F("prompt_tokens") + F("completion_tokens")), spend=Sum("cost"))
+        .order_by("-spend", "-requests", "user_id")
+    )
+    total = sum(row["spend"] for row in consumers) or 0
+    top = [{"rank": rank, "requests": row["requests"], "tokens": row["tokens"], "spend": row["spend"],
+            "share": round(100 * row["spend"] / total) if total else 0}
+           for rank, row in enumerate(consumers[:TOP_CONSUMERS], start=1)]  # fmt: skip
+    return ProviderDashboard(listings=listings, calls=calls, consumers=len(consumers), top=top)

@@ -2,6 +2,7 @@
 
 import csv
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -13,7 +14,7 @@ from accounts.exceptions import DomainError
 from marketplace import payments
 from marketplace.forms import TopUpForm
 from marketplace.models import AccountKind, LedgerEntry
-from marketplace.money import format_credits, short_credits
+from marketplace.money import MICRO, format_credits, short_credits
 from marketplace.services import ledger, reports
 from marketplace.views.charts import daily_chart
 
@@ -58,7 +59,17 @@ def usage(request):
         messages.error(request, exc.message)
         return redirect("usage")
     chart = daily_chart(reports.daily_series(daily, period=period, value="cost"), label=short_credits)
-    context = {"period": period, "group_by": group_by, "rows": rows, "chart": chart, "query": request.GET.urlencode()}
+    per_model = (
+        rows if group_by == "model" else reports.consumer_usage(user=request.user, period=period, group_by="model")
+    )
+    summary = ledger.credit_summary(user=request.user)
+    spendable = summary.balance - summary.held
+    context = {
+        "period": period, "group_by": group_by, "rows": rows, "chart": chart, "query": request.GET.urlencode(),
+        "by_model": [{"label": row["model_label"], "value": row["cost"], "shown": short_credits(row["cost"])}
+                     for row in sorted(per_model, key=lambda row: -row["cost"])[:10]],
+        "spendable": spendable, "low_balance": spendable < settings.LOW_BALANCE_CREDITS * MICRO,
+    }  # fmt: skip
     return render(request, "marketplace/usage.html", context)
 
 

@@ -1,5 +1,5 @@
-// Draws each figure.chart from the table inside it with Chart.js (static/vendor/chart.js, from npm): bars per day,
-// the days on the x axis, the amounts (micro-credits / data-scale) on the y axis. The table stays on the page as
+// Draws each figure.chart from the table inside it with Chart.js (static/vendor/chart.js, from npm): bars per day
+// (or per data-x, e.g. model), the days on the x axis, the amounts (micro-credits / data-scale) on the y axis. The table stays on the page as
 // the chart's text, folded once the chart is drawn.
 (function () {
   if (typeof Chart === "undefined") return;
@@ -16,7 +16,7 @@
         responsive: true, maintainAspectRatio: false, animation: false,
         plugins: { legend: { display: false } },
         scales: {
-          x: { title: { display: true, text: "Day (UTC)" }, ticks: { autoSkip: true, maxRotation: 0 } },
+          x: { title: { display: true, text: figure.dataset.x || "Day (UTC)" }, ticks: { autoSkip: true, maxRotation: 0 } },
           y: { beginAtZero: true, title: { display: true, text: figure.dataset.unit } },
         },
       },

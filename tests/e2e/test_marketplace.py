@@ -56,8 +56,8 @@ def test_publish_top_up_call_and_see_usage_and_earnings(
     page.click("text=Usage")
     row = page.inner_text("#usage tbody tr")
     assert row.split("\t") == ["alice/tiny-gpt", "1", "1000", "1000", "0.4"]
-    assert page.locator("figure.chart tbody tr").count() == 30  # the table behind the chart: 30 days
-    expect(page.locator("figure.chart.drawn canvas")).to_be_visible()  # Chart.js drew it
+    assert page.locator("figure.chart td[data-day]").count() == 30  # the table behind the daily chart: 30 days
+    expect(page.locator("figure.chart.drawn canvas")).to_have_count(2)  # Chart.js drew per day and per model
     shoot(page, "usage")
     page.click("text=Log out")
 

@@ -247,3 +247,22 @@ def test_the_provider_dashboard(client, provider, consumer, outsider, settings):
     assert "2 consumers in this period (names are not shown)" in html
     assert "bob" not in html and "mallory" not in html
     assert "Calls per day to alice/poetry-gpt" in html
+
+
+def test_the_usage_page_is_the_consumers_dashboard(client, consumer, settings):
+    settings.LOW_BALANCE_CREDITS = 2
+    ledger.top_up(user=consumer, amount=MICRO)
+    today = timezone.now().date()
+    for label, cost in (("alice/a", 3000), ("alice/b", 9000), ("alice/a", 1000)):
+        ConsumerUsageDaily.objects.create(day=today, user=consumer, key_id=len(label) + cost, model_label=label,
+                                          requests=1, cost=cost)  # fmt: skip
+    client.force_login(consumer)
+
+    page = client.get("/settings/usage?group_by=day")
+    html = page.content.decode()
+
+    assert page.context["by_model"] == [{"label": "alice/b", "value": 9000, "shown": "0.009"},
+                                        {"label": "alice/a", "value": 4000, "shown": "0.004"}]  # fmt: skip
+    assert 'id="low-balance"' in html and "Your balance is low" in html
+    settings.LOW_BALANCE_CREDITS = 1
+    assert 'id="low-balance"' not in client.get("/settings/usage").content.decode()

@@ -44,6 +44,7 @@ def shoot(page, name: str) -> None:
     os.makedirs(folder, exist_ok=True)
     for width, suffix in ((1280, "desktop"), (390, "phone")):
         page.set_viewport_size({"width": width, "height": 900})
+        page.wait_for_timeout(300)  # charts redraw at the new width (Chart.js resizes on a ResizeObserver)
         page.screenshot(path=os.path.join(folder, f"{name}-{suffix}.png"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
 

@@ -30,6 +30,27 @@ def page(monkeypatch):
         browser.close()
 
 
+def sign_up(page, base_url, username, password="a-long-password-1"):
+    page.goto(f"{base_url}/signup")
+    page.fill("#id_username", username)
+    page.fill("#id_password1", password)
+    page.fill("#id_password2", password)
+    page.click("main form button[type=submit]")
+
+
+def list_and_publish(page, title: str, prompt_price: str, completion_price: str, summary: str = ""):
+    """From a model page: the listing form with a price card, saved, then published."""
+    page.click("text=Store listing")
+    page.fill("#id_title", title)
+    page.fill("#id_summary", summary)
+    page.fill("#id_prompt_price", prompt_price)
+    page.fill("#id_completion_price", completion_price)
+    page.click("#listing-form button[type=submit]")
+    page.wait_for_selector("text=Listing saved.")
+    page.click("text=Publish")
+    page.wait_for_selector("text=The listing is published.")
+
+
 def log_in(page, base_url, username, password=PASSWORD):
     page.goto(f"{base_url}/login")
     page.fill("#id_username", username)

@@ -12,7 +12,7 @@ from marketplace.models import Review
 from marketplace.money import MICRO
 from marketplace.services import ledger, listing_stats, listings, metering
 from tests.conftest import PASSWORD, wait_until
-from tests.e2e.conftest import log_in, shoot
+from tests.e2e.conftest import list_and_publish, log_in, shoot, sign_up
 from tests.e2e.test_portal import create_and_upload
 from tests.marketplace.conftest import publish
 
@@ -45,10 +45,8 @@ def test_a_consumers_journey(page, live_server, provider, outsider, served_commi
     page.wait_for_url(f"{base}/alice/tiny-gpt")
 
     page.click("text=Sign up")
-    page.fill("#id_username", "carol")
-    page.fill("#id_password1", "a-long-password-1")
-    page.fill("#id_password2", "a-long-password-1")
-    page.click("main form button[type=submit]")
+    page.wait_for_url(f"{base}/signup")
+    sign_up(page, base, "carol")
     page.click("text=API keys")
     page.fill("#id_name", "laptop")
     page.click("main form button[type=submit]:has-text('Create key')")
@@ -88,11 +86,7 @@ def test_a_providers_journey(page, live_server, consumer, celery_worker, tiny_ch
     be found by search, and after a consumer's calls see the earnings on the dashboard and in /api/v1/earnings."""
     settings.REVIEW_LISTINGS = False
     base = live_server.url
-    page.goto(f"{base}/signup")
-    page.fill("#id_username", "frank")
-    page.fill("#id_password1", "a-long-password-1")
-    page.fill("#id_password2", "a-long-password-1")
-    page.click("main form button[type=submit]")
+    sign_up(page, base, "frank")
     page.click("text=New model")
     create_and_upload(page, base, "frank/verse-gpt", tiny_checkpoint)
     assert page.inner_text("#progress-text") == "100%"
@@ -102,15 +96,7 @@ def test_a_providers_journey(page, live_server, consumer, celery_worker, tiny_ch
     assert "141k (141,056)" in page.inner_text("#validation .report")
     shoot(page, "journey-provider-validated")
 
-    page.click("text=Store listing")
-    page.fill("#id_title", "Verse GPT")
-    page.fill("#id_summary", "Writes verse about Python.")
-    page.fill("#id_prompt_price", "100")
-    page.fill("#id_completion_price", "300")
-    page.click("#listing-form button[type=submit]")
-    page.wait_for_selector("text=Listing saved.")
-    page.click("text=Publish")
-    page.wait_for_selector("text=The listing is published.")
+    list_and_publish(page, "Verse GPT", "100", "300", summary="Writes verse about Python.")
     page.goto(f"{base}/models?q=verse")
     expect(page.locator(".listing-card h3")).to_have_text(["Verse GPT"])
 

@@ -7,7 +7,7 @@ from playwright.sync_api import expect
 from accounts.models import ApiKey
 from marketplace.services import metering
 from registry import services as registry
-from tests.e2e.conftest import log_in, shoot
+from tests.e2e.conftest import list_and_publish, log_in, shoot
 from tests.marketplace.conftest import add_commit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -23,14 +23,7 @@ def test_publish_top_up_call_and_see_usage_and_earnings(
 
     log_in(page, base, "alice")
     page.goto(f"{base}/alice/tiny-gpt")
-    page.click("text=Store listing")
-    page.fill("#id_title", "Tiny GPT")
-    page.fill("#id_prompt_price", "100")
-    page.fill("#id_completion_price", "300")
-    page.click("#listing-form button[type=submit]")
-    page.wait_for_selector("text=Listing saved.")
-    page.click("text=Publish")
-    page.wait_for_selector("text=The listing is published.")
+    list_and_publish(page, "Tiny GPT", "100", "300")
     assert "published" in page.inner_text("#listing-status")
     page.click("text=Log out")
 

@@ -4,6 +4,7 @@ a real Celery worker: sign up -> create a model -> upload a checkpoint with prog
 import pytest
 
 from registry.models import Commit, ValidationStatus
+from tests.e2e.conftest import sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -19,11 +20,7 @@ def create_and_upload(page, base_url, repo_id, folder):
 
 
 def test_sign_up_create_model_upload_and_see_the_validation_report(page, live_server, celery_worker, tiny_checkpoint):
-    page.goto(f"{live_server.url}/signup")
-    page.fill("#id_username", "frank")
-    page.fill("#id_password1", "a-long-password-1")
-    page.fill("#id_password2", "a-long-password-1")
-    page.click("main form button[type=submit]")
+    sign_up(page, live_server.url, "frank")
     page.click("text=New model")
     create_and_upload(page, live_server.url, "frank/tiny-gpt", tiny_checkpoint)
 

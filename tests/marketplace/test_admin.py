@@ -3,11 +3,13 @@
 import pytest
 from django.test import Client
 
-from accounts.models import User
+from accounts.models import ApiKey, User
 from marketplace.models import LedgerTransaction, Listing, Payout
 from marketplace.money import MICRO
 from marketplace.services import ledger
 from tests.marketplace.conftest import submitted_listing
+from training import files
+from training.models import FineTuningJob
 
 pytestmark = pytest.mark.django_db
 
@@ -69,3 +71,31 @@ def test_ledger_transactions_cannot_be_edited_or_deleted(operator, consumer):
     posted.refresh_from_db()
     assert posted.memo == "top-up" and LedgerTransaction.objects.count() == 1
     assert Payout.objects.count() == 0
+
+
+def test_operator_revokes_keys_and_lists_them_by_search(operator, consumer, make_key):
+    make_key(consumer, scopes=("infer",))
+    key = ApiKey.objects.get()
+    listed = operator.get("/admin/accounts/apikey/?q=bob")
+    assert listed.status_code == 200 and key.prefix in listed.content.decode()
+
+    operator.post("/admin/accounts/apikey/", {"action": "revoke", "_selected_action": [key.pk]})
+
+    key.refresh_from_db()
+    assert key.revoked_at is not None
+    assert key.prefix in operator.get("/admin/accounts/apikey/?revoked_at__isempty=0").content.decode()
+
+
+def test_operator_sees_and_cancels_training_jobs(operator, provider, served_commit):
+    data = files.create_file(user=provider, filename="d.jsonl", purpose="fine-tune", data=b'{"text": "a"}\n' * 10)
+    job = FineTuningJob.objects.create(owner=provider, base_model=served_commit.model, base_commit=served_commit,
+                                       base_label="alice/tiny-gpt", training_file=data, seed=1, estimated_tokens=10,
+                                       method={})  # fmt: skip
+    listed = operator.get("/admin/training/finetuningjob/?status__exact=queued&q=alice")
+    assert listed.status_code == 200 and job.public_id in listed.content.decode()
+    assert operator.get(f"/admin/training/trainingfile/?q={data.public_id}").status_code == 200
+
+    operator.post("/admin/training/finetuningjob/", {"action": "cancel", "_selected_action": [job.pk]})
+
+    job.refresh_from_db()
+    assert job.status == "cancelled"

@@ -114,7 +114,7 @@ def cold(client, url: str) -> tuple[float, int]:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from marketplace.services import page_cache
+    from registry import page_cache
 
     times, counts = [], []
     for _ in range(max(5, REQUESTS // 5)):

@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts import services as accounts
 from accounts.exceptions import Conflict, InvalidInput, PayloadTooLarge
 from accounts.models import User
-from registry import tasks
+from registry import page_cache, tasks
 from registry.exceptions import EntryNotFound, RepoExists, RepoNotFound, RevisionNotFound, StaleParent
 from registry.models import (
     DEFAULT_BRANCH,
@@ -32,7 +32,6 @@ from registry.models import (
 )
 from registry.paths import check_repo_path
 from registry.policy import download_policy, is_weights_file
-from registry.signals import model_changed
 from registry.storage import receive_stream, store_blob
 
 SHA_LENGTH = 40
@@ -78,7 +77,7 @@ def set_visibility(*, model_id: int, is_private: bool) -> Model:
         model = Model.objects.select_for_update().get(pk=model_id)
         model.is_private = is_private
         model.save(update_fields=["is_private"])
-    model_changed.send(Model, model_id=model_id)
+    page_cache.changed()
     return model
 
 
@@ -197,6 +196,7 @@ def commit_changes(
             Ref.objects.filter(model=model, kind=RefKind.BRANCH, name=branch).update(commit=commit)
         model.updated_at = timezone.now()
         model.save(update_fields=["updated_at"])
+        page_cache.changed()
         transaction.on_commit(lambda: _enqueue_validation(commit.pk))
     return commit
 
@@ -304,7 +304,7 @@ def delete_model(*, model_id: int) -> None:
             Commit.objects.filter(model=model).update(parent=None)
             Commit.objects.filter(model=model).delete()
             model.delete()
-            model_changed.send(Model, model_id=model_id)
+            page_cache.changed()
     except (ProtectedError, RestrictedError) as exc:
         kinds = sorted({str(type(item)._meta.verbose_name_plural) for item in exc.args[1]})
         raise Conflict(f"this model cannot be deleted while other records refer to it ({', '.join(kinds)}); "
@@ -321,7 +321,7 @@ def set_description(*, model_id: int, description: str) -> Model:
         model.description = description
         model.updated_at = timezone.now()
         model.save(update_fields=["description", "updated_at"])
-    model_changed.send(Model, model_id=model_id)
+    page_cache.changed()
     return model
 
 

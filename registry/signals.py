@@ -5,6 +5,3 @@ from django.dispatch import Signal
 
 # A commit's validation finished (valid or not). Arguments: model_id, commit_id, valid.
 commit_validated = Signal()
-
-# A model's visibility, description or existence changed. Arguments: model_id.
-model_changed = Signal()

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import Q
 from django.utils import timezone
 
+from registry import page_cache
 from registry.models import Commit, ValidationStatus
 from registry.signals import commit_validated
 
@@ -26,6 +27,8 @@ def claim_validation(*, commit_id: int, task_id: str) -> bool:
     claimed = Commit.objects.filter(claimable, pk=commit_id).update(
         validation_status=ValidationStatus.VALIDATING, validation_started_at=now, validation_task_id=task_id
     )
+    if claimed:
+        page_cache.changed()  # the model page shows the commit's state
     return claimed == 1
 
 
@@ -49,6 +52,7 @@ def finish_validation(*, commit_id: int, task_id: str, report: dict | None, erro
     )
     if updated != 1:
         return False
+    page_cache.changed()
     model_id = Commit.objects.filter(pk=commit_id).values_list("model_id", flat=True).first()
     for receiver, result in commit_validated.send_robust(
         Commit, model_id=model_id, commit_id=commit_id, valid=not error

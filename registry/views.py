@@ -2,12 +2,12 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.exceptions import DomainError
-from registry import services
+from registry import page_cache, services
 from registry.cards import CARD_PATH, card_tags, read_text, render_card
 from registry.exceptions import RepoNotFound, RevisionNotFound
 from registry.forms import CardForm, DeleteModelForm, ModelSettingsForm, NewModelForm
@@ -39,6 +39,18 @@ def new_model(request):
 
 
 def model_detail(request, namespace: str, name: str, revision: str | None = None):
+    """A model's page. Visitors who are not signed in all see the same page, so theirs is cached (page_cache) until
+    anything on it changes; signed-in users get theirs rendered (their forms, reviews, the owner's tabs)."""
+    if request.user.is_authenticated or len(messages.get_messages(request)):
+        return _model_page(request, namespace, name, revision)
+    html = page_cache.cached_html(
+        "model", f"{request.get_host()}{request.get_full_path()}",
+        lambda: _model_page(request, namespace, name, revision).content.decode(),
+    )  # fmt: skip
+    return HttpResponse(html)
+
+
+def _model_page(request, namespace: str, name: str, revision: str | None):
     model = _visible_model(request, namespace, name)
     try:
         commit = (

@@ -13,7 +13,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from accounts import services as accounts
-from marketplace.services import page_cache
+from registry import page_cache
 
 PASSWORD = "correct-horse-battery-staple"
 

@@ -7,7 +7,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts import services as accounts
 from marketplace.services import listings
 from registry import services as registry
-from registry.models import Commit, ValidationStatus
+from registry.models import Commit, Model, ValidationStatus
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +93,19 @@ def test_a_cached_page_runs_no_query_until_a_listing_changes(client, provider, s
 
     assert queries(client, "/models?sort=newest") == 4
     assert ">M3</a></h3>" in client.get("/models?sort=newest").content.decode()
+
+
+def test_visitors_get_the_model_page_from_the_cache_until_it_changes(client, provider, settings):
+    settings.REVIEW_LISTINGS = False
+    add_models(provider, 1)
+    first = queries(client, "/alice/m0")
+    assert first > 0 and queries(client, "/alice/m0") == 0
+    model = Model.objects.get(name="m0")
+    blob = registry.ingest_upload(user=provider, incoming_stream=[b"# New card"], size=10)
+    commit = registry.commit_changes(model_id=model.pk, author=provider, message="card",
+                                     operations=[registry.AddFile("README.md", blob)])  # fmt: skip
+
+    assert queries(client, "/alice/m0") == first  # a push changes the page: rendered afresh
+    assert commit.sha[:12] in client.get("/alice/m0").content.decode()
+    client.force_login(provider)
+    assert queries(client, "/alice/m0") > 0  # signed-in users always get their own render

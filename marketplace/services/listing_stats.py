@@ -11,10 +11,10 @@ from django.utils import timezone
 from accounts.models import User
 from marketplace.models import ConsumerUsageDaily, Listing, ListingStats, UsageRecord, UsageStatus
 from marketplace.services import offers
-from marketplace.services.page_cache import changed
 from registry.cards import read_card, split_front_matter
 from registry.exceptions import RevisionNotFound
 from registry.models import Commit, Model
+from registry.page_cache import changed
 
 CARD_TEXT_LIMIT = 20_000
 SEARCH_CONFIG = "english"

@@ -10,7 +10,8 @@ from accounts.models import NotificationKind, User
 from marketplace.models import Category, Listing, ListingStatus, PriceCard
 from marketplace.models.listings import LICENSE_PATTERN, MAX_TAGS, TAG_PATTERN
 from marketplace.money import parse_credits, short_credits
-from marketplace.services import listing_stats, offers, page_cache
+from marketplace.services import listing_stats, offers
+from registry import page_cache
 from registry.exceptions import RevisionNotFound
 from registry.models import Commit, Model
 

@@ -25,7 +25,8 @@ from marketplace.models import (
     Review,
 )
 from marketplace.models.reviews import MAX_REPORT_CHARS, MAX_REVIEW_CHARS
-from marketplace.services import limits, listings, offers, page_cache
+from marketplace.services import limits, listings, offers
+from registry import page_cache
 from registry.exceptions import RevisionNotFound
 from registry.models import Model
 

@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET
 from accounts.exceptions import InvalidInput
 from accounts.models import User
 from marketplace.models import Category
-from marketplace.services import catalogue, page_cache
+from marketplace.services import catalogue
+from registry import page_cache
 
 HOME_ROW = 6
 

@@ -1,6 +1,7 @@
-"""Rendered storefront pages, shared by every web process through Django's cache (Redis), kept until anything they
-show changes: a catalogue version that every change bumps is part of each page's key. A cache outage only means
-rendering afresh. STOREFRONT_CACHE_SECONDS=0 turns it off."""
+"""Rendered public pages (the catalogue, the home page, a model page as visitors see it), shared by every web process
+through Django's cache (Redis), kept until anything they show changes: a version that every change to a model,
+commit, listing, price, review or usage count bumps is part of each page's key. A cache outage only means rendering
+afresh. STOREFRONT_CACHE_SECONDS=0 turns it off. The registry and the marketplace call `changed()`."""
 
 import hashlib
 import logging
@@ -57,8 +58,3 @@ def cached_html(name: str, params: str, render: Callable[[], str]) -> str:
         except Exception:
             log.warning("page cache unreachable", exc_info=True)
     return html
-
-
-def on_model_changed(sender, **_facts) -> None:  # noqa: ARG001  (a signal's signature)
-    """registry.signals.model_changed: a model's visibility, description or existence changed."""
-    changed()

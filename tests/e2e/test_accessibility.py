@@ -6,15 +6,21 @@ from marketplace.money import MICRO
 from marketplace.services import ledger
 from tests.e2e.conftest import log_in, serious_violations
 from tests.marketplace.conftest import publish
+from training import files
+from training.models import FineTuningJob
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_main_pages_have_no_serious_violations(page, live_server, provider, consumer, settings):
+def test_main_pages_have_no_serious_violations(page, live_server, provider, consumer, served_commit, settings):
     settings.REVIEW_LISTINGS = False
     publish(provider, "poetry-gpt", title="Poetry GPT", summary="Writes verse.", tags=("verse",), prices=("2", "4"))
     publish(consumer, "coder", summary="Completes code.", prices=("0", "0"), downloadable=True)
     ledger.top_up(user=consumer, amount=5 * MICRO)
+    data = files.create_file(user=consumer, filename="d.jsonl", purpose="fine-tune", data=b'{"text": "a"}\n' * 10)
+    job = FineTuningJob.objects.create(owner=consumer, base_model=served_commit.model, base_commit=served_commit,
+                                       base_label="alice/tiny-gpt", training_file=data, seed=1, estimated_tokens=10,
+                                       method={"type": "supervised", "supervised": {"hyperparameters": {}}})  # fmt: skip
     base = live_server.url
     problems = {}
     for path in ("/", "/models", "/models?q=poetry", "/alice/poetry-gpt", "/compare?m=alice/poetry-gpt&m=bob/coder",
@@ -23,7 +29,7 @@ def test_main_pages_have_no_serious_violations(page, live_server, provider, cons
         problems[path] = serious_violations(page)
     log_in(page, base, "bob")
     for path in ("/settings/keys", "/settings/wallet", "/settings/usage", "/settings/earnings", "/settings/jobs",
-                 "/settings/notifications", "/alice/poetry-gpt"):  # fmt: skip
+                 "/settings/notifications", "/alice/poetry-gpt", f"/jobs/{job.public_id}"):  # fmt: skip
         page.goto(f"{base}{path}")
         problems[f"signed in {path}"] = serious_violations(page)
 

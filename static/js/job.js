@@ -1,32 +1,52 @@
 // The job page follows its job live: every 2 s it reads the job and its newest events from /v1 with the signed-in
-// session, updates status, step, speed and time left, and redraws the loss chart (training solid, validation
-// dashed) from the `metrics` events. It stops polling once the job has ended.
+// session, updates status, step, speed and time left, and redraws the loss chart (Chart.js; training solid,
+// validation dashed) and its table from the `metrics` events. It stops polling once the job has ended.
 (function () {
   const section = document.getElementById("job");
   if (!section) return;
   const $ = (id) => document.getElementById(id);
   const ENDED = ["succeeded", "failed", "cancelled"];
-  const WIDTH = 720, HEIGHT = 200, PAD = 8;
+  let chart = null;
 
-  function line(points, maxStep, top, bottom) {
-    return points.map(([step, loss]) => {
-      const x = PAD + (WIDTH - 2 * PAD) * (step / Math.max(maxStep, 1));
-      const y = PAD + (HEIGHT - 2 * PAD) * ((top - loss) / Math.max(top - bottom, 1e-9));
-      return `${x.toFixed(1)},${y.toFixed(1)}`;
-    }).join(" ");
-  }
-
+  // Chart.js (static/vendor/chart.js, from npm): loss by step, training solid, validation dashed; the table under
+  // it holds the same numbers for readers without the chart.
   function draw(metrics, totalSteps) {
-    const train = metrics.map((m) => [m.step, m.train_loss]);
-    const valid = metrics.filter((m) => m.valid_loss !== null && m.valid_loss !== undefined).map((m) => [m.step, m.valid_loss]);
-    const losses = train.concat(valid).map(([, loss]) => loss);
-    if (!losses.length) return;
-    const top = Math.max(...losses), bottom = Math.min(...losses);
-    $("train-line").setAttribute("points", line(train, totalSteps, top, bottom));
-    $("valid-line").setAttribute("points", line(valid, totalSteps, top, bottom));
+    const train = metrics.map((m) => ({ x: m.step, y: m.train_loss }));
+    const valid = metrics.filter((m) => m.valid_loss !== null && m.valid_loss !== undefined)
+      .map((m) => ({ x: m.step, y: m.valid_loss }));
+    if (!train.length) return;
+    if (chart === null && typeof Chart !== "undefined") {
+      chart = new Chart($("loss-chart"), {
+        type: "line",
+        data: { datasets: [
+          { label: "training", data: [], borderColor: "#3b6fd4", backgroundColor: "#3b6fd4", pointRadius: 2 },
+          { label: "validation", data: [], borderColor: "#c05621", backgroundColor: "#c05621", borderDash: [5, 3],
+            pointRadius: 2 },
+        ] },
+        options: {
+          responsive: true, maintainAspectRatio: false, animation: false,
+          scales: { x: { type: "linear", min: 0, max: totalSteps, title: { display: true, text: "step" } },
+                    y: { title: { display: true, text: "loss" } } },
+        },
+      });
+      $("loss-figure").classList.add("drawn");
+    }
+    if (chart !== null) {
+      chart.data.datasets[0].data = train;
+      chart.data.datasets[1].data = valid;
+      chart.options.scales.x.max = totalSteps;
+      chart.update();
+    }
     $("chart-points").textContent = String(train.length);
-    $("loss-top").textContent = `loss ${top.toFixed(3)}`;
-    $("loss-bottom").textContent = `loss ${bottom.toFixed(3)} (step ${totalSteps} at the right)`;
+    $("loss-table").replaceChildren(...metrics.map((m) => {
+      const row = document.createElement("tr");
+      for (const value of [m.step, m.train_loss.toFixed(4), m.valid_loss == null ? "—" : m.valid_loss.toFixed(4)]) {
+        const cell = document.createElement("td");
+        cell.textContent = String(value);
+        row.append(cell);
+      }
+      return row;
+    }));
   }
 
   async function poll() {

@@ -10,6 +10,16 @@ from marketplace.models import AccountKind, Payout
 from marketplace.money import format_credits
 from marketplace.services import ledger, reports
 
+PERIOD = [
+    OpenApiParameter("start", OpenApiTypes.DATE, description="first day, UTC (default: 29 days before end)"),
+    OpenApiParameter("end", OpenApiTypes.DATE, description="last day, UTC, inclusive (default: today)"),
+]
+
+
+def _period_and_grouping(request) -> tuple:
+    period = reports.parse_period(request.query_params.get("start"), request.query_params.get("end"))
+    return period, request.query_params.get("group_by") or "day"
+
 
 class CreditsView(APIView):
     required_scope = ("read", "infer")  # as OpenRouter: a key that calls models may read its account's credits
@@ -42,15 +52,13 @@ class UsageView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("start", OpenApiTypes.DATE, description="first day, UTC (default: 29 days before end)"),
-            OpenApiParameter("end", OpenApiTypes.DATE, description="last day, UTC, inclusive (default: today)"),
+            *PERIOD,
             OpenApiParameter("group_by", str, enum=list(reports.GROUPINGS), description="default: day"),
         ],
         responses=UsageResponseSerializer,
     )
     def get(self, request):
-        period = reports.parse_period(request.query_params.get("start"), request.query_params.get("end"))
-        group_by = request.query_params.get("group_by") or "day"
+        period, group_by = _period_and_grouping(request)
         rows = reports.consumer_usage(user=request.user, period=period, group_by=group_by)
         return Response({"start": period.start, "end": period.end, "group_by": group_by, "data": usage_rows(rows)})
 
@@ -77,15 +85,13 @@ class EarningsView(APIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("start", OpenApiTypes.DATE, description="first day, UTC (default: 29 days before end)"),
-            OpenApiParameter("end", OpenApiTypes.DATE, description="last day, UTC, inclusive (default: today)"),
+            *PERIOD,
             OpenApiParameter("group_by", str, enum=list(reports.EARNINGS_GROUPINGS), description="default: day"),
         ],
         responses=EarningsResponseSerializer,
     )
     def get(self, request):
-        period = reports.parse_period(request.query_params.get("start"), request.query_params.get("end"))
-        group_by = request.query_params.get("group_by") or "day"
+        period, group_by = _period_and_grouping(request)
         rows, totals = reports.provider_earnings_by(provider=request.user, period=period, group_by=group_by)
         payouts = Payout.objects.filter(user=request.user).order_by("-requested_at", "-id")[:50]
         return Response({

@@ -7,6 +7,7 @@ from django import template
 from django.utils.html import format_html
 
 from marketplace.money import format_credits, short_credits
+from registry.humanize import short_count
 
 register = template.Library()
 
@@ -14,15 +15,7 @@ register = template.Library()
 @register.filter
 def count(value) -> str:
     """1_354_752 -> '1.35M', 12_480 -> '12.5k', 950 -> '950'; '—' when unknown."""
-    if value is None or value == "":
-        return "—"
-    number = float(value)
-    for limit, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if abs(number) >= limit:
-            scaled = number / limit
-            text = f"{scaled:.3g}" if scaled < 100 else f"{scaled:.0f}"
-            return f"{text}{suffix}"
-    return f"{number:.0f}"
+    return "—" if value is None or value == "" else short_count(value)
 
 
 @register.simple_tag

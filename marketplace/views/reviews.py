@@ -21,7 +21,14 @@ def _model(request, namespace: str, name: str):
         raise Http404("No such model") from None
 
 
-def _back(model, anchor: str):
+def _act(request, model, anchor: str, action, *, done: str, failed: str):
+    """Run `action` (a service call), say how it went, and go back to the model page at `anchor`."""
+    try:
+        action()
+    except DomainError as exc:
+        messages.error(request, f"{failed}: {exc.message}")
+    else:
+        messages.success(request, done)
     return redirect(reverse("model-detail", args=[model.owner.username, model.name]) + anchor)
 
 
@@ -29,27 +36,18 @@ def _back(model, anchor: str):
 @require_POST
 def save_review(request, namespace: str, name: str):
     model = _model(request, namespace, name)
-    try:
-        reviews.save_review(model=model, user=request.user, rating=request.POST.get("rating", ""),
-                            text=request.POST.get("text", ""))  # fmt: skip
-    except DomainError as exc:
-        messages.error(request, f"Your review was not saved: {exc.message}")
-    else:
-        messages.success(request, "Thank you: your review is saved.")
-    return _back(model, "#reviews")
+    return _act(request, model, "#reviews", lambda: reviews.save_review(
+        model=model, user=request.user, rating=request.POST.get("rating", ""), text=request.POST.get("text", "")),
+        done="Thank you: your review is saved.", failed="Your review was not saved")  # fmt: skip
 
 
 @login_required
 @require_POST
 def reply(request, namespace: str, name: str, review_id: int):
     model = _model(request, namespace, name)
-    try:
-        reviews.reply(review_id=review_id, by=request.user, text=request.POST.get("reply", ""))
-    except DomainError as exc:
-        messages.error(request, f"Your answer was not saved: {exc.message}")
-    else:
-        messages.success(request, "Your answer is published under the review.")
-    return _back(model, "#reviews")
+    return _act(request, model, "#reviews", lambda: reviews.reply(
+        review_id=review_id, by=request.user, text=request.POST.get("reply", "")),
+        done="Your answer is published under the review.", failed="Your answer was not saved")  # fmt: skip
 
 
 @login_required
@@ -59,14 +57,9 @@ def report(request, namespace: str, name: str):
     listing = Listing.objects.published().filter(model=model).first()
     if listing is None:
         raise Http404("No such listing")
-    try:
-        reviews.report_listing(listing=listing, by=request.user, reason=request.POST.get("reason", ""),
-                               text=request.POST.get("text", ""))  # fmt: skip
-    except DomainError as exc:
-        messages.error(request, f"Your report was not sent: {exc.message}")
-    else:
-        messages.success(request, "Thank you: the moderators will look at your report.")
-    return _back(model, "#report")
+    return _act(request, model, "#report", lambda: reviews.report_listing(
+        listing=listing, by=request.user, reason=request.POST.get("reason", ""), text=request.POST.get("text", "")),
+        done="Thank you: the moderators will look at your report.", failed="Your report was not sent")  # fmt: skip
 
 
 @require_GET

@@ -5,15 +5,15 @@
 
 from django import template
 
+from registry.humanize import short_count
+
 register = template.Library()
 
 
 def _count(value) -> str:
+    """141_056 -> '141k (141,056)': short, then exact."""
     number = int(value)
-    for limit, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if number >= limit:
-            return f"{number / limit:.3g}{suffix} ({number:,})"
-    return f"{number:,}"
+    return f"{short_count(number)} ({number:,})" if number >= 1000 else f"{number:,}"
 
 
 FIELDS = (

@@ -19,6 +19,19 @@ from marketplace.views.charts import daily_chart
 from registry.exceptions import RepoNotFound
 from registry.services import find_model
 
+# How the per-listing charts of each dashboards.METRICS name their figures (earnings are in micro-credits).
+NO_CALLS = "Nobody called your listings in this period."
+CHART_WORDS = {
+    "calls": {"caption": "Calls per day to ", "unit": "calls", "scale": 1, "empty": NO_CALLS},
+    "tokens": {"caption": "Tokens per day to ", "unit": "tokens", "scale": 1, "empty": NO_CALLS},
+    "earnings": {
+        "caption": "Earnings per day from ",
+        "unit": "credits",
+        "scale": 1_000_000,
+        "empty": "No paid calls in this period.",
+    },
+}
+
 
 @login_required
 @require_http_methods(["GET", "POST"])
@@ -39,8 +52,17 @@ def earnings(request):
         return redirect("earnings")
     rows = reports.provider_earnings(provider=request.user, period=period)
     today = period.end
+    dashboard = dashboards.provider_dashboard(
+        provider=request.user, period=period, metric=request.GET.get("metric", "")
+    )
+    label = short_credits if dashboard.metric == "earnings" else (lambda value: f"{value:,}")
     context = {
-        "dashboard": dashboards.provider_dashboard(provider=request.user, period=period),
+        "dashboard": dashboard,
+        "metrics": dashboards.METRICS,
+        "chart_words": CHART_WORDS[dashboard.metric],
+        "listing_charts": [
+            (model, daily_chart(series, label=label)) for model, series in dashboard.per_listing.items()
+        ],
         "ranges": [(days, today - dt.timedelta(days=days - 1)) for days in (30, 90)],
         "form": form,
         "period": period,

@@ -11,6 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
 from accounts.exceptions import DomainError
+from accounts.models import ApiKey
 from marketplace import payments
 from marketplace.forms import TopUpForm
 from marketplace.models import AccountKind, LedgerEntry
@@ -64,7 +65,10 @@ def usage(request):
     )
     summary = ledger.credit_summary(user=request.user)
     spendable = summary.balance - summary.held
+    api_keys = list(ApiKey.objects.filter(user=request.user, revoked_at__isnull=True).order_by("-created_at"))
+    spent = reports.keys_spend(api_keys=api_keys)
     context = {
+        "keys": [(api_key, spent[api_key.pk]) for api_key in api_keys],
         "period": period, "group_by": group_by, "rows": rows, "chart": chart, "query": request.GET.urlencode(),
         "by_model": [{"label": row["model_label"], "value": row["cost"], "shown": short_credits(row["cost"])}
                      for row in sorted(per_model, key=lambda row: -row["cost"])[:10]],

@@ -6,12 +6,15 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts import services as accounts
 from accounts.models import ApiKey
 from marketplace.models import ConsumerUsageDaily, Listing, Payout, PriceCard, ProviderEarningsDaily
 from marketplace.money import MICRO
 from marketplace.services import ledger, listings
 from tests.conftest import PASSWORD
 from tests.marketplace.conftest import publish
+from training import files
+from training.models import FineTuningJob
 
 pytestmark = pytest.mark.django_db
 
@@ -240,13 +243,28 @@ def test_the_provider_dashboard(client, provider, consumer, outsider, settings):
     dashboard = page.context["dashboard"]
     assert [listing.model.name for listing in dashboard.listings] == ["coder", "poetry-gpt"]
     assert "Reason: Misleading card." in html
-    assert list(dashboard.calls) == ["alice/poetry-gpt"] and dashboard.calls["alice/poetry-gpt"][-1] == (today, 4)
+    assert dashboard.metric == "calls"
+    assert list(dashboard.per_listing) == ["alice/poetry-gpt"] and dashboard.per_listing["alice/poetry-gpt"][-1] == (
+        today,
+        4,
+    )
     assert dashboard.consumers == 2
     assert [(row["rank"], row["requests"], row["tokens"], row["spend"], row["share"]) for row in dashboard.top] == [
         (1, 3, 33, 3000, 75), (2, 1, 11, 1000, 25)]  # fmt: skip
     assert "2 consumers in this period (names are not shown)" in html
     assert "bob" not in html and "mallory" not in html
     assert "Calls per day to alice/poetry-gpt" in html
+
+    tokens = client.get("/settings/earnings?metric=tokens")
+    assert tokens.context["dashboard"].per_listing["alice/poetry-gpt"][-1] == (today, 44)  # 33 + 11: not the owner's
+    assert "Tokens per day to alice/poetry-gpt" in tokens.content.decode()
+    ProviderEarningsDaily.objects.create(day=today, provider=provider, model_label="alice/poetry-gpt", commit_sha="a" * 40,
+                                         requests=4, gross=4000, earnings=3200, fee=800)  # fmt: skip
+    earned = client.get("/settings/earnings?metric=earnings")
+    assert earned.context["dashboard"].per_listing == {
+        "alice/poetry-gpt": [(today - dt.timedelta(days=n), 0) for n in range(29, 0, -1)] + [(today, 3200)]}  # fmt: skip
+    assert '<td class="amount" data-value="3200">0.0032</td>' in earned.content.decode()
+    assert client.get("/settings/earnings?metric=nonsense").context["dashboard"].metric == "calls"
 
 
 def test_the_usage_page_is_the_consumers_dashboard(client, consumer, settings):
@@ -264,5 +282,32 @@ def test_the_usage_page_is_the_consumers_dashboard(client, consumer, settings):
     assert page.context["by_model"] == [{"label": "alice/b", "value": 9000, "shown": "0.009"},
                                         {"label": "alice/a", "value": 4000, "shown": "0.004"}]  # fmt: skip
     assert 'id="low-balance"' in html and "Your balance is low" in html
+    assert "No keys yet" in html and "No fine-tuning or pretraining jobs yet" in html
     settings.LOW_BALANCE_CREDITS = 1
     assert 'id="low-balance"' not in client.get("/settings/usage").content.decode()
+
+
+def test_the_consumers_dashboard_lists_keys_with_limits_spend_and_last_use_and_jobs(client, provider, served_commit):
+    api_key, _ = accounts.create_api_key(user=provider, name="laptop", scopes=["read", "infer"])
+    revoked, _ = accounts.create_api_key(user=provider, name="old", scopes=["read"])
+    accounts.revoke_api_key(user=provider, key_id=revoked.pk)
+    used = timezone.now().replace(hour=9, minute=30, second=0, microsecond=0)
+    ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=used, spend_limit=5 * MICRO, spend_period="day")
+    ConsumerUsageDaily.objects.create(day=timezone.now().date(), user=provider, key_id=api_key.pk,
+                                      model_label="bob/x", requests=2, cost=1_250_000)  # fmt: skip
+    data = files.create_file(user=provider, filename="d.jsonl", purpose="fine-tune", data=b'{"text": "a"}\n' * 10)
+    job = FineTuningJob.objects.create(owner=provider, base_model=served_commit.model, base_commit=served_commit,
+                                       base_label="alice/tiny-gpt", training_file=data, seed=1, estimated_tokens=10,
+                                       method={})  # fmt: skip
+    client.force_login(provider)
+
+    page = client.get("/settings/usage")
+    html = page.content.decode()
+
+    assert [(key.name, spent) for key, spent in page.context["keys"]] == [("laptop", 1_250_000)]
+    row = html[html.index('<table id="dashboard-keys">') : html.index("</table>", html.index('id="dashboard-keys"'))]
+    assert "laptop" in row and "old" not in row
+    assert "at most" in row and "per day (UTC)" in row and used.strftime("%Y-%m-%d 09:30") in row
+    assert 'title="1.250000 credits">1.25</span> of <span class="credits" title="5.000000 credits">5</span>' in row
+    assert f'href="/jobs/{job.public_id}"' in html and "alice/tiny-gpt" in html and "Queued" in html
+    assert "Your jobs" in client.get("/settings/earnings").content.decode()

@@ -6,6 +6,7 @@ afresh. STOREFRONT_CACHE_SECONDS=0 turns it off. The registry and the marketplac
 import hashlib
 import logging
 from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
@@ -14,6 +15,7 @@ from django.db import transaction
 log = logging.getLogger(__name__)
 
 VERSION_KEY = "catalogue:version"
+T = TypeVar("T")
 
 
 def cache_version() -> int | None:
@@ -41,20 +43,31 @@ def changed() -> None:
     transaction.on_commit(_bump)
 
 
-def cached_html(name: str, params: str, render: Callable[[], str]) -> str:
-    """The HTML `render` makes for page `name` with query string `params`, from the cache while nothing changed."""
+def _key(version: int, name: str, params: str) -> str:
+    return f"catalogue:{version}:{name}:{hashlib.sha256(params.encode()).hexdigest()}"
+
+
+def forget(name: str, params: str = "") -> None:
+    """Drop what `cached(name, params, ..., seconds=...)` keeps (tests start without it)."""
+    cache.delete(_key(0, name, params))
+
+
+def cached(name: str, params: str, compute: Callable[[], T], *, seconds: int | None = None) -> T:
+    """What `compute` makes for `name` with `params` (a page's HTML for its query string), from the cache while
+    nothing changed. With `seconds`, kept that long whatever changes (for what changes rarely and may lag a
+    little, like the licences the catalogue's filter offers)."""
     version = cache_version() if settings.STOREFRONT_CACHE_SECONDS else None
     if version is None:
-        return render()
-    key = f"catalogue:{version}:{name}:{hashlib.sha256(params.encode()).hexdigest()}"
+        return compute()
+    key = _key(0 if seconds is not None else version, name, params)
     try:
-        html = cache.get(key)
+        value = cache.get(key)
     except Exception:
-        html = None
-    if html is None:
-        html = render()
+        value = None
+    if value is None:
+        value = compute()
         try:
-            cache.set(key, html, settings.STOREFRONT_CACHE_SECONDS)
+            cache.set(key, value, seconds or settings.STOREFRONT_CACHE_SECONDS)
         except Exception:
             log.warning("page cache unreachable", exc_info=True)
-    return html
+    return value

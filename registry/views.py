@@ -43,7 +43,7 @@ def model_detail(request, namespace: str, name: str, revision: str | None = None
     anything on it changes; signed-in users get theirs rendered (their forms, reviews, the owner's tabs)."""
     if request.user.is_authenticated or len(messages.get_messages(request)):
         return _model_page(request, namespace, name, revision)
-    html = page_cache.cached_html(
+    html = page_cache.cached(
         "model", f"{request.get_host()}{request.get_full_path()}",
         lambda: _model_page(request, namespace, name, revision).content.decode(),
     )  # fmt: skip

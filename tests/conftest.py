@@ -74,6 +74,7 @@ def _fresh_page_cache():
     """Cached storefront pages belong to the test that rendered them: each test starts a catalogue version no
     earlier test used."""
     cache.set(page_cache.VERSION_KEY, time.time_ns(), timeout=None)
+    page_cache.forget("facets")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -1,6 +1,5 @@
 """`GET /api/v1/listings`: the catalogue as JSON, with the page's filters, sorts and pages (the same query string)."""
 
-from django.core.paginator import Paginator
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -80,7 +79,7 @@ class ListingsView(APIView):
     )  # fmt: skip
     def get(self, request):
         query = catalogue.parse_query(request.query_params)
-        paginator = Paginator(catalogue.listings(query), catalogue.PAGE_SIZE)
+        paginator = catalogue.CardPaginator(catalogue.listings(query), catalogue.PAGE_SIZE)
         page = paginator.page(min(query.page, paginator.num_pages))
         return Response({
             "object": "list",

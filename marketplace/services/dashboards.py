@@ -19,7 +19,7 @@ METRICS = {"calls": "Calls", "tokens": "Tokens", "earnings": "Earnings"}
 
 @dataclasses.dataclass
 class ProviderDashboard:
-    listings: list[Listing]
+    listings: list[Listing]  # each with calls_in_period
     metric: str  # one of METRICS
     per_listing: dict[str, list[tuple[dt.date, int]]]  # model label -> the metric per day of the period
     consumers: int  # how many distinct consumers called in the period
@@ -38,6 +38,9 @@ def provider_dashboard(*, provider: User, period: Period, metric: str = "calls")
     usage = ConsumerUsageDaily.objects.filter(
         model_label__in=labels, day__gte=period.start, day__lte=period.end
     ).exclude(user=provider)
+    calls = dict(usage.values("model_label").annotate(total=Sum("requests")).values_list("model_label", "total"))
+    for listing in listings:
+        listing.calls_in_period = calls.get(listing.model.repo_id, 0)
     found: QuerySet
     if metric == "earnings":
         found = ProviderEarningsDaily.objects.filter(

@@ -1,6 +1,5 @@
 """The storefront: the home page and the catalogue (search, filters, sorts, pages), plain GET forms and links."""
 
-from django.core.paginator import Paginator
 from django.db.models import Sum
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -20,21 +19,22 @@ HOME_ROW = 6
 @require_GET
 def home(request):
     def body() -> str:
+        trending = catalogue.listings(catalogue.Query(sort="trending"))
         context = {
-            "featured": catalogue.listings(catalogue.Query(sort="trending")).filter(featured=True)[:HOME_ROW],
-            "trending": catalogue.listings(catalogue.Query(sort="trending"))[:HOME_ROW],
-            "newest": catalogue.listings(catalogue.Query(sort="newest"))[:HOME_ROW],
+            "featured": catalogue.cards(trending.filter(featured=True), 0, HOME_ROW),
+            "trending": catalogue.cards(trending, 0, HOME_ROW),
+            "newest": catalogue.cards(catalogue.listings(catalogue.Query(sort="newest")), 0, HOME_ROW),
             "categories": Category.choices,
         }
         return render_to_string("marketplace/_home_body.html", context, request=request)
 
-    return render(request, "marketplace/home.html", {"body": page_cache.cached_html("home", "", body)})
+    return render(request, "marketplace/home.html", {"body": page_cache.cached("home", "", body)})
 
 
 @require_GET
 def models(request):
     """The catalogue. Its body is the same for everyone with the same query string, so it is cached until any
-    listing changes (page_cache.cached_html); the header around it is the caller's."""
+    listing changes (page_cache.cached); the header around it is the caller's."""
     status, error = 200, None
     try:
         query = catalogue.parse_query(request.GET)
@@ -43,10 +43,10 @@ def models(request):
 
     def body() -> str:
         context = {
-            "page": Paginator(catalogue.listings(query), catalogue.PAGE_SIZE).get_page(query.page),
+            "page": catalogue.CardPaginator(catalogue.listings(query), catalogue.PAGE_SIZE).get_page(query.page),
             "query": query,
             "error": error,
-            "facets": catalogue.facets(),
+            "facets": page_cache.cached("facets", "", catalogue.facets, seconds=catalogue.FACETS_SECONDS),
             "sorts": catalogue.SORTS,
             "bands": {key: label for key, (label, _, _) in catalogue.PARAMETER_BANDS.items()},
             "access": catalogue.ACCESS,
@@ -54,7 +54,7 @@ def models(request):
         }
         return render_to_string("marketplace/_catalogue_body.html", context, request=request)
 
-    html = body() if error else page_cache.cached_html("models", request.GET.urlencode(), body)
+    html = body() if error else page_cache.cached("models", request.GET.urlencode(), body)
     return render(request, "marketplace/catalogue.html", {"body": html, "query": query}, status=status)
 
 
@@ -72,6 +72,6 @@ def provider_profile(request, namespace: str):
     if provider is None:
         raise Http404("No such provider")
     found = catalogue.listings(catalogue.Query(sort="popular")).filter(model__owner=provider)
-    page = Paginator(found, catalogue.PAGE_SIZE).get_page(request.GET.get("page"))
+    page = catalogue.CardPaginator(found, catalogue.PAGE_SIZE).get_page(request.GET.get("page"))
     calls = found.aggregate(calls=Sum("stats__calls_30d"))["calls"] or 0
     return render(request, "marketplace/provider.html", {"provider": provider, "page": page, "calls_30d": calls})

@@ -10,6 +10,7 @@ def daily_chart(series: list[tuple[dt.date, int]], *, label) -> dict:
     return {
         "points": [{"day": day, "value": value, "label": label(value)} for day, value in series],
         "peak": label(highest) if highest else None,
+        "peak_value": highest,
         "first": series[0][0] if series else None,
         "last": series[-1][0] if series else None,
     }

@@ -17,7 +17,11 @@
         plugins: { legend: { display: false } },
         scales: {
           x: { title: { display: true, text: figure.dataset.x || "Day (UTC)" }, ticks: { autoSkip: true, maxRotation: 0 } },
-          y: { beginAtZero: true, title: { display: true, text: figure.dataset.unit } },
+          y: {
+            beginAtZero: true, title: { display: true, text: figure.dataset.unit },
+            // plain decimals (0.00005, not 5.00000E-5); counts (scale 1) only on whole numbers
+            ticks: { precision: scale === 1 ? 0 : undefined, callback: (value) => Number(value).toLocaleString("en", { maximumFractionDigits: 6 }) },
+          },
         },
       },
     });

@@ -244,6 +244,7 @@ def test_the_provider_dashboard(client, provider, consumer, outsider, settings):
     assert [listing.model.name for listing in dashboard.listings] == ["coder", "poetry-gpt"]
     assert "Reason: Misleading card." in html
     assert dashboard.metric == "calls"
+    assert [listing.calls_in_period for listing in dashboard.listings] == [0, 4]
     assert list(dashboard.per_listing) == ["alice/poetry-gpt"] and dashboard.per_listing["alice/poetry-gpt"][-1] == (
         today,
         4,
@@ -253,7 +254,7 @@ def test_the_provider_dashboard(client, provider, consumer, outsider, settings):
         (1, 3, 33, 3000, 75), (2, 1, 11, 1000, 25)]  # fmt: skip
     assert "2 consumers in this period (names are not shown)" in html
     assert "bob" not in html and "mallory" not in html
-    assert "Calls per day to alice/poetry-gpt" in html
+    assert "Calls per day to alice/poetry-gpt" in html and "highest day: 4 calls" in html
 
     tokens = client.get("/settings/earnings?metric=tokens")
     assert tokens.context["dashboard"].per_listing["alice/poetry-gpt"][-1] == (today, 44)  # 33 + 11: not the owner's

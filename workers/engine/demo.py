@@ -8,8 +8,10 @@ bench/demo.py, 2026-11-30, 2 cores: the first recipe (600 x 16 windows, peak rat
 per byte on the held-out topics in 161 s; this one (the same tokens in 1,200 batches of 8, peak 1.6e-3, no dropout)
 2.039 in 0.73x the time. The learning rate was the lever (3e-3 was well past this model's best). Tried and worse:
 dropout 0.1 (2.059), stdlib docstrings as extra text (2.085), vocabularies of 1,024 and 8,192, two layers (over-fits
-after ~8 epochs), packed windows with cleaned text. The issue's target (15 % fewer bits per byte, greedy samples
-without runs of blank lines) is not met yet."""
+after ~8 epochs), packed windows with cleaned text; and (session 8, docs/benchmarks.md) windows of 256 tokens (2.058),
+weight decay 0.1 (2.031), 192 wide under bf16 (2.015 in 1.5x the step time), a moving average of the weights (2.034),
+blank-line runs collapsed in the training text (2.049, longer blank runs in samples). The issue's target (15 % fewer
+bits per byte, greedy samples without runs of blank lines) is not met."""
 
 import math
 import re

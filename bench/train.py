@@ -6,13 +6,16 @@ weight decay, gradients clipped at 1).
     job        a fine-tuning job created with training.jobs.create_job and run by the train worker's own loop
                (workers.training.run_jobs, in this process): reading the file, loading the base from the registry,
                metrics events, a checkpoint committed to the result model and the resumable state at each epoch.
-               Its figure is the trained tokens over the whole run_jobs() wall time.
+               Its figure is the trained tokens over the wall time of the worker's training call (finetune.finetune
+               with its metrics events, both checkpoints and the resumable state: everything but loading the base
+               and the file); the figure over the whole run_jobs() wall time is printed beside it.
     trainer    transformers.Trainer on the same encoded examples (no evaluation, no saving, no logging); its figure
-               is the same tokens over the Trainer's own train_runtime, which leaves out its setup: the comparison
-               is, if anything, kind to the Trainer.
+               is the same tokens over the Trainer's own train_runtime, which leaves out its setup too, and which
+               saves nothing.
     checkpoint the time the job spent committing its epoch checkpoints and saving its resumable state, as a share
-               of the job's wall time.
-    memory     a full fine-tune and a LoRA one (r 8 on c_attn, c_proj, c_fc), each in a process of its own through
+               of the job's whole wall time.
+    memory     a full fine-tune and a LoRA one (r 8 on c_attn, c_proj, c_fc; LoRA runs recompute activations in the
+               backward pass), each in a process of its own through
                workers.engine.finetune: the peak resident memory the run added to the process (weights, gradients,
                optimizer state, activations), read from VmHWM against the resident size before the model loaded.
                glibc's mmap threshold is pinned at 64 KiB in those processes so that freed tensors go back to the
@@ -71,14 +74,16 @@ def peak_memory(kind: str, checkpoint: str, data: str) -> None:
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     hyper = finetune.Hyperparameters(n_epochs=1, batch_size=BATCH, learning_rate_multiplier=1.0, seed=0,
                                      lora=LORA if kind == "lora" else None)  # fmt: skip
+    started = time.perf_counter()
     finetune.finetune(model, tokenizer, examples, hyper)
+    seconds = time.perf_counter() - started
     with open("/proc/self/status") as status:  # VmHWM: this process image's peak (ru_maxrss would carry the parent's)
         peak = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
-    print(json.dumps({"added": peak - before}))
+    print(json.dumps({"added": peak - before, "seconds": seconds}))
 
 
-def through_the_job_system(checkpoint: Path, data: bytes) -> tuple[int, float, float]:
-    """(tokens trained, wall seconds of run_jobs, seconds of it spent checkpointing)."""
+def through_the_job_system(checkpoint: Path, data: bytes) -> tuple[int, float, float, float]:
+    """(tokens trained, wall seconds of run_jobs, of its training call, of its checkpointing)."""
     from django.conf import settings
 
     from accounts import services as accounts
@@ -89,7 +94,7 @@ def through_the_job_system(checkpoint: Path, data: bytes) -> tuple[int, float, f
     from training import files, jobs
     from training.models import FineTuningJob
     from workers import training
-    from workers.engine import train_state
+    from workers.engine import finetune, train_state
 
     owner = accounts.create_user(username="provider", password="bench-password-1")
     ledger.top_up(user=owner, amount=1_000 * MICRO)
@@ -106,20 +111,21 @@ def through_the_job_system(checkpoint: Path, data: bytes) -> tuple[int, float, f
                           seed=0, hyperparameters={"n_epochs": EPOCHS, "batch_size": BATCH,
                                                    "learning_rate_multiplier": 1.0})  # fmt: skip
 
-    spent = [0.0]
+    spent = {"train": 0.0, "checkpoint": 0.0}
 
-    def timed(function):
+    def timed(function, what: str):
         def wrapper(*args, **kwargs):
             started = time.perf_counter()
             try:
                 return function(*args, **kwargs)
             finally:
-                spent[0] += time.perf_counter() - started
+                spent[what] += time.perf_counter() - started
 
         return wrapper
 
-    training._checkpoint = timed(training._checkpoint)  # type: ignore[method-assign]
-    train_state.save = timed(train_state.save)  # type: ignore[method-assign]
+    training._checkpoint = timed(training._checkpoint, "checkpoint")  # type: ignore[method-assign]
+    train_state.save = timed(train_state.save, "checkpoint")  # type: ignore[method-assign]
+    finetune.finetune = timed(finetune.finetune, "train")  # type: ignore[method-assign]
     assert settings.CHECKPOINT_EVERY_STEPS == 0
     started = time.perf_counter()
     assert training.run_jobs() == 1
@@ -127,7 +133,7 @@ def through_the_job_system(checkpoint: Path, data: bytes) -> tuple[int, float, f
     job = FineTuningJob.objects.get(pk=job.pk)
     assert job.status == "succeeded", (job.status, job.error)
     assert job.checkpoints.count() == EPOCHS
-    return job.trained_tokens, seconds, spent[0]
+    return job.trained_tokens, seconds, spent["train"], spent["checkpoint"]
 
 
 def with_trainer(checkpoint: Path, examples: list[dict]) -> tuple[int, float]:
@@ -189,9 +195,10 @@ def main() -> None:
     data = scratch / "data.jsonl"
     data.write_text("\n".join(json.dumps(record) for record in examples) + "\n")
 
-    job_tokens, job_seconds, checkpoint_seconds = through_the_job_system(checkpoint, data.read_bytes())
-    print(f"job:     {job_tokens:,} tokens in {job_seconds:.1f} s = {job_tokens / job_seconds:,.0f} tokens/s "
-          f"(checkpoints {checkpoint_seconds:.1f} s)")  # fmt: skip
+    job_tokens, job_seconds, train_seconds, checkpoint_seconds = through_the_job_system(checkpoint, data.read_bytes())
+    print(f"job:     {job_tokens:,} tokens; training call {train_seconds:.1f} s = {job_tokens / train_seconds:,.0f} "
+          f"tokens/s (checkpoints {checkpoint_seconds:.1f} s of it); whole run_jobs() {job_seconds:.1f} s = "
+          f"{job_tokens / job_seconds:,.0f} tokens/s")  # fmt: skip
     trainer_tokens, trainer_seconds = with_trainer(checkpoint, examples)
     print(f"trainer: {trainer_tokens:,} tokens in {trainer_seconds:.1f} s = "
           f"{trainer_tokens / trainer_seconds:,.0f} tokens/s")  # fmt: skip
@@ -202,9 +209,10 @@ def main() -> None:
         done = subprocess.run([sys.executable, __file__, "--memory", kind, str(checkpoint), str(data)],
                               env={**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536"}, capture_output=True, text=True,
                               check=True)  # fmt: skip
-        added[kind] = json.loads(done.stdout.strip().splitlines()[-1])["added"]
-        print(f"{kind:5s} fine-tune: peak resident memory +{added[kind] / 2**20:,.0f} MiB")
-    print(f"vs_trainer={(job_tokens / job_seconds) / (trainer_tokens / trainer_seconds):.2f} "
+        measured = json.loads(done.stdout.strip().splitlines()[-1])
+        added[kind] = measured["added"]
+        print(f"{kind:5s} fine-tune: peak resident memory +{added[kind] / 2**20:,.0f} MiB, {measured['seconds']:.1f} s")
+    print(f"vs_trainer={(job_tokens / train_seconds) / (trainer_tokens / trainer_seconds):.2f} "
           f"lora_peak_mem_ratio={added['lora'] / added['full']:.2f} "
           f"ckpt_overhead_pct={100 * checkpoint_seconds / job_seconds:.1f}")  # fmt: skip
 

@@ -248,7 +248,12 @@ def _with_lora(model, lora: dict):
         r=int(lora.get("r", 8)), lora_alpha=int(lora.get("alpha", 16)), lora_dropout=float(lora.get("dropout", 0.0)),
         target_modules=lora.get("target_modules") or None, task_type="CAUSAL_LM",
     )  # fmt: skip
-    return get_peft_model(model, config)
+    adapted = get_peft_model(model, config)
+    # LoRA is how to train in less memory. Without the frozen weights' gradients and optimizer state, the activations
+    # are most of what is left (bench/train.py), so they are recomputed in the backward pass rather than kept, as
+    # peft's own low-memory recipes do: about a third more compute for a fraction of the memory.
+    model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    return adapted
 
 
 def _save(trained, tokenizer, directory: Path, *, lora: bool) -> Path:

@@ -1,7 +1,8 @@
 """The `method` of a fine-tuning job, as the OpenAI API takes it, checked and resolved to numbers.
 
     {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs", "batch_size", "learning_rate_multiplier"},
-                                          "lora": {"r", "alpha", "dropout", "target_modules"}}}   (lora: ours)
+                                          "lora": {"r", "alpha", "dropout", "target_modules",
+                                                   "gradient_checkpointing"}}}   (lora: ours)
 
 The deprecated top-level `hyperparameters` is read when `method` is absent. "auto" resolves by these rules:
     n_epochs                   3, or more for a small file: ceil(100 / examples), at most 10
@@ -112,7 +113,7 @@ def _lora(lora) -> dict:
     param = "method.supervised.lora"
     if not isinstance(lora, dict):
         raise InvalidInput("lora must be an object", param=param)
-    unknown = set(lora) - {"r", "alpha", "dropout", "target_modules"}
+    unknown = set(lora) - {"r", "alpha", "dropout", "target_modules", "gradient_checkpointing"}
     if unknown:
         raise InvalidInput(f"unknown lora field {sorted(unknown)[0]!r}", param=param)
     resolved: dict = {}
@@ -133,4 +134,8 @@ def _lora(lora) -> dict:
             "lora.target_modules must be a non-empty list of module names", param=f"{param}.target_modules"
         )
     resolved["target_modules"] = modules
+    checkpointing = lora.get("gradient_checkpointing", True)
+    if not isinstance(checkpointing, bool):
+        raise InvalidInput("lora.gradient_checkpointing must be true or false", param=f"{param}.gradient_checkpointing")
+    resolved["gradient_checkpointing"] = checkpointing
     return resolved

@@ -3,7 +3,7 @@
 import dataclasses
 import datetime as dt
 
-from django.db.models import Q, Sum
+from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.exceptions import InvalidInput
@@ -73,25 +73,22 @@ def consumer_usage(*, user: User, period: Period, group_by: str) -> list[dict]:
     return rows
 
 
-def provider_earnings(*, provider: User, period: Period) -> list[dict]:
-    """Per day, model and revision: requests, tokens, gross, the provider's earnings and the fee."""
-    return list(
-        ProviderEarningsDaily.objects.filter(provider=provider, day__gte=period.start, day__lte=period.end)
-        .values("day", "model_label", "commit_sha")
-        .annotate(
-            requests=Sum("requests"),
-            prompt_tokens=Sum("prompt_tokens"),
-            completion_tokens=Sum("completion_tokens"),
-            gross=Sum("gross"),
-            earnings=Sum("earnings"),
-            fee=Sum("fee"),
-        )
-        .order_by("day", "model_label", "commit_sha")
-    )
-
-
 EARNINGS_GROUPINGS = {"day": ("day",), "model": ("model_label",), "revision": ("model_label", "commit_sha")}
 MONEY = ("gross", "earnings", "fee")
+
+
+def _earnings(provider: User, period: Period) -> QuerySet:
+    return ProviderEarningsDaily.objects.filter(provider=provider, day__gte=period.start, day__lte=period.end)
+
+
+def _earnings_sums() -> dict:
+    return {name: Sum(name) for name in ("requests", "prompt_tokens", "completion_tokens", *MONEY)}
+
+
+def provider_earnings(*, provider: User, period: Period) -> list[dict]:
+    """Per day, model and revision: requests, tokens, gross, the provider's earnings and the fee."""
+    columns = ("day", "model_label", "commit_sha")
+    return list(_earnings(provider, period).values(*columns).annotate(**_earnings_sums()).order_by(*columns))
 
 
 def provider_earnings_by(*, provider: User, period: Period, group_by: str) -> tuple[list[dict], dict]:
@@ -99,10 +96,9 @@ def provider_earnings_by(*, provider: User, period: Period, group_by: str) -> tu
     if group_by not in EARNINGS_GROUPINGS:
         raise InvalidInput(f"group_by must be one of {', '.join(EARNINGS_GROUPINGS)}", param="group_by")
     columns = EARNINGS_GROUPINGS[group_by]
-    sums = {name: Sum(name) for name in ("requests", "prompt_tokens", "completion_tokens", *MONEY)}
-    found = ProviderEarningsDaily.objects.filter(provider=provider, day__gte=period.start, day__lte=period.end)
-    rows = list(found.values(*columns).annotate(**sums).order_by(*columns))
-    totals = {name: value or 0 for name, value in found.aggregate(**sums).items()}
+    found = _earnings(provider, period)
+    rows = list(found.values(*columns).annotate(**_earnings_sums()).order_by(*columns))
+    totals = {name: value or 0 for name, value in found.aggregate(**_earnings_sums()).items()}
     return rows, totals
 
 

@@ -136,6 +136,12 @@ def test_bad_jobs_are_refused_and_nothing_is_created_or_charged(live_server, own
              openai.BadRequestError, "method.supervised.hyperparameters.learning_rate_multiplier")  # fmt: skip
     _refused(lambda: create(model="alice/tiny-gpt", training_file=uploaded.id, suffix="../evil"),
              openai.BadRequestError, "suffix")  # fmt: skip
+    for lora, param in (({"r": 0}, ".r"), ({"rank": 8}, ""), ({"dropout": 1}, ".dropout"),
+                        ({"target_modules": []}, ".target_modules"),
+                        ({"gradient_checkpointing": "yes"}, ".gradient_checkpointing")):  # fmt: skip
+        _refused(lambda lora=lora: create(model="alice/tiny-gpt", training_file=uploaded.id,
+                                          method={"type": "supervised", "supervised": {"lora": lora}}),
+                 openai.BadRequestError, f"method.supervised.lora{param}")  # fmt: skip
     read_only = client_for(live_server, make_key(provider, scopes=("read",)))
     assert _refused(lambda: read_only.fine_tuning.jobs.create(model="alice/tiny-gpt", training_file=uploaded.id),
                     openai.PermissionDeniedError, None) == "This API key lacks the 'finetune' scope"  # fmt: skip

@@ -57,7 +57,8 @@ def test_a_lora_job_through_the_openai_client(live_server, provider, make_key, s
 
     assert result.repo_id == "alice/tiny-gpt-ft-lora"
     head = Commit.objects.filter(model=result).order_by("-id").first()
-    assert head.lineage["lora"] == LORA
-    assert client.fine_tuning.jobs.retrieve(job.id).method.supervised.model_extra["lora"] == LORA
+    resolved = LORA | {"gradient_checkpointing": True}  # the default, reported
+    assert head.lineage["lora"] == resolved
+    assert client.fine_tuning.jobs.retrieve(job.id).method.supervised.model_extra["lora"] == resolved
     answer = client.completions.create(model=result.repo_id, prompt="Question 1:", max_tokens=3, temperature=0)
     assert answer.system_fingerprint == head.sha and answer.usage.completion_tokens == 3

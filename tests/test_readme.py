@@ -1,0 +1,53 @@
+"""The README's fine-tuning example runs as it is written: a consumer fine-tunes the demo model (built here by
+bootstrap_demo, a few steps) through the stock openai client, against a live server, a real train worker process
+and an infer worker. Only the server's address, the key and the waiting are swapped in."""
+
+import io
+import re
+import time
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from marketplace.money import MICRO
+from marketplace.services import ledger
+from tests.conftest import start_worker_process
+
+pytestmark = pytest.mark.django_db(transaction=True)
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_block(heading: str) -> str:
+    section = README.read_text().split(f"\n## {heading}\n", 1)[1]
+    return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
+
+
+def test_the_fine_tuning_example(live_server, consumer, make_key, infer_worker, tmp_path, capsys):
+    call_command("bootstrap_demo", "--steps", "3", "--vocab-size", "400", stdout=io.StringIO(), stderr=io.StringIO())
+    ledger.top_up(user=consumer, amount=10 * MICRO)
+    code = readme_block("Fine-tune")
+    deadline = time.monotonic() + 240
+
+    def sleep(seconds: float) -> None:
+        assert time.monotonic() < deadline, "the README example waited too long"
+        time.sleep(seconds)
+
+    code = code.replace("http://127.0.0.1:8000/v1", f"{live_server.url}/v1").replace(
+        '"gpts_..."', repr(make_key(consumer, scopes=("read", "infer", "finetune")))
+    )
+    assert code.count("time.sleep(2)") == 2
+    code = code.replace("time.sleep(2)", "sleep(2)")
+    worker = start_worker_process("-Q", "train,validate", "-P", "solo", log_path=tmp_path / "train.log")
+    try:
+        exec(compile(code, "README.md", "exec"), {"sleep": sleep, "__name__": "readme"})
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
+
+    lines = capsys.readouterr().out.splitlines()
+    status, model, tokens = lines[0].split()
+    assert (status, model) == ("succeeded", "bob/pydoc-gpt-ft-keywords") and int(tokens) > 0
+    assert lines[1].split(" ", 1)[1].startswith(f"Job succeeded ({tokens} tokens trained, ")  # the newest event
+    assert all(re.fullmatch(r"\d+ \S.*", line) for line in lines[1:6])  # five events: when, what
+    assert len(lines) >= 6  # and the answer, which may be blank lines only for a model trained 3 steps

@@ -308,7 +308,11 @@ def test_the_consumers_dashboard_lists_keys_with_limits_spend_and_last_use_and_j
     assert [(key.name, spent) for key, spent in page.context["keys"]] == [("laptop", 1_250_000)]
     row = html[html.index('<table id="dashboard-keys">') : html.index("</table>", html.index('id="dashboard-keys"'))]
     assert "laptop" in row and "old" not in row
-    assert "600 req/min, 1M tokens/min, at most" in row and "per day (UTC)" in row and used.strftime("%Y-%m-%d 09:30") in row
+    assert (
+        "600 req/min, 1M tokens/min, at most" in row
+        and "per day (UTC)" in row
+        and used.strftime("%Y-%m-%d 09:30") in row
+    )
     assert 'title="1.250000 credits">1.25</span> of <span class="credits" title="5.000000 credits">5</span>' in row
     assert f'href="/jobs/{job.public_id}"' in html and "alice/tiny-gpt" in html and "Queued" in html
     assert "Your jobs" in client.get("/settings/earnings").content.decode()

@@ -29,7 +29,7 @@ def test_lora_trains_only_its_modules_and_saves_plain_merged_weights(tiny_checkp
     finetune.finetune(model, tokenizer, RECORDS, hyper,
                       on_checkpoint=lambda metrics, save: saved.append(save(tmp_path / f"epoch-{metrics.epoch}")))  # fmt: skip
 
-    assert model.is_gradient_checkpointing  # trained recomputing activations (bench/train.py: the memory it saves)
+    assert model.is_activation_checkpointing  # trained recomputing activations (bench/train.py: the memory it saves)
     base = load_file(tiny_checkpoint / "model.safetensors")
     merged = load_file(saved[-1] / "model.safetensors")
     assert sorted(merged) == sorted(base)  # no adapter tensors: every stock client loads it
@@ -39,7 +39,7 @@ def test_lora_trains_only_its_modules_and_saves_plain_merged_weights(tiny_checkp
     assert "gradient_checkpointing" not in config
     assert AutoConfig.from_pretrained(saved[-1]).use_cache == AutoConfig.from_pretrained(tiny_checkpoint).use_cache
     reloaded = AutoModelForCausalLM.from_pretrained(saved[-1])
-    assert not reloaded.is_gradient_checkpointing
+    assert not reloaded.is_activation_checkpointing
 
 
 @pytest.mark.django_db(transaction=True)

@@ -262,6 +262,7 @@ def _with_lora(model, lora: dict):
     config = LoraConfig(
         r=int(lora.get("r", 8)), lora_alpha=int(lora.get("alpha", 16)), lora_dropout=float(lora.get("dropout", 0.0)),
         target_modules=lora.get("target_modules") or None, task_type="CAUSAL_LM",
+        fan_in_fan_out=any(type(module).__name__ == "Conv1D" for module in model.modules()),  # GPT-2's (in, out) weights
     )  # fmt: skip
     adapted = get_peft_model(model, config)
     # LoRA is how to train in less memory. Without the frozen weights' gradients and optimizer state, the activations
@@ -269,7 +270,7 @@ def _with_lora(model, lora: dict):
     # backward pass rather than kept, as peft's own low-memory recipes do. bench/train.py, 23M parameters on 2 CPU
     # cores: 0.29 of a full fine-tune's peak memory, in 1.6x its time.
     if lora.get("gradient_checkpointing", True):
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     return adapted
 
 

@@ -1,6 +1,8 @@
 from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
+from marketplace.services import reports
+
 
 class CreditsSerializer(serializers.Serializer):
     balance = serializers.CharField(help_text="Credits in the wallet, as a decimal string.")
@@ -28,7 +30,7 @@ UsageResponseSerializer = inline_serializer(
     fields={
         "start": serializers.DateField(),
         "end": serializers.DateField(),
-        "group_by": serializers.ChoiceField(choices=["day", "model", "key"]),
+        "group_by": serializers.ChoiceField(choices=list(reports.GROUPINGS)),
         "data": UsageRowSerializer(many=True),
     },
 )
@@ -102,7 +104,7 @@ EarningsResponseSerializer = inline_serializer(
     fields={
         "start": serializers.DateField(),
         "end": serializers.DateField(),
-        "group_by": serializers.ChoiceField(choices=["day", "model", "revision"]),
+        "group_by": serializers.ChoiceField(choices=list(reports.EARNINGS_GROUPINGS)),
         "data": EarningsFiguresSerializer(many=True),
         "totals": EarningsFiguresSerializer(),
         "balance": serializers.CharField(help_text="Earned and not paid out, credits."),

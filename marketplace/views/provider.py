@@ -22,8 +22,14 @@ from registry.services import find_model
 # How the per-listing charts of each dashboards.METRICS name their figures (earnings are in micro-credits).
 NO_CALLS = "Nobody called your listings in this period."
 CHART_WORDS = {
-    "calls": {"caption": "Calls per day to ", "unit": "calls", "scale": 1, "empty": NO_CALLS},
-    "tokens": {"caption": "Tokens per day to ", "unit": "tokens", "scale": 1, "empty": NO_CALLS},
+    "calls": {"caption": "Calls per day to ", "unit": "calls", "forms": "call,calls", "scale": 1, "empty": NO_CALLS},
+    "tokens": {
+        "caption": "Tokens per day to ",
+        "unit": "tokens",
+        "forms": "token,tokens",
+        "scale": 1,
+        "empty": NO_CALLS,
+    },
     "earnings": {
         "caption": "Earnings per day from ",
         "unit": "credits",

@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+from django.template.loader import render_to_string
 from django.test import Client
 from django.utils import timezone
 
@@ -11,6 +12,8 @@ from accounts.models import ApiKey
 from marketplace.models import ConsumerUsageDaily, Listing, Payout, PriceCard, ProviderEarningsDaily
 from marketplace.money import MICRO
 from marketplace.services import ledger, listings
+from marketplace.views.charts import daily_chart
+from marketplace.views.provider import CHART_WORDS
 from tests.conftest import PASSWORD
 from tests.marketplace.conftest import publish
 from training import files
@@ -259,6 +262,7 @@ def test_the_provider_dashboard(client, provider, consumer, outsider, settings):
     tokens = client.get("/settings/earnings?metric=tokens")
     assert tokens.context["dashboard"].per_listing["alice/poetry-gpt"][-1] == (today, 44)  # 33 + 11: not the owner's
     assert "Tokens per day to alice/poetry-gpt" in tokens.content.decode()
+    assert "highest day: 44 tokens" in tokens.content.decode()
     ProviderEarningsDaily.objects.create(day=today, provider=provider, model_label="alice/poetry-gpt", commit_sha="a" * 40,
                                          requests=4, gross=4000, earnings=3200, fee=800)  # fmt: skip
     earned = client.get("/settings/earnings?metric=earnings")
@@ -316,3 +320,13 @@ def test_the_consumers_dashboard_lists_keys_with_limits_spend_and_last_use_and_j
     assert 'title="1.250000 credits">1.25</span> of <span class="credits" title="5.000000 credits">5</span>' in row
     assert f'href="/jobs/{job.public_id}"' in html and "alice/tiny-gpt" in html and "Queued" in html
     assert "Your jobs" in client.get("/settings/earnings").content.decode()
+
+
+@pytest.mark.parametrize(("metric", "value", "words"), [("calls", 1, "1 call"), ("calls", 2, "2 calls"),
+                                                        ("tokens", 1, "1 token"), ("tokens", 12, "12 tokens")])  # fmt: skip
+def test_a_chart_caption_names_its_unit_in_the_right_number(metric, value, words):
+    chart = daily_chart([(dt.date(2026, 11, 30), value)], label=str)
+    html = render_to_string(
+        "marketplace/_daily_chart.html", {"chart": chart, "caption": "Per day", **CHART_WORDS[metric]}
+    )
+    assert f"highest day: {words}</figcaption>" in " ".join(html.split()).replace(" </figcaption>", "</figcaption>")

@@ -70,6 +70,12 @@ class Query:
             return self.sort
         return "relevance" if self.q else "trending"
 
+    @property
+    def active_filters(self) -> int:
+        """How many filters narrow the results (the search box and the sort are not filters)."""
+        chosen = (self.category, self.tags, self.license, self.access, self.params, self.arch, self.base)
+        return sum(1 for value in chosen if value) + (self.max_price is not None)
+
 
 def _one(params: Mapping, name: str) -> str:
     value = params.get(name, "")

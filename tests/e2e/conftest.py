@@ -59,14 +59,19 @@ def log_in(page, base_url, username, password=PASSWORD):
     page.wait_for_url(f"{base_url}/")
 
 
-def shoot(page, name: str) -> None:
-    """Save the page at desktop and phone width under $SCREENSHOTS (default var/screenshots), for people to look at."""
+def screenshot_path(name: str) -> str:
+    """Where a screenshot called `name` goes: $SCREENSHOTS (default var/screenshots), for people to look at."""
     folder = os.environ.get("SCREENSHOTS") or os.path.join("var", "screenshots")
     os.makedirs(folder, exist_ok=True)
+    return os.path.join(folder, f"{name}.png")
+
+
+def shoot(page, name: str) -> None:
+    """Save the page at desktop and phone width (screenshot_path)."""
     for width, suffix in ((1280, "desktop"), (390, "phone")):
         page.set_viewport_size({"width": width, "height": 900})
         page.wait_for_timeout(300)  # charts redraw at the new width (Chart.js resizes on a ResizeObserver)
-        page.screenshot(path=os.path.join(folder, f"{name}-{suffix}.png"), full_page=True)
+        page.screenshot(path=screenshot_path(f"{name}-{suffix}"), full_page=True)
     page.set_viewport_size({"width": 1280, "height": 900})
 
 

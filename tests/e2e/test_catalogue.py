@@ -4,7 +4,7 @@ no JavaScript needed), open a card. Screenshots of each page at desktop and phon
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import shoot
+from tests.e2e.conftest import screenshot_path, shoot
 from tests.marketplace.conftest import publish
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -55,4 +55,20 @@ def test_search_filter_and_open_a_model(page, live_server, provider, consumer, s
     page.goto(f"{live_server.url}/alice")
     expect(page.locator(".profile-facts")).to_contain_text("2 published models")
     shoot(page, "provider")
+
+    # On a phone the filters fold away so that the results come first, unless some are in force.
+    page.set_viewport_size({"width": 390, "height": 900})
+    page.goto(f"{live_server.url}/models?q=poetry")
+    expect(page.locator(".filters-box")).not_to_have_attribute("open", "")
+    expect(page.locator("#f-price")).to_be_hidden()
+    assert page.locator("#results-heading").bounding_box()["y"] < 900  # in the first screenful
+    page.screenshot(path=screenshot_path("catalogue-folded-phone"), full_page=True)
+    page.click(".filters-box summary")
+    expect(page.locator("#f-price")).to_be_visible()
+    page.goto(f"{live_server.url}/models?q=poetry&max_price=5&license=mit")
+    expect(page.locator(".filters-box summary")).to_have_text("Filter and sort (2 active)")
+    expect(page.locator("#f-price")).to_have_value("5")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{live_server.url}/models?q=poetry")
+    expect(page.locator("#f-price")).to_be_visible()  # a wide screen keeps them open
     assert console_errors == []

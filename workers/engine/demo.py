@@ -23,7 +23,8 @@ HOLD_OUT_EVERY = 20  # 5 % of the topics
 SHAPE = pretrain.GPTShape(n_layer=4, n_head=4, n_embd=128, n_positions=256)
 SEQ_LEN, BATCH = 128, 8
 STEPS = 1200  # 1,200 x 8 x 128 tokens: as many as the first recipe's 600 x 16, in twice the updates
-LEARNING_RATE = 1.6e-3  # the peak of a 20-step warm-up and a cosine to zero
+LEARNING_RATE = 1.6e-3  # the peak of a 20-step warm-up and a cosine to zero (AdamW: embeddings, biases, norms)
+MUON = pretrain.MuonSettings(learning_rate=0.015, weight_decay=0.4)  # the blocks' weight matrices
 PROMPTS = ("The with statement", "A list comprehension", "The for statement", "Exceptions are", "def main():")
 
 
@@ -40,7 +41,7 @@ def train(texts: Sequence[str], *, vocab_size: int, steps: int = STEPS, seed: in
     tokenizer = pretrain.train_tokenizer(list(texts), vocab_size=vocab_size)
     model = pretrain.build_gpt2(tokenizer, SHAPE, seed=seed, dropout=0.0)
     result = pretrain.pretrain(model, tokenizer, list(texts), steps=steps, batch_size=BATCH, seq_len=SEQ_LEN, seed=seed,
-                               learning_rate=LEARNING_RATE, on_step=on_step)  # fmt: skip
+                               learning_rate=LEARNING_RATE, muon=MUON, on_step=on_step)  # fmt: skip
     model.eval()
     return model, tokenizer, result
 

@@ -104,6 +104,30 @@ class TrainResult:
     final_loss: float
 
 
+@dataclass(frozen=True)
+class MuonSettings:
+    learning_rate: float = 0.02
+    weight_decay: float = 0.1
+
+
+def optimizers_for(model, *, learning_rate: float, muon: MuonSettings | None = None) -> list:
+    """AdamW for every parameter; or, with `muon`, Muon for the weight matrices inside the transformer blocks and
+    AdamW for the rest (embeddings, which the output layer shares, biases, layer norms), as Muon's authors use it."""
+    import torch
+
+    if muon is None:
+        return [torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)]
+    from workers.engine.muon import Muon
+
+    named = list(model.named_parameters())
+    matrices = [param for name, param in named if param.ndim == 2 and ".h." in name]
+    rest = [param for name, param in named if not (param.ndim == 2 and ".h." in name)]
+    return [
+        Muon(matrices, lr=muon.learning_rate, weight_decay=muon.weight_decay, fan_in_first=True),  # GPT-2's Conv1D
+        torch.optim.AdamW(rest, lr=learning_rate, weight_decay=0.01),
+    ]
+
+
 def pretrain(
     model,
     tokenizer,
@@ -115,8 +139,10 @@ def pretrain(
     learning_rate: float = 3e-3,
     seed: int = 0,
     on_step: Callable[[int, float], None] | None = None,
+    muon: MuonSettings | None = None,
 ) -> TrainResult:
-    """Next-token training on random windows of the concatenated corpus (plain torch loop, AdamW, cosine LR)."""
+    """Next-token training on random windows of the concatenated corpus (plain torch loop, AdamW, cosine LR). With
+    `muon`, the blocks' weight matrices train with Muon instead (optimizers_for)."""
     import torch
 
     rng = random.Random(seed)
@@ -129,10 +155,13 @@ def pretrain(
     data = torch.tensor(ids, dtype=torch.long)
     if len(data) <= seq_len + 1:
         raise ValueError("corpus is shorter than one training window")
-    optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * step / max(steps, 1)))
-    )
+    optimizers = optimizers_for(model, learning_rate=learning_rate, muon=muon)
+    schedulers = [
+        torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * step / max(steps, 1)))
+        )
+        for optimizer in optimizers
+    ]
     model.train()
     started = time.perf_counter()
     loss_value = float("nan")
@@ -140,11 +169,13 @@ def pretrain(
         starts = [rng.randrange(0, len(data) - seq_len - 1) for _ in range(batch_size)]
         batch = torch.stack([data[s : s + seq_len] for s in starts])
         loss = model(input_ids=batch, labels=batch).loss
-        optimizer.zero_grad(set_to_none=True)
+        for optimizer in optimizers:
+            optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        scheduler.step()
+        for optimizer, scheduler in zip(optimizers, schedulers, strict=True):
+            optimizer.step()
+            scheduler.step()
         loss_value = loss.item()
         if on_step is not None:
             on_step(step + 1, loss_value)

@@ -30,6 +30,7 @@ A small GPT-2 ({parameters:,} parameters) trained by this store on the documenta
 Python (`pydoc_data.topics`), with a byte-level BPE tokenizer of {vocab} tokens trained on the same text.
 
 - training: {steps} steps × {batch} sequences × {seq_len} tokens, final loss {loss:.2f}, {seconds:.0f} s on CPU
+- optimizers: Muon for the weight matrices of the blocks, AdamW for embeddings, biases and norms
 - held out: {held} of the topics, on which it scores {bpb:.3f} bits per byte
 - nothing was downloaded: tokenizer, weights and data were all made on this machine
 

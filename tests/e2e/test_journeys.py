@@ -60,9 +60,11 @@ def test_a_consumers_journey(page, live_server, provider, outsider, served_commi
     page.select_option("#pg-mode", "completion")
     page.fill("#pg-prompt", "def main():")
     page.fill("#pg-max-tokens", "6")
+    page.fill("#pg-temperature", "0")  # greedy: the random-weight test model sampled at 0.7 may end at once
     page.click("#pg-run")
     page.wait_for_selector("#pg-stats[data-done=true]")
     assert page.inner_text("#pg-error") == "" and page.inner_text("#pg-output").strip() != ""
+    expect(page.locator("#pg-stats")).to_contain_text("6 tokens (")
     shoot(page, "journey-consumer-playground")
 
     today = timezone.now().date().isoformat()

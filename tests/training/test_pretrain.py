@@ -42,9 +42,9 @@ def test_pretrain_a_tiny_gpt_from_a_corpus(live_server, provider, make_key, infe
     answer = client.completions.create(model=done.fine_tuned_model, prompt="The with statement", max_tokens=5,
                                        temperature=0)  # fmt: skip
     assert answer.system_fingerprint == head.sha
-    finish = answer.choices[0].finish_reason  # 5 tokens, or fewer ending with the end-of-text token it learned
+    finish = answer.choices[0].finish_reason  # 5 tokens, or up to 5 ending with the end-of-text token it learned
     assert (finish, answer.usage.completion_tokens) == ("length", 5) or (
-        finish == "stop" and answer.usage.completion_tokens < 5
+        finish == "stop" and 1 <= answer.usage.completion_tokens <= 5
     )
 
     with pytest.raises(openai.BadRequestError) as caught:  # a base model and method pretrain do not mix

@@ -3,6 +3,6 @@
 (function () {
   if (!window.matchMedia("(max-width: 700px)").matches) return;
   document.querySelectorAll("details[data-fold-narrow]").forEach(function (panel) {
-    if (!panel.querySelector("summary .count")) panel.open = false;
+    if (panel.dataset.active === "0") panel.open = false;
   });
 })();

@@ -10,7 +10,7 @@ GPT-2 stores its linear layers as transformers' Conv1D, weight (in, out), the tr
 import math
 
 import torch
-from torch.optim._muon import Muon as TorchMuon
+from torch.optim import Muon as TorchMuon
 
 
 def orthogonalise(update: torch.Tensor, coefficients: tuple[float, float, float], steps: int, eps: float):

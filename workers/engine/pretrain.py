@@ -119,9 +119,10 @@ def optimizers_for(model, *, learning_rate: float, muon: MuonSettings | None = N
         return [torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)]
     from workers.engine.muon import Muon
 
-    named = list(model.named_parameters())
-    matrices = [param for name, param in named if param.ndim == 2 and ".h." in name]
-    rest = [param for name, param in named if not (param.ndim == 2 and ".h." in name)]
+    matrices: list = []
+    rest: list = []
+    for name, param in model.named_parameters():
+        (matrices if param.ndim == 2 and ".h." in name else rest).append(param)
     return [
         Muon(matrices, lr=muon.learning_rate, weight_decay=muon.weight_decay, fan_in_first=True),  # GPT-2's Conv1D
         torch.optim.AdamW(rest, lr=learning_rate, weight_decay=0.01),

@@ -1,27 +1,29 @@
 """The demo model's recipe (`manage.py bootstrap_demo`): a byte-level BPE tokenizer and a small GPT-2, built by the
 same functions as pretraining jobs (workers/engine/pretrain.py), trained on the documentation topics that ship
-with Python, every 20th topic held out to measure it in bits per byte. Its loop samples random windows
-(`pretrain.pretrain`), which measured better here than the jobs' packed epochs. No Django here; bench/demo.py
-compares it with the first recipe in one run.
+with Python, every 20th topic held out to measure it in bits per byte, and on the standard library's longer
+docstrings (30 % of the training bytes). Its loop samples random windows (`pretrain.pretrain`), which measured
+better here than the jobs' packed epochs. No Django here; bench/demo.py compares it with the first recipe in one run.
 
 What measured better (bench/demo.py and a sweep of this loop, same split; docs/benchmarks.md has every row):
 - the learning rate (session 7): the first recipe's peak of 3e-3 was well past this model's best; 1,200 batches of 8
   at 1.6e-3, no dropout: 2.039 against 2.195 bits per byte;
 - Muon (session 9) for the blocks' weight matrices, with a strong weight decay. With its learning-rate scale read as
   for nn.Linear (torch's): decay 0.01 2.016 at step 900 of 1,200, 0.1 1.981, 0.2 1.967; read for GPT-2's (in, out)
-  layout (workers/engine/muon.py): 0.2 1.951, 0.4 1.937, 0.8 1.963; rate 0.015 1.934, 0.03 worse (1.994 at 0.1).
-  bench/demo.py, Intel Xeon 2.0 GHz, 2 cores: the first recipe 2.188 in 374 s, this one 1.934 in 262 s (ratio
-  0.884, 0.70x the time), and greedy samples have no run of more than one blank line (AdamW's had 14). The model
-  is limited by its 443 KB of text: its training loss ends near 0.8 bits per byte; weight decay trades some of
-  that memorising for the held-out figure.
-Tried and worse: dropout 0.1 (2.059), stdlib docstrings as extra text (2.085), vocabularies of 1,024 and 8,192,
-two layers, packed windows with cleaned text, windows of 256 tokens (2.058), a moving average of the weights
-(2.034), collapsed blank lines in the training text (2.049); with Muon: an untied output layer (2.037), 1,600 steps
-(1.954), 160 wide (1.933, 1.36x the step time);
-torch.compile (70 s to compile, no faster per step), bf16 autocast (2.7x slower per step on a CPU without
-avx512_bf16). The issue's 15 % (a ratio of 0.85) is not met."""
+  layout (workers/engine/muon.py): 0.2 1.951, 0.4 1.937, 0.8 1.963; rate 0.015 1.934, 0.03 worse (1.994 at 0.1);
+- the stdlib's docstrings (session 10), once Muon's weight decay held the memorising back: the model learnt its
+  443 KB of topics nearly by heart (training 0.97 bits per byte, held out 1.934). As a share of the training bytes:
+  15 % 1.863, 30 % 1.858, 50 % 1.885. (With AdamW, session 7, 70 % of docstrings had made it worse: 2.085.)
+  bench/demo.py, Intel Xeon with AMX, 2 cores: the first recipe 2.188 in 162 s, this one 1.858 in 136 s (ratio
+  0.849, 0.84x the time), and greedy samples have no run of more than one blank line (AdamW's had 14).
+Tried and worse or no better: dropout 0.1 (2.059), vocabularies of 1,024 and 8,192, two layers, packed windows with
+cleaned text, windows of 256 tokens (2.058), a moving average of the weights (2.034), collapsed blank lines in the
+training text (2.049); with Muon: an untied output layer (2.037), 1,600 steps (1.954), 160 wide (1.933, 1.36x the
+step time); with the docstrings: squared ReLU (1.863), two heads (1.861), decay 0.3 (1.860), 5 layers (1.855 in
+~1.25x the time); torch.compile (70 s to compile, no faster per step), bf16 autocast (2.7x slower per step on a CPU
+without avx512_bf16)."""
 
 import math
+import random
 import re
 from collections.abc import Callable, Sequence
 
@@ -33,6 +35,7 @@ SEQ_LEN, BATCH = 128, 8
 STEPS = 1200  # 1,200 x 8 x 128 tokens: as many as the first recipe's 600 x 16, in twice the updates
 LEARNING_RATE = 1.6e-3  # the peak of a 20-step warm-up and a cosine to zero (AdamW: embeddings, biases, norms)
 MUON = pretrain.MuonSettings(learning_rate=0.015, weight_decay=0.4)  # the blocks' weight matrices
+DOCSTRING_SHARE = 0.3  # of the training bytes: the standard library's docstrings (pretrain.stdlib_docstrings)
 PROMPTS = ("The with statement", "A list comprehension", "The for statement", "Exceptions are", "def main():")
 
 
@@ -43,12 +46,29 @@ def split(texts: Sequence[str]) -> tuple[list[str], list[str]]:
     return train, held
 
 
+def with_docstrings(topics: Sequence[str], docstrings: Sequence[str], *, share: float = DOCSTRING_SHARE) -> list[str]:
+    """The training topics and a seeded sample of `docstrings` making up `share` of the bytes, in a seeded order."""
+    wanted = share / (1 - share) * sum(len(text.encode()) for text in topics)
+    pool = list(docstrings)
+    random.Random(0).shuffle(pool)
+    texts, added = list(topics), 0
+    for text in pool:
+        if added >= wanted:
+            break
+        texts.append(text)
+        added += len(text.encode())
+    random.Random(1).shuffle(texts)
+    return texts
+
+
 def train(texts: Sequence[str], *, vocab_size: int, steps: int = STEPS, seed: int = 0,
           on_step: Callable[[int, float], None] | None = None):  # fmt: skip
-    """The tokenizer and model trained for `steps` batches of random windows, without dropout."""
+    """The tokenizer (on `texts` alone) and the model, trained without dropout for `steps` batches of random windows
+    of `texts` with the standard library's docstrings mixed in (with_docstrings)."""
     tokenizer = pretrain.train_tokenizer(list(texts), vocab_size=vocab_size)
     model = pretrain.build_gpt2(tokenizer, SHAPE, seed=seed, dropout=0.0)
-    result = pretrain.pretrain(model, tokenizer, list(texts), steps=steps, batch_size=BATCH, seq_len=SEQ_LEN, seed=seed,
+    corpus = with_docstrings(texts, pretrain.stdlib_docstrings())
+    result = pretrain.pretrain(model, tokenizer, corpus, steps=steps, batch_size=BATCH, seq_len=SEQ_LEN, seed=seed,
                                learning_rate=LEARNING_RATE, muon=MUON, on_step=on_step)  # fmt: skip
     model.eval()
     return model, tokenizer, result

@@ -193,6 +193,32 @@ def pydoc_corpus() -> list[str]:
     return [topics[key] for key in sorted(topics)]
 
 
+def stdlib_docstrings(*, min_chars: int = 200) -> list[str]:
+    """The longer docstrings (modules, classes, functions) of the standard library's Python files, read with `ast`
+    (nothing is imported): top-level modules and the modules of top-level packages, without test packages, IDLE,
+    site-packages and pydoc_data (the topics themselves). Prose about Python, like the topics, that ships with it."""
+    import ast
+    import sysconfig
+
+    root = Path(sysconfig.get_paths()["stdlib"])
+    skipped = ("idlelib", "site-packages", "pydoc_data")
+    docstrings: list[str] = []
+    for path in sorted(root.glob("*.py")) + sorted(root.glob("*/*.py")):
+        folder = path.parent.name if path.parent != root else ""
+        if "test" in folder or folder in skipped:
+            continue
+        try:
+            tree = ast.parse(path.read_text("utf-8"))
+        except (SyntaxError, UnicodeDecodeError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                text = ast.get_docstring(node)
+                if text and len(text) > min_chars:
+                    docstrings.append(text)
+    return docstrings
+
+
 def pretrain_corpus_sample(limit: int = 60) -> list[str]:
     """A small slice of the pydoc corpus, for tests that need a tokenizer in well under a second."""
     return pydoc_corpus()[:limit]

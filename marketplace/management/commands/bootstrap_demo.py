@@ -1,5 +1,5 @@
-"""Build the demo model `demo/pydoc-gpt`: a tokenizer and a small GPT-2 trained here on Python's own docs,
-published through the same services an upload uses, then validated."""
+"""Build the demo model `demo/pydoc-gpt`: a tokenizer and a small GPT-2 trained here on Python's own docs and
+docstrings, published through the same services an upload uses, then validated."""
 
 import functools
 import tempfile
@@ -27,7 +27,8 @@ pipeline_tag: text-generation
 # pydoc-gpt
 
 A small GPT-2 ({parameters:,} parameters) trained by this store on the documentation topics that ship with
-Python (`pydoc_data.topics`), with a byte-level BPE tokenizer of {vocab} tokens trained on the same text.
+Python (`pydoc_data.topics`), with a byte-level BPE tokenizer of {vocab} tokens trained on the same text, and on
+the longer docstrings of Python's standard library ({docstring_share} % of the training text).
 
 - training: {steps} steps × {batch} sequences × {seq_len} tokens, final loss {loss:.2f}, {seconds:.0f} s on CPU
 - optimizers: Muon for the weight matrices of the blocks, AdamW for embeddings, biases and norms
@@ -85,6 +86,7 @@ class Command(BaseCommand):
                     seconds=result.seconds,
                     held=f"{len(held)} ({100 // demo.HOLD_OUT_EVERY} %)",
                     bpb=bpb,
+                    docstring_share=round(100 * demo.DOCSTRING_SHARE),
                 )
             )
             operations: list[services.Operation] = []

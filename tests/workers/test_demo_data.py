@@ -21,8 +21,9 @@ def test_with_docstrings_adds_the_share_of_bytes_and_keeps_every_topic():
 
     mixed = demo.with_docstrings(train, docstrings, share=0.3)
 
-    topics_kept = [text for text in mixed if text in set(train)]
-    added = [text for text in mixed if text not in set(train)]
+    known = set(train)
+    topics_kept = [text for text in mixed if text in known]
+    added = [text for text in mixed if text not in known]
     topic_bytes = sum(len(text.encode()) for text in train)
     added_bytes = sum(len(text.encode()) for text in added)
     assert sorted(topics_kept) == sorted(train)  # every topic once, as often as before

@@ -193,7 +193,7 @@ def pydoc_corpus() -> list[str]:
     return [topics[key] for key in sorted(topics)]
 
 
-def stdlib_docstrings(*, min_chars: int = 200) -> list[str]:
+def stdlib_docstrings(*, longer_than: int = 200) -> list[str]:
     """The longer docstrings (modules, classes, functions) of the standard library's Python files, read with `ast`
     (nothing is imported): top-level modules and the modules of top-level packages, without test packages, IDLE,
     site-packages and pydoc_data (the topics themselves). Prose about Python, like the topics, that ships with it."""
@@ -214,7 +214,7 @@ def stdlib_docstrings(*, min_chars: int = 200) -> list[str]:
         for node in ast.walk(tree):
             if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
                 text = ast.get_docstring(node)
-                if text and len(text) > min_chars:
+                if text and len(text) > longer_than:
                     docstrings.append(text)
     return docstrings
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workers.engine import train_state
+from workers.engine import parallel, train_state
 
 IGNORE = -100
 BASE_LEARNING_RATE = 1e-4  # full fine-tuning; × learning_rate_multiplier
@@ -121,6 +121,7 @@ def finetune(
     state_dir: Path | None = None,
     state_every: int = 0,
     device=None,
+    group: parallel.Group = parallel.ALONE,
 ) -> Metrics:
     """Train `model` in place for `hyper.n_epochs` and return the last metrics. At the end of each epoch,
     `on_checkpoint(metrics, save)` may call `save(directory)` to write full (merged) weights and the tokenizer
@@ -131,10 +132,13 @@ def finetune(
     a run killed and resumed ends with the same weights as one never interrupted.
 
     `device` (a torch.device; None: the model's) is where it trains: the weights stay float32, and on a CUDA device
-    that supports it the forward and backward passes run in bfloat16 autocast."""
+    that supports it the forward and backward passes run in bfloat16 autocast.
+
+    `group` (workers/engine/parallel.py) shares each batch among the processes of a launched group, which average
+    their gradients and so take the same steps; its main process alone reports, checkpoints and saves the state."""
     import torch
 
-    device = device or next(model.parameters()).device
+    device = device or group.device or next(model.parameters()).device
     model.to(device)
     mixed = device.type == "cuda" and torch.cuda.is_bf16_supported()
 
@@ -161,7 +165,7 @@ def finetune(
     started, metrics = time.perf_counter(), None
 
     def save_state() -> None:
-        if state_dir is not None:
+        if state_dir is not None and group.main:
             train_state.save(state_dir, model=trained, optimizer=optimizer,
                              position=dataclasses.asdict(run) | {"order": order.getstate()})  # fmt: skip
 
@@ -170,41 +174,55 @@ def finetune(
             run.indices = _epoch_order([len(ids) for ids, _ in encoded], hyper.batch_size, order)
         trained.train()
         while run.start < len(run.indices):
-            reason = should_stop() if should_stop else None
+            reason = group.agree(should_stop() if should_stop else None)
             if reason == "pause":
                 save_state()
             if reason:
                 raise Stopped(reason, run.tokens)
             if hyper.cosine:  # the rate follows the step, so a resumed run picks it up from its position
-                for group in optimizer.param_groups:
-                    group["lr"] = rate * _cosine(run.step, steps)
+                for param_group in optimizer.param_groups:
+                    param_group["lr"] = rate * _cosine(run.step, steps)
             batch = [encoded[i] for i in run.indices[run.start : run.start + hyper.batch_size]]
-            ids, mask, labels = (tensor.to(device) for tensor in _pad(batch, pad))
+            share = group.shard(batch)
+            weight = 1 if share else 0  # a process left without examples (a short last batch) adds nothing
+            ids, mask, labels = (tensor.to(device) for tensor in _pad(share or batch[:1], pad))
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=mixed):
                 output = trained(input_ids=ids, attention_mask=mask, labels=labels)
+            hits, seen = _token_accuracy(output.logits.detach(), labels)
+            loss = float(output.loss.detach())
+            all_hits, all_seen, all_tokens, all_loss = group.total(
+                hits * weight, seen * weight, int(mask.sum()) * weight, loss * seen * weight
+            )
             optimizer.zero_grad(set_to_none=True)
-            output.loss.backward()
+            # the group's loss is the mean over all its trained tokens, so each share weighs by its trained tokens
+            scale = weight * seen * group.size / max(all_seen, 1)
+            (output.loss * scale if group.size > 1 else output.loss).backward()
+            group.average_gradients(p for p in trained.parameters() if p.requires_grad)
             torch.nn.utils.clip_grad_norm_(trained.parameters(), 1.0)
             optimizer.step()
-            run.step, run.start, run.tokens = run.step + 1, run.start + hyper.batch_size, run.tokens + int(mask.sum())
-            run.losses.append(float(output.loss.detach()))
-            batch_hits, batch_seen = _token_accuracy(output.logits.detach(), labels)
-            run.hits, run.seen = run.hits + batch_hits, run.seen + batch_seen
+            run.step, run.start = run.step + 1, run.start + hyper.batch_size
+            run.tokens, run.hits, run.seen = (
+                run.tokens + int(all_tokens),
+                run.hits + int(all_hits),
+                run.seen + int(all_seen),
+            )
+            run.losses.append(loss if group.size == 1 else all_loss / max(all_seen, 1))
             end_of_epoch = run.start >= len(run.indices)
             if run.step % METRICS_EVERY == 0 or end_of_epoch:
-                valid_loss = _valid_loss(trained, valid, pad) if end_of_epoch and valid else None
+                reported = end_of_epoch and valid and group.main  # the main process alone reports
+                valid_loss = _valid_loss(trained, valid, pad) if reported else None
                 elapsed = max(time.perf_counter() - started, 1e-9)
                 metrics = Metrics(step=run.step, total_steps=steps, epoch=run.epoch,
                                   train_loss=sum(run.losses) / len(run.losses), valid_loss=valid_loss,
                                   train_mean_token_accuracy=run.hits / max(run.seen, 1), tokens=run.tokens,
                                   tokens_per_second=run.tokens / elapsed)  # fmt: skip
                 run.losses, run.hits, run.seen = [], 0, 0
-                if on_metrics:
+                if on_metrics and group.main:
                     on_metrics(metrics)
             if state_every and run.step % state_every == 0 and not end_of_epoch:
                 save_state()
         assert metrics is not None  # an epoch has at least one step
-        if on_checkpoint:
+        if on_checkpoint and group.main:
             on_checkpoint(metrics, lambda directory: _save(trained, tokenizer, directory, lora=bool(hyper.lora)))
         run.epoch, run.start, run.indices = run.epoch + 1, 0, None
         save_state()

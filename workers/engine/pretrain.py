@@ -1,10 +1,11 @@
 """Build and pretrain a small GPT-2 from plain text: a byte-level BPE tokenizer and a causal LM, saved in the
 Hugging Face layout (config.json, model.safetensors, tokenizer files). Used by the demo model and by tests."""
 
+import functools
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -141,9 +142,16 @@ def pretrain(
     seed: int = 0,
     on_step: Callable[[int, float], None] | None = None,
     muon: MuonSettings | None = None,
+    schedule: str = "cosine",
+    sampling: str = "random",
 ) -> TrainResult:
-    """Next-token training on random windows of the concatenated corpus (plain torch loop, AdamW, cosine LR). With
-    `muon`, the blocks' weight matrices train with Muon instead (optimizers_for)."""
+    """Next-token training on windows of the concatenated corpus (plain torch loop, AdamW). With `muon`, the blocks'
+    weight matrices train with Muon instead (optimizers_for).
+
+    `schedule`: after a 20-step warm-up, "cosine" decays the rate to zero along a cosine; "wsd" (warm-up, stable,
+    decay) holds it and decays it linearly to zero over the last DECAY_SHARE of the steps. `sampling`: "random"
+    draws each window's start anywhere; "epoch" takes every window of a pass over the corpus once, in a shuffled
+    order, each pass cut at a new random offset."""
     import torch
 
     rng = random.Random(seed)
@@ -157,17 +165,14 @@ def pretrain(
     if len(data) <= seq_len + 1:
         raise ValueError("corpus is shorter than one training window")
     optimizers = optimizers_for(model, learning_rate=learning_rate, muon=muon)
-    schedulers = [
-        torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: min(1.0, (step + 1) / 20) * 0.5 * (1 + math.cos(math.pi * step / max(steps, 1)))
-        )
-        for optimizer in optimizers
-    ]
+    shape = functools.partial(_rate_factor, steps=steps, schedule=schedule)
+    schedulers = [torch.optim.lr_scheduler.LambdaLR(optimizer, shape) for optimizer in optimizers]
+    windows = _windows(len(data), seq_len, rng, sampling)
     model.train()
     started = time.perf_counter()
     loss_value = float("nan")
     for step in range(steps):
-        starts = [rng.randrange(0, len(data) - seq_len - 1) for _ in range(batch_size)]
+        starts = [next(windows) for _ in range(batch_size)]
         batch = torch.stack([data[s : s + seq_len] for s in starts])
         loss = model(input_ids=batch, labels=batch).loss
         for optimizer in optimizers:
@@ -184,6 +189,32 @@ def pretrain(
     return TrainResult(
         steps=steps, tokens=steps * batch_size * seq_len, seconds=time.perf_counter() - started, final_loss=loss_value
     )
+
+
+DECAY_SHARE = 0.4  # of the steps, the last ones: where the "wsd" schedule decays the rate to zero
+
+
+def _rate_factor(step: int, *, steps: int, schedule: str) -> float:
+    warmup = min(1.0, (step + 1) / 20)
+    if schedule == "cosine":
+        return warmup * 0.5 * (1 + math.cos(math.pi * step / max(steps, 1)))
+    if schedule == "wsd":
+        decay_from = steps * (1 - DECAY_SHARE)
+        return warmup * (1.0 if step < decay_from else max(0.0, (steps - step) / (steps - decay_from)))
+    raise ValueError(f"unknown schedule {schedule!r}: 'cosine' or 'wsd'")
+
+
+def _windows(length: int, seq_len: int, rng: random.Random, sampling: str) -> Iterator[int]:
+    """The start of each training window in a stream of `length` tokens (a window reads seq_len + 1 of them)."""
+    if sampling not in ("random", "epoch"):
+        raise ValueError(f"unknown sampling {sampling!r}: 'random' or 'epoch'")
+    while True:
+        if sampling == "random":
+            yield rng.randrange(0, length - seq_len - 1)
+            continue
+        starts = list(range(rng.randrange(seq_len), length - seq_len - 1, seq_len))
+        rng.shuffle(starts)
+        yield from reversed(starts)
 
 
 def pydoc_corpus() -> list[str]:

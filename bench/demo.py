@@ -5,8 +5,10 @@ longest run of blank lines in greedy samples for five fixed prompts (workers/eng
     first recipe   600 batches of 16 random windows of 128 tokens, peak rate 3e-3, dropout 0.1 (bootstrap_demo until
                    issue #12)
     demo recipe    workers/engine/demo.py: the same tokens in 1,200 batches of 8, no dropout; Muon (rate 0.015,
-                   weight decay 0.4) for the blocks' weight matrices, AdamW (peak 1.6e-3) for the rest; the
-                   standard library's longer docstrings make up 30 % of its training text
+                   weight decay 0.4) for the blocks' weight matrices, AdamW (peak 3e-3) for the rest, the rate
+                   held and then decayed linearly to zero over the last 40 % of the steps; every window of a pass
+                   over the text once, shuffled; the standard library's longer docstrings make up 30 % of its
+                   training text
 
 Last line: bpb_first=X bpb_demo=Y bpb_ratio=R time_ratio=T longest_blank_run=N seeds=S (means over
 BENCH_DEMO_SEEDS, a comma-separated list; 0 alone by default)"""

@@ -32,6 +32,8 @@ the longer docstrings of Python's standard library ({docstring_share} % of the t
 
 - training: {steps} steps × {batch} sequences × {seq_len} tokens, final loss {loss:.2f}, {seconds:.0f} s on CPU
 - optimizers: Muon for the weight matrices of the blocks, AdamW for embeddings, biases and norms
+- schedule: a 20-step warm-up, the rate held, then decayed linearly to zero over the last 40 % of the steps;
+  each pass over the text takes every window once, in a shuffled order
 - held out: {held} of the topics, on which it scores {bpb:.3f} bits per byte
 - nothing was downloaded: tokenizer, weights and data were all made on this machine
 

@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -28,6 +29,13 @@ def greedy(checkpoint, prompt_ids: list[int], max_tokens: int) -> list[int]:
         out = model.generate(torch.tensor([prompt_ids]), attention_mask=torch.ones(1, len(prompt_ids), dtype=torch.long),
                              max_new_tokens=max_tokens, do_sample=False, pad_token_id=0)  # fmt: skip
     return out[0, len(prompt_ids) :].tolist()
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now (for a server or launcher a test starts)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
 
 
 def wait_until(condition, timeout: float = 30) -> None:

@@ -1,13 +1,13 @@
 """Fault tests: real processes, killed and restarted. They reuse the marketplace's fixtures (a provider's model
 with a valid commit, fresh rate counters) and add a Redis server of their own on a free port."""
 
-import socket
 import subprocess
 import time
 
 import pytest
 import redis
 
+from tests.conftest import free_port
 from tests.marketplace.conftest import _fresh_rate_counters, cheap_listing, provider_model  # noqa: F401 (fixtures)
 
 
@@ -15,9 +15,7 @@ class OwnRedis:
     """A `redis-server` this test started on a free port, that it may kill (SIGKILL) and start again there."""
 
     def __init__(self, directory):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self.directory = directory
         self.process: subprocess.Popen | None = None

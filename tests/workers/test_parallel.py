@@ -4,7 +4,6 @@ they average their gradients, and they end with the same weights as each other a
 
 import json
 import re
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+from tests.conftest import free_port
 from workers.engine import launch
 from workers.engine.pretrain import GPTShape, build_gpt2, pretrain_corpus_sample, save_checkpoint, train_tokenizer
 
@@ -33,12 +33,6 @@ def base_and_data(tmp_path_factory) -> tuple[Path, Path]:
     return base, data
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_two_processes_end_with_the_weights_of_one(base_and_data, tmp_path, capsys):
     base, data = base_and_data
 
@@ -47,7 +41,7 @@ def test_two_processes_end_with_the_weights_of_one(base_and_data, tmp_path, caps
     launched = subprocess.run(
         [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
          "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-         "--main_process_port", str(_free_port()),
+         "--main_process_port", str(free_port()),
          "-m", "workers.engine.launch", str(base), str(data), str(tmp_path / "two"), *ARGS],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip

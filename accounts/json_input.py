@@ -4,6 +4,7 @@ json.loads raises RecursionError (not ValueError) on a document nested ~1,000 de
 ("\\ud800") that cannot be encoded again as UTF-8; both used to end as 500s (issue #10)."""
 
 import json
+import math
 import re
 
 from django.conf import settings
@@ -18,10 +19,22 @@ from accounts.exceptions import InvalidInput
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses as inf; no amount, limit or parameter is infinite
+        raise ValueError(f"{text[:40]} is too large a number")
+    return value
+
+
 def loads(raw: bytes | str, *, what: str = "the body"):
-    """Parse `raw` as JSON, or raise InvalidInput naming `what`."""
+    """Parse `raw` as JSON, or raise InvalidInput naming `what`. Python's json also takes NaN and Infinity, which
+    JSON has not, and turns 1e400 into inf: all three are refused."""
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise InvalidInput(f"{what} is nested too deeply") from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -50,3 +63,27 @@ class SafeJSONParser(BaseParser):
             return loads(raw)
         except InvalidInput as exc:
             raise ParseError(f"JSON parse error - {exc.message}") from None
+
+
+MAX_METADATA_PAIRS, MAX_METADATA_KEY, MAX_METADATA_VALUE = 16, 64, 512  # as OpenAI's `metadata` everywhere
+
+
+def metadata(value, *, param: str = "metadata") -> dict:
+    """OpenAI's `metadata`: at most 16 pairs of strings, keys up to 64 characters and values up to 512, none
+    holding a NUL (PostgreSQL cannot store one); None is {}."""
+    if value is None:
+        return {}
+    valid = isinstance(value, dict) and len(value) <= MAX_METADATA_PAIRS and all(
+        isinstance(key, str) and isinstance(item, str) and len(key) <= MAX_METADATA_KEY
+        and len(item) <= MAX_METADATA_VALUE and "\x00" not in key + item
+        for key, item in value.items()
+    )  # fmt: skip
+    if not valid:
+        raise InvalidInput(f"{param}: at most {MAX_METADATA_PAIRS} string keys ({MAX_METADATA_KEY} characters) and "
+                           f"values ({MAX_METADATA_VALUE}), without NUL characters", param=param)  # fmt: skip
+    return value
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether `text` holds a C0 control character or DEL: no name, id or path here may."""
+    return any(ord(character) < 32 or character == "\x7f" for character in text)

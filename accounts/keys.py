@@ -35,7 +35,7 @@ def generate_key() -> str:
 
 def is_well_formed(key: str) -> bool:
     """True when the key has our shape and its checksum matches (no database needed)."""
-    if not KEY_PATTERN.match(key):
+    if not KEY_PATTERN.fullmatch(key):
         return False
     body = key[len(KEY_PREFIX) :]
     return _checksum(body[:SECRET_LENGTH]) == body[SECRET_LENGTH:]

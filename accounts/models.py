@@ -7,7 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-NAMESPACE_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,37}[A-Za-z0-9])?$"
+NAMESPACE_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,37}[A-Za-z0-9])?\Z"  # \Z: $ also matches before a final newline
 namespace_validator = RegexValidator(
     NAMESPACE_PATTERN,
     "Use 1-39 letters, digits, '-', '_' or '.', starting and ending with a letter or digit.",

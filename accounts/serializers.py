@@ -13,9 +13,37 @@ class ApiKeySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ApiKeyCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(
-        max_length=100, validators=[RegexValidator(r"^[^\x00]*[^\s\x00][^\x00]*$", "a visible character, and no NUL")]
+class TextField(serializers.CharField):
+    """A CharField that takes only JSON strings: DRF's would turn `5` or `true` into "5" and "True"."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class KnownFieldsOnly:
+    """Refuse fields the serializer does not declare instead of ignoring them: a caller who sends `rpm_limit`
+    to a route that does not set it must learn so, not believe it took effect."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - set(self.fields))  # type: ignore[attr-defined]  # a Serializer's fields
+            if unknown:
+                raise serializers.ValidationError({unknown[0]: ["Unknown field: this route does not take it."]})
+        return super().to_internal_value(data)  # type: ignore[misc]  # the Serializer this is mixed into
+
+
+class ApiKeyCreateSerializer(KnownFieldsOnly, serializers.Serializer):
+    name = TextField(
+        max_length=100,
+        trim_whitespace=False,  # "ci\n" is refused, not quietly trimmed
+        validators=[
+            RegexValidator(
+                r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*\Z",
+                "a visible character, and no control characters",
+            )
+        ],
     )
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=Scope.choices), allow_empty=False,
                                    min_length=1)  # fmt: skip

@@ -166,6 +166,7 @@ def release_storage(*, user_id: int, size: int) -> None:
 
 
 MAX_RATE_LIMIT = 10**9
+MAX_SPEND_LIMIT = 10**15  # micro-credits (a billion credits): well inside the bigint column
 
 
 def set_key_limits(
@@ -176,8 +177,8 @@ def set_key_limits(
     for name, value in (("rpm_limit", rpm_limit), ("tpm_limit", tpm_limit)):
         if value is not None and not 1 <= value <= MAX_RATE_LIMIT:
             raise InvalidInput(f"{name} must be between 1 and {MAX_RATE_LIMIT}", param=name)
-    if spend_limit is not None and spend_limit < 0:
-        raise InvalidInput("spend_limit cannot be negative", param="spend_limit")
+    if spend_limit is not None and not 0 <= spend_limit <= MAX_SPEND_LIMIT:
+        raise InvalidInput(f"spend_limit must be between 0 and {MAX_SPEND_LIMIT // 10**6} credits", param="spend_limit")
     if spend_period not in SpendPeriod.values:
         raise InvalidInput(f"spend_period must be one of {', '.join(SpendPeriod.values)}", param="spend_period")
     with transaction.atomic():

@@ -25,6 +25,10 @@ REFUSALS = {
 }
 
 
+# Request bodies read by a serializer with accounts.serializers.KnownFieldsOnly: an undeclared field is a 400
+CLOSED_BODIES = {"ApiKeyCreate"}
+
+
 @functools.cache
 def _protocol_routes() -> dict:
     return yaml.safe_load((Path(__file__).with_name("openapi_protocols.yaml")).read_text())
@@ -38,6 +42,9 @@ def complete_schema(result: dict, generator, request, public: bool) -> dict:  # 
     for kind, entries in extra["components"].items():
         components.setdefault(kind, {}).update(entries)
     components["schemas"].update(ERROR_SCHEMAS)
+    for name, schema in components["schemas"].items():  # bodies whose serializer refuses undeclared fields
+        if name.removesuffix("Request") in CLOSED_BODIES:
+            schema["additionalProperties"] = False
     responses = components.setdefault("responses", {})
     responses["OpenAIError"] = _error_response("#/components/schemas/OpenAIError", "An error in OpenAI's shape.")
     responses["HubError"] = _error_response("#/components/schemas/HubError", "An error in the Hub's shape.")

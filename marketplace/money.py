@@ -2,24 +2,28 @@
 
 Floats never touch money: `parse_credits` takes text or Decimal, `format_credits` returns text."""
 
+import re
 from decimal import Decimal, InvalidOperation
 
 from accounts.exceptions import InvalidInput
 
 MICRO = 1_000_000
 TOKENS_PER_PRICE_UNIT = 1_000_000  # prices are credits per 1M tokens
+# Plain decimals only: Decimal() also reads '1_000', '1e3', other scripts' digits and 'Infinity'
+DECIMAL = re.compile(r"[+-]?[0-9]{1,30}(?:\.[0-9]{1,30})?|[+-]?\.[0-9]{1,30}")
 
 
 def parse_credits(raw, *, param: str = "amount", minimum: int = 0, maximum: int | None = None) -> int:
     """Turn '12.5' into 12_500_000 micro-credits, or raise InvalidInput naming `param`."""
     if isinstance(raw, float | bool):
         raise InvalidInput(f"{param} must be a decimal string, not a float", param=param)
+    text = str(raw).strip()
+    if not DECIMAL.fullmatch(text):
+        raise InvalidInput(f"{param} must be a number of credits like '12.5', got {text[:40]!r}", param=param)
     try:
-        value = Decimal(str(raw).strip())
-    except (InvalidOperation, ValueError):
-        raise InvalidInput(f"{param} must be a number of credits like '12.5', got {raw!r}", param=param) from None
-    if not value.is_finite():
-        raise InvalidInput(f"{param} must be a finite number", param=param)
+        value = Decimal(text)
+    except InvalidOperation:  # the pattern admits only what Decimal reads; kept so a change there cannot 500
+        raise InvalidInput(f"{param} must be a number of credits like '12.5'", param=param) from None
     scaled = value * MICRO
     if scaled != scaled.to_integral_value():
         raise InvalidInput(f"{param} has more than 6 decimal places", param=param)

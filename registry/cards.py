@@ -17,33 +17,99 @@ ALLOWED_TAGS = {
 }  # fmt: skip
 
 
-def split_front_matter(text: str) -> tuple[dict, str]:
-    """(metadata, body). Metadata that is not a YAML mapping is ignored rather than trusted."""
-    if text.startswith("---\n"):
-        end = text.find("\n---", 4)
-        if end != -1:
-            try:
-                meta = yaml.safe_load(text[4:end]) or {}
-            except yaml.YAMLError:
-                meta = {}
-            return (meta if isinstance(meta, dict) else {}), text[end + 4 :].lstrip("\n")
-    return {}, text
+MAX_FRONT_MATTER_BYTES = 64_000  # HF Hub's cards hold a few KB of metadata; model-index results are the biggest
+MAX_FRONT_MATTER_DEPTH = 32  # model-index nests 6 levels deep; PyYAML's composer recurses once per level
+MAX_FRONT_MATTER_NODES = 20_000
 
 
-def front_matter_problem(text: str) -> str | None:
-    """Why a README's front matter is not acceptable, or None."""
+class CardMetadataError(ValueError):
+    """A README whose YAML front matter cannot be accepted; the message says why, for the person who wrote it."""
+
+
+def _front_matter(text: str) -> tuple[str, str] | None:
+    """(the YAML between the '---' lines, the body), or None when the text has no front matter."""
     if not text.startswith("---\n"):
         return None
     end = text.find("\n---", 4)
     if end == -1:
-        return "the YAML front matter has no closing '---' line"
+        raise CardMetadataError("the YAML front matter has no closing '---' line")
+    return text[4:end], text[end + 4 :].lstrip("\n")
+
+
+def _check_shape(source: str) -> None:
+    """Refuse YAML too big, too deep or too wide before composing it: PyYAML builds nodes recursively (3,000 levels
+    raised RecursionError, a 500 on every page that showed the card) and expands aliases into shared objects that
+    every later reader walks again. The event stream it reads first is flat, so it is safe to count."""
+    if len(source.encode("utf-8", errors="replace")) > MAX_FRONT_MATTER_BYTES:
+        raise CardMetadataError(f"the YAML front matter is over {MAX_FRONT_MATTER_BYTES:,} bytes")
+    depth = nodes = 0
+    for event in yaml.parse(source, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            raise CardMetadataError("the YAML front matter uses an alias (*name); write the value out instead")
+        if isinstance(event, yaml.NodeEvent):
+            nodes += 1
+            if nodes > MAX_FRONT_MATTER_NODES:
+                raise CardMetadataError(f"the YAML front matter has over {MAX_FRONT_MATTER_NODES:,} values")
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_FRONT_MATTER_DEPTH:
+                raise CardMetadataError(f"the YAML front matter is nested over {MAX_FRONT_MATTER_DEPTH} levels deep")
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
+def parse_front_matter(text: str) -> tuple[dict, str]:
+    """(metadata, body) of a README, strictly: CardMetadataError says what is wrong with its front matter."""
+    parts = _front_matter(text)
+    if parts is None:
+        return {}, text
+    source, body = parts
     try:
-        meta = yaml.safe_load(text[4:end])
+        _check_shape(source)
+        meta = yaml.safe_load(source)
     except yaml.YAMLError as exc:
-        return f"invalid YAML: {exc}"
-    if meta is not None and not isinstance(meta, dict):
-        return "the metadata must be a YAML mapping"
+        raise CardMetadataError(f"invalid YAML: {exc}") from None
+    if meta is None:
+        return {}, body
+    if not isinstance(meta, dict):
+        raise CardMetadataError("the metadata must be a YAML mapping")
+    return meta, body
+
+
+def split_front_matter(text: str) -> tuple[dict, str]:
+    """(metadata, body), leniently, for a card already stored: metadata that cannot be read is ignored rather than
+    trusted, and the body is what follows it (the whole text when even the closing line is missing)."""
+    try:
+        return parse_front_matter(text)
+    except CardMetadataError:
+        parts = _front_matter_or_none(text)
+        return {}, parts[1] if parts else text
+
+
+def _front_matter_or_none(text: str) -> tuple[str, str] | None:
+    try:
+        return _front_matter(text)
+    except CardMetadataError:
+        return None
+
+
+def front_matter_problem(text: str) -> str | None:
+    """Why a README's front matter is not acceptable, or None."""
+    try:
+        parse_front_matter(text)
+    except CardMetadataError as exc:
+        return str(exc)
     return None
+
+
+def unreadable_front_matter(text: str) -> tuple[str, str] | None:
+    """(why, the raw front matter) when a stored card's metadata cannot be read, so a page can show it as text
+    with a note instead of failing; None when it reads."""
+    problem = front_matter_problem(text)
+    if problem is None:
+        return None
+    parts = _front_matter_or_none(text)
+    return problem, parts[0] if parts else ""
 
 
 def card_tags(text: str) -> list[str]:

@@ -7,9 +7,17 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
+from registry import hub_metadata
 from registry.models import Blob, Commit, Model
 
 LFS_POINTER = "version https://git-lfs.github.com/spec/v1\noid sha256:{sha256}\nsize {size}\n"
+
+
+TRANSFORMERS_INFO = {
+    "auto_model": "AutoModelForCausalLM",
+    "pipeline_tag": "text-generation",
+    "processor": "AutoTokenizer",
+}
 
 
 def hub_time(moment) -> str:
@@ -82,8 +90,13 @@ class Tree:
         return shown + files
 
 
-def repo_json(*, model: Model, commit: Commit | None, tree: Tree) -> dict:
+def repo_json(
+    *, model: Model, commit: Commit | None, tree: Tree, downloads: tuple[int, int] = (0, 0), gated: bool | str = False
+) -> dict:
+    """model_info as HF Hub answers it: ids, the commit, card metadata, tags, config, safetensors, downloads."""
     repo_id = model.repo_id
+    description = hub_metadata.describe(dict(tree.entries))
+    recent, all_time = downloads
     return {
         "_id": f"model-{model.pk}",
         "id": repo_id,
@@ -94,12 +107,17 @@ def repo_json(*, model: Model, commit: Commit | None, tree: Tree) -> dict:
         "createdAt": hub_time(model.created_at),
         "private": model.is_private,
         "disabled": False,
-        "gated": False,
-        "downloads": 0,
-        "likes": 0,
+        "gated": gated,
+        "downloads": recent,
+        "downloadsAllTime": all_time,
+        "likes": 0,  # the store has reviews, not likes
         "library_name": "transformers",
-        "pipeline_tag": "text-generation",
-        "tags": ["transformers", "safetensors", "text-generation"],
+        "pipeline_tag": hub_metadata.PIPELINE_TAG,
+        "tags": description.tags,
+        "cardData": description.card_data,
+        "config": description.config,
+        "transformersInfo": TRANSFORMERS_INFO,
+        **({"safetensors": info} if (info := hub_metadata.safetensors_info(commit)) else {}),
         "validation": {
             "status": commit.validation_status if commit else None,
             "error": commit.validation_error if commit else "",

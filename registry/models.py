@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-MODEL_NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?$"
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9])?\Z"  # \Z: $ also matches before a final newline
 model_name_validator = RegexValidator(
     MODEL_NAME_PATTERN, "Use 1-96 letters, digits, '-', '_' or '.', starting and ending with a letter or digit."
 )
@@ -36,6 +36,9 @@ class Model(models.Model):
     description = models.CharField(max_length=300, blank=True, help_text="One line, shown under the name.")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
+    # What HF tools read of the head of main, kept with each commit there (registry/hub_metadata.py)
+    card_data = models.JSONField(default=dict, blank=True, help_text="The card's YAML front matter, as JSON.")
+    config_summary = models.JSONField(default=dict, blank=True, help_text="config.json's architectures, model_type.")
 
     objects = ModelQuerySet.as_manager()
 
@@ -176,3 +179,32 @@ class UploadSession(models.Model):
 
     def __str__(self) -> str:
         return f"{self.path} ({self.received}/{self.size})"
+
+
+class ModelTag(models.Model):
+    """A tag of the head of a model's main branch, as HF Hub derives them (the card's tags, license, languages,
+    base model, and the library's): what list_models filters by."""
+
+    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(max_length=100, db_index=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "name"], name="model_tag_unique")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DownloadDay(models.Model):
+    """Downloads of a model on one day (UTC), counted as HF Hub counts them: each GET or HEAD of its top-level
+    config.json, which every from_pretrained and snapshot_download makes once."""
+
+    model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="download_days")
+    day = models.DateField()
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["model", "day"], name="download_day_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.count}"

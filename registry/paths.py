@@ -23,7 +23,7 @@ def check_repo_path(path: object) -> str:
     for segment in segments:
         if segment in _DOT_FILES and segment == segments[-1]:
             continue
-        if not _SEGMENT.match(segment):
+        if not _SEGMENT.fullmatch(segment):
             raise InvalidInput(
                 f"invalid file path {path!r}: use relative paths of letters, digits and '_.+-', "
                 "no leading '/', '.', '..' or empty parts",

@@ -16,7 +16,7 @@ from django.utils import timezone
 from accounts import services as accounts
 from accounts.exceptions import Conflict, InvalidInput, PayloadTooLarge
 from accounts.models import User
-from registry import page_cache, tasks
+from registry import cards, hub_metadata, page_cache, tasks
 from registry.exceptions import EntryNotFound, RepoExists, RepoNotFound, RevisionNotFound, StaleParent
 from registry.models import (
     DEFAULT_BRANCH,
@@ -167,6 +167,7 @@ def commit_changes(
     Commits on one model are serialised by a row lock, so two racing pushes both land, the later one on top of
     the earlier (no file is lost). A client that names the parent it built on gets StaleParent if it moved."""
     message = (message or "").strip()[:500] or "Upload files"
+    _check_card(operations)
     with transaction.atomic():
         model = Model.objects.select_for_update().get(pk=model_id)
         head = head_commit(model=model, branch=branch)
@@ -196,6 +197,8 @@ def commit_changes(
             Ref.objects.filter(model=model, kind=RefKind.BRANCH, name=branch).update(commit=commit)
         model.updated_at = timezone.now()
         model.save(update_fields=["updated_at"])
+        if branch == DEFAULT_BRANCH:
+            hub_metadata.refresh(model=model, tree=tree)
         page_cache.changed()
         transaction.on_commit(lambda: _enqueue_validation(commit.pk))
     return commit
@@ -217,7 +220,7 @@ TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.+-]{0,99}$")
 
 def create_tag(*, model_id: int, name: str, revision: str) -> Ref:
     """Point a new tag at a revision. Tags never move; delete and re-create one to change it."""
-    if not isinstance(name, str) or not TAG_PATTERN.match(name) or len(name) == SHA_LENGTH:
+    if not isinstance(name, str) or not TAG_PATTERN.fullmatch(name) or len(name) == SHA_LENGTH:
         raise InvalidInput("a tag is 1-100 letters, digits or '_.+-', and not 40 characters long", param="tag")
     with transaction.atomic():
         model = Model.objects.select_for_update().get(pk=model_id)
@@ -323,6 +326,16 @@ def set_description(*, model_id: int, description: str) -> Model:
         model.save(update_fields=["description", "updated_at"])
     page_cache.changed()
     return model
+
+
+def _check_card(operations: list[Operation]) -> None:
+    """Refuse a README.md whose YAML front matter cannot be read (too deep, too big, not YAML, not a mapping):
+    once stored it would be what every HF client and page reads as the model's metadata."""
+    for operation in operations:
+        if isinstance(operation, AddFile) and operation.path == cards.CARD_PATH:
+            problem = cards.front_matter_problem(cards.read_text(operation.blob))
+            if problem:
+                raise InvalidInput(f"README.md: {problem}", param="README.md")
 
 
 def commit_card(*, model_id: int, author: User, content: str) -> Commit:

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.exceptions import DomainError
 from registry import page_cache, services
-from registry.cards import CARD_PATH, card_tags, read_text, render_card
+from registry.cards import CARD_PATH, card_tags, read_text, render_card, unreadable_front_matter
 from registry.exceptions import RepoNotFound, RevisionNotFound
 from registry.forms import CardForm, DeleteModelForm, ModelSettingsForm, NewModelForm
 from registry.hub import Tree
@@ -66,6 +66,7 @@ def _model_page(request, namespace: str, name: str, revision: str | None):
         "files": sorted(tree.entries.items()),
         "card_html": render_card(card),
         "card_tags": card_tags(card),
+        "card_problem": unreadable_front_matter(card),
         "is_owner": request.user.is_authenticated and request.user.pk == model.owner_id,
     }
     return render(request, "registry/model_detail.html", context)
@@ -106,8 +107,12 @@ def edit_card(request, namespace: str, name: str):
     tree = Tree.of(services.head_commit(model=model))
     form = CardForm(request.POST or None, initial={"content": read_text(tree.entries.get(CARD_PATH))})
     if request.method == "POST" and form.is_valid():
-        services.commit_card(model_id=model.pk, author=request.user, content=form.cleaned_data["content"])
-        return redirect("model-detail", namespace=namespace, name=name)
+        try:
+            services.commit_card(model_id=model.pk, author=request.user, content=form.cleaned_data["content"])
+        except DomainError as exc:
+            form.add_error("content", exc.message)
+        else:
+            return redirect("model-detail", namespace=namespace, name=name)
     return render(request, "registry/edit_card.html", {"model": model, "form": form})
 
 

@@ -5,9 +5,13 @@ import dataclasses
 
 from django.conf import settings
 
+from accounts import json_input
 from accounts.exceptions import InvalidInput
 
 MAX_MODEL_ID_CHARS = 300  # owner (150) + "/" + name (96) + "@" + a branch, tag or sha
+MAX_STOP_CHARS = 256  # a stop sequence is a few tokens; each is searched in every step's text
+MAX_USER_CHARS = 256
+MAX_STOPS = 4
 SEED_LIMIT = 2**63  # as the engine's SamplingParams (workers/engine/batching.py), which the web does not import
 
 
@@ -91,22 +95,14 @@ def _common(body: dict, known: set[str]) -> dict:
     if len(model) > MAX_MODEL_ID_CHARS or any(ord(character) < 32 or character == "\x7f" for character in model):
         raise InvalidInput(f"'model' must be an id such as owner/name, without control characters and at most "
                            f"{MAX_MODEL_ID_CHARS} characters", param="model")  # fmt: skip
-    stop = body.get("stop")
-    if stop is None:
-        stop = ()
-    elif isinstance(stop, str):
-        stop = (stop,)
-    elif isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) and s for s in stop):
-        stop = tuple(stop)
-    else:
-        raise InvalidInput("'stop' must be a string or a list of up to 4 non-empty strings", param="stop")
+    stop = _stop(body.get("stop"))
     n = _number(body, "n", 1, low=1, high=settings.MAX_CHOICES, kind=int)
     num_beams = _number(body, "num_beams", 1, low=1, high=settings.MAX_BEAMS, kind=int)
     if num_beams > 1:
         _check_beam_search(body, n=n, num_beams=num_beams)
-    stream_options = body.get("stream_options") or {}
-    if not isinstance(stream_options, dict):
-        raise InvalidInput("'stream_options' must be an object", param="stream_options")
+    stream = _boolean(body, "stream")
+    stream_options = _stream_options(body.get("stream_options"), stream=stream)
+    _check_typed_extras(body)
     seed = body.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEED_LIMIT):
         raise InvalidInput(f"'seed' must be an integer from 0 to {SEED_LIMIT - 1}", param="seed")
@@ -121,11 +117,70 @@ def _common(body: dict, known: set[str]) -> dict:
             "frequency_penalty": _number(body, "frequency_penalty", 0.0, low=-2, high=2),
         },
         "stop": stop,
-        "stream": bool(body.get("stream", False)),
-        "include_usage": bool(stream_options.get("include_usage", False)),
+        "stream": stream,
+        "include_usage": stream_options.get("include_usage") is True,
         "n": n,
         "num_beams": num_beams,
     }
+
+
+def _boolean(body: dict, name: str, default: bool = False) -> bool:
+    value = body.get(name)
+    if value is None:
+        return default
+    if not isinstance(value, bool):
+        raise InvalidInput(f"'{name}' must be a boolean (true or false), got {type(value).__name__}", param=name)
+    return value
+
+
+def _stop(stop) -> tuple[str, ...]:
+    """`stop`: null, a string or a list of up to 4 strings, each non-empty and at most MAX_STOP_CHARS."""
+    if stop is None:
+        return ()
+    stops = [stop] if isinstance(stop, str) else stop
+    if (
+        not isinstance(stops, list)
+        or len(stops) > MAX_STOPS
+        or not all(isinstance(item, str) and 0 < len(item) <= MAX_STOP_CHARS for item in stops)
+    ):
+        raise InvalidInput(f"'stop' must be a string or a list of up to {MAX_STOPS} strings, each of 1 to "
+                           f"{MAX_STOP_CHARS} characters", param="stop")  # fmt: skip
+    return tuple(stops)
+
+
+def _stream_options(value, *, stream: bool) -> dict:
+    """`stream_options` {include_usage: bool}, only with `stream: true` (OpenAI refuses it otherwise)."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InvalidInput("'stream_options' must be an object", param="stream_options")
+    if not stream:
+        raise InvalidInput("'stream_options' is only allowed when 'stream' is true", param="stream_options")
+    unknown = sorted(set(value) - {"include_usage", "include_obfuscation"})
+    if unknown:
+        raise InvalidInput(f"Unrecognized stream option: {unknown[0]}", param=f"stream_options.{unknown[0]}")
+    for name in ("include_usage", "include_obfuscation"):
+        if value.get(name) is not None and not isinstance(value[name], bool):
+            raise InvalidInput(f"'stream_options.{name}' must be a boolean", param=f"stream_options.{name}")
+    return value
+
+
+SERVICE_TIERS = ("auto", "default", "flex", "priority", "scale")
+
+
+def _check_typed_extras(body: dict) -> None:
+    """Fields accepted and not acted on still have OpenAI's types and limits: a caller learns of a mistake."""
+    for name in ("user", "prompt_cache_key", "safety_identifier"):
+        value = body.get(name)
+        limit = 64 if name == "safety_identifier" else MAX_USER_CHARS
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            raise InvalidInput(f"'{name}' must be a string of at most {limit} characters", param=name)
+    for name in ("store", "parallel_tool_calls"):
+        _boolean(body, name)
+    tier = body.get("service_tier")
+    if tier is not None and tier not in SERVICE_TIERS:
+        raise InvalidInput(f"'service_tier' must be one of {', '.join(SERVICE_TIERS)}", param="service_tier")
+    json_input.metadata(body.get("metadata"))
 
 
 def _check_beam_search(body: dict, *, n: int, num_beams: int) -> None:

@@ -95,6 +95,14 @@ def _clean_test_redis():
 
 
 @pytest.fixture
+def probe():
+    """A test client that answers a server error as a response, as a real client sees it, instead of raising."""
+    from django.test import Client
+
+    return Client(raise_request_exception=False)
+
+
+@pytest.fixture
 def provider(db):
     return accounts.create_user(username="alice", email="alice@example.com", password=PASSWORD)
 

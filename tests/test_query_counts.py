@@ -32,7 +32,7 @@ def queries(client, url: str, **headers) -> int:
 
 @pytest.mark.parametrize(
     ("url", "expected"),
-    [("/v1/models", 2), ("/api/models", 2), ("/api/keys", 2), ("/api/v1/usage?group_by=model", 2)],
+    [("/v1/models", 2), ("/api/models", 3), ("/api/keys", 2), ("/api/v1/usage?group_by=model", 2)],
 )
 def test_api_lists_run_the_same_queries_for_3_or_9_rows(client, provider, url, expected, settings):
     settings.REVIEW_LISTINGS = False

@@ -11,7 +11,7 @@ class PretrainForm(forms.Form):
                                         ("base", "base: 6 layers x 384 wide, 512 tokens")])  # fmt: skip
     vocab_size = forms.IntegerField(min_value=300, max_value=32_000, initial=4096, label="Vocabulary size")
     n_epochs = forms.IntegerField(required=False, min_value=1, max_value=50, label="Epochs (empty: auto)")
-    suffix = forms.RegexField(regex=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", required=False, max_length=64,
+    suffix = forms.RegexField(regex=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z", required=False, max_length=64,
                               help_text="Names the result: gpt-(preset)-(suffix)")  # fmt: skip
 
     def __init__(self, *args, files, **kwargs):
@@ -40,7 +40,7 @@ class FineTuneForm(forms.Form):
     learning_rate_multiplier = forms.FloatField(required=False, min_value=0.0001, max_value=100,
                                                 label="Learning rate multiplier (empty: auto)")  # fmt: skip
     lora = forms.BooleanField(required=False, label="Train LoRA adapters (merged into full weights)")
-    suffix = forms.RegexField(regex=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$", required=False, max_length=64,
+    suffix = forms.RegexField(regex=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z", required=False, max_length=64,
                               help_text="Names the result: (model)-ft-(suffix)")  # fmt: skip
 
     def __init__(self, *args, files, **kwargs):

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts import json_input
 from accounts.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 from accounts.models import ApiKey, User
 from marketplace.exceptions import ModelNotFound
@@ -24,7 +25,6 @@ from training.models import FINISHED, EventLevel, FineTuningJob, JobCheckpoint, 
 
 logger = logging.getLogger(__name__)
 SUFFIX_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
-MAX_METADATA = 16
 
 
 def create_job(
@@ -44,6 +44,8 @@ def create_job(
     the job `queued` and ask a train worker to look for it. Any refusal creates and charges nothing."""
     if api_key is not None and not api_key.has_scope("finetune"):
         raise PermissionDenied("this API key lacks the 'finetune' scope")
+    if not isinstance(model, str) or not model or len(model) > 300 or json_input.has_control_characters(model):
+        raise InvalidInput("model must be an id such as owner/name, without control characters", param="model")
     train = files.get_file(user=user, file_id=training_file)
     valid = files.get_file(user=user, file_id=validation_file) if validation_file else None
     resolved = method.resolve(method=method_spec, hyperparameters=hyperparameters, examples=train.examples)
@@ -58,7 +60,7 @@ def create_job(
         )  # fmt: skip
     suffix = _suffix(suffix)
     seed = _seed(seed)
-    metadata = _metadata(metadata)
+    metadata = json_input.metadata(metadata)
     result_name = f"{base.name}-ft-{suffix}" if suffix else None
     if result_name and Model.objects.filter(owner=user, name=result_name).exists():
         raise Conflict(f"you already have a model named {result_name}: choose another suffix", param="suffix")
@@ -92,7 +94,7 @@ def _create_pretraining(*, user, model, train, valid, resolved, suffix, seed, me
         raise InvalidInput("model 'scratch' needs method.type 'pretrain'", param="method.type")
     if train.format not in ("plain", "text"):
         raise InvalidInput('a pretraining corpus is plain text or {"text": ...} lines', param="training_file")
-    suffix, seed, metadata = _suffix(suffix), _seed(seed), _metadata(metadata)
+    suffix, seed, metadata = _suffix(suffix), _seed(seed), json_input.metadata(metadata)
     planned = estimate(train=train, resolved=resolved, commit=None)
     with transaction.atomic():
         job = FineTuningJob(owner=user, base_label=SCRATCH, training_file=train, validation_file=valid,
@@ -156,7 +158,7 @@ def fine_tunable_base(*, user: User, model_id: str):
 def _suffix(suffix) -> str:
     if suffix in (None, ""):
         return ""
-    if not isinstance(suffix, str) or not SUFFIX_PATTERN.match(suffix):
+    if not isinstance(suffix, str) or not SUFFIX_PATTERN.fullmatch(suffix):
         raise InvalidInput("suffix must be 1-64 letters, digits, '-' or '_', starting with a letter or digit",
                            param="suffix")  # fmt: skip
     return suffix
@@ -168,18 +170,6 @@ def _seed(seed) -> int:
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:
         raise InvalidInput("seed must be an integer between 0 and 2147483647", param="seed")
     return seed
-
-
-def _metadata(metadata) -> dict:
-    if metadata is None:
-        return {}
-    valid = isinstance(metadata, dict) and len(metadata) <= MAX_METADATA and all(
-        isinstance(key, str) and isinstance(value, str) and len(key) <= 64 and len(value) <= 512
-        for key, value in metadata.items()
-    )  # fmt: skip
-    if not valid:
-        raise InvalidInput("metadata: at most 16 string keys (64 characters) and values (512)", param="metadata")
-    return metadata
 
 
 def ask_for_work() -> None:

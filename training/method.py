@@ -102,9 +102,10 @@ def _number(name: str, value, auto, *, kind: str = "supervised"):
         return auto
     low, high = LIMITS[name]
     integral = name != "learning_rate_multiplier"
-    if isinstance(value, bool) or not isinstance(value, int | float) or (integral and not float(value).is_integer()):
+    fractional = isinstance(value, float) and not value.is_integer()  # never float(an int): 10**400 overflows
+    if isinstance(value, bool) or not isinstance(value, int | float) or (integral and fractional):
         raise InvalidInput(f"{name} must be {'an integer' if integral else 'a number'} or 'auto'", param=param)
-    if not math.isfinite(value) or not low <= value <= high:
+    if (isinstance(value, float) and not math.isfinite(value)) or not low <= value <= high:
         raise InvalidInput(f"{name} must be between {low} and {high}, got {value}", param=param)
     return int(value) if integral else float(value)
 

@@ -91,7 +91,7 @@ def _tags(params: Mapping) -> tuple[str, ...]:
     if any("\x00" in str(item) for item in raw):
         raise InvalidInput("tag must not contain NUL characters", param="tag")
     tags = sorted({part.strip().lower() for item in raw for part in str(item).split(",") if part.strip()})
-    if len(tags) > MAX_TAGS or any(not TAG_PATTERN.match(tag) for tag in tags):
+    if len(tags) > MAX_TAGS or any(not TAG_PATTERN.fullmatch(tag) for tag in tags):
         raise InvalidInput(f"tag: at most {MAX_TAGS}, each 1-32 of a-z, 0-9 and '-'", param="tag")
     return tuple(tags)
 
@@ -105,7 +105,7 @@ def parse_query(params: Mapping) -> Query:
     if category and category not in Category.values:
         raise InvalidInput(f"category must be one of {', '.join(Category.values)}", param="category")
     license = _one(params, "license").lower()
-    if license and not LICENSE_PATTERN.match(license):
+    if license and not LICENSE_PATTERN.fullmatch(license):
         raise InvalidInput("license must be an SPDX-style id such as mit or apache-2.0", param="license")
     access = _one(params, "access")
     if access and access not in ACCESS:

@@ -111,14 +111,20 @@ def posted_transaction(idempotency_key: str) -> LedgerTransaction | None:
     return LedgerTransaction.objects.filter(idempotency_key=idempotency_key).first()
 
 
-def top_up(
-    *, user: User, amount: int, idempotency_key: str | None = None, memo: str = "", created_by: User | None = None
-) -> LedgerTransaction:
-    """Add credits to a user's wallet from outside (an operator, or a confirmed payment)."""
+def check_top_up(amount: int) -> None:
+    """A top-up's amount: positive and at most MAX_TOPUP_MICRO (checked before any row holds it: a bigint column
+    refuses 10^24 with a DataError)."""
     if amount <= 0:
         raise InvalidInput("a top-up must be a positive amount of credits", param="amount")
     if amount > settings.MAX_TOPUP_MICRO:
         raise InvalidInput(f"a top-up may be at most {format_credits(settings.MAX_TOPUP_MICRO)}", param="amount")
+
+
+def top_up(
+    *, user: User, amount: int, idempotency_key: str | None = None, memo: str = "", created_by: User | None = None
+) -> LedgerTransaction:
+    """Add credits to a user's wallet from outside (an operator, or a confirmed payment)."""
+    check_top_up(amount)
     if idempotency_key and (done := posted_transaction(idempotency_key)) is not None:
         return done
     accounts = accounts_for([(user.pk, AccountKind.WALLET), (None, AccountKind.EXTERNAL)])
@@ -152,8 +158,7 @@ def record_payment(*, provider: str, payment_id: str, user: User, amount: int) -
     payment_id = (payment_id or "").strip()
     if not payment_id or len(payment_id) > 120:
         raise InvalidInput("payment id must be 1-120 characters", param="payment_id")
-    if amount <= 0:
-        raise InvalidInput("a payment must be a positive amount of credits", param="amount")
+    check_top_up(amount)
     with transaction.atomic():
         payment, _created = Payment.objects.select_for_update().get_or_create(
             provider=provider, payment_id=payment_id, defaults={"user": user, "amount": amount}

@@ -28,7 +28,7 @@ def _clean_tags(tags) -> list[str]:
     if isinstance(tags, str):
         tags = tags.split(",")
     cleaned = sorted({str(tag).strip().lower() for tag in tags or [] if str(tag).strip()})
-    if len(cleaned) > MAX_TAGS or any(not TAG_PATTERN.match(tag) for tag in cleaned):
+    if len(cleaned) > MAX_TAGS or any(not TAG_PATTERN.fullmatch(tag) for tag in cleaned):
         raise InvalidInput(f"tags: at most {MAX_TAGS}, each 1-32 of a-z, 0-9 and '-'", param="tags")
     return cleaned
 
@@ -56,7 +56,7 @@ def save_listing(
     if category not in Category.values:
         raise InvalidInput(f"category must be one of {', '.join(Category.values)}", param="category")
     license = (license or "").strip().lower()
-    if not LICENSE_PATTERN.match(license):
+    if not LICENSE_PATTERN.fullmatch(license):
         raise InvalidInput("license must be an SPDX-style id such as mit or apache-2.0", param="license")
     revision = (revision or "").strip()
     if not revision or len(revision) > 100:

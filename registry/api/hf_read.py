@@ -6,15 +6,15 @@ from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpR
 from django.http.response import HttpResponseBase
 
 from accounts.exceptions import NotAuthenticated
-from registry import services
+from registry import hub_listing, hub_metadata, services
 from registry.api.protocol import HubRequest, hf_view
 from registry.exceptions import EntryNotFound
-from registry.hub import Tree, hub_time, repo_json
+from registry.hub import Tree, repo_json
 from registry.models import Blob, Commit, FileEntry, Model, Ref, RefKind
 from registry.policy import download_policy, is_weights_file
 from registry.storage import CHUNK_SIZE, open_blob
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")  # [0-9]: \d also takes other scripts' digits
 
 
 class BlobResponse(FileResponse):
@@ -36,28 +36,24 @@ def _model_and_commit(
 def model_info(request: HubRequest, namespace: str, name: str, revision: str | None = None) -> JsonResponse:
     """GET /api/models/{ns}/{name}[/revision/{rev}]"""
     model, commit = _model_and_commit(request, namespace, name, revision)
-    return JsonResponse(repo_json(model=model, commit=commit, tree=Tree.of(commit)))
+    price = download_policy().download_price(model=model, user=None)
+    gated = False if price == 0 else "manual"  # weights withheld or sold: not free for anyone who can see it
+    return JsonResponse(repo_json(model=model, commit=commit, tree=Tree.of(commit),
+                                  downloads=hub_metadata.downloads(model), gated=gated))  # fmt: skip
 
 
 @hf_view(methods=("GET",), scope="read")
 def model_list(request: HubRequest) -> JsonResponse:
-    """GET /api/models?author=&search=&limit= — the models the caller can see."""
-    models = Model.objects.visible_to(request.caller).select_related("owner")
-    if author := request.GET.get("author"):
-        models = models.filter(owner__username=author)
-    if search := request.GET.get("search"):
-        models = models.filter(name__icontains=search)
-    try:
-        limit = max(1, min(int(request.GET.get("limit", 100)), 1000))
-    except ValueError:
-        limit = 100
-    data = [
-        {"_id": f"model-{m.pk}", "id": m.repo_id, "modelId": m.repo_id, "author": m.owner.username,
-         "private": m.is_private, "lastModified": hub_time(m.updated_at), "createdAt": hub_time(m.created_at),
-         "library_name": "transformers", "pipeline_tag": "text-generation", "downloads": 0, "likes": 0, "tags": []}
-        for m in models[:limit]
-    ]  # fmt: skip
-    return JsonResponse(data, safe=False)
+    """GET /api/models?search=&author=&filter=&sort=&direction=&limit=&full=&cardData=&config= (HF's list_models),
+    over the models the caller can see; a `Link: <…>; rel="next"` header when there are more."""
+    query = hub_listing.parse(request.GET)
+    page, more = hub_listing.models(user=request.caller, query=query)
+    response = JsonResponse([hub_listing.model_json(model, query) for model in page], safe=False)
+    if more:
+        params = request.GET.copy()
+        params["cursor"] = str(query.offset + query.limit)
+        response["Link"] = f'<{request.build_absolute_uri(request.path)}?{params.urlencode()}>; rel="next"'
+    return response
 
 
 @hf_view(methods=("GET",), scope="read")
@@ -78,6 +74,8 @@ def resolve(request: HubRequest, namespace: str, name: str, revision: str, path:
     entry = FileEntry.objects.filter(commit=commit, path=path).select_related("blob").first()
     if entry is None or commit is None:
         raise EntryNotFound(f"{path} does not exist on {revision}")
+    if path == hub_metadata.CONFIG_PATH:  # HF Hub's download count: one per request of the top-level config.json
+        hub_metadata.count_download(model)
     if is_weights_file(path):  # call-only listings withhold them; a download price is paid once
         download_policy().grant_weights(model=model, commit=commit, user=request.caller, api_key=request.api_key,
                                         pay=request.method == "GET")  # fmt: skip
@@ -120,7 +118,7 @@ def _with_headers(response: HttpResponseBase, headers: dict[str, str]) -> HttpRe
 
 def _parse_range(header: str, size: int):
     """(start, end) inclusive for one 'bytes=a-b' range; None to ignore the header; 'unsatisfiable'."""
-    match = _RANGE.match(header.strip())
+    match = _RANGE.fullmatch(header.strip())
     if not match or (not match.group(1) and not match.group(2)):
         return None  # not a single byte range: RFC 9110 lets us answer with the whole file
     first, last = match.groups()

@@ -50,7 +50,7 @@ def _requested_privacy(payload: dict) -> bool | None:
     else is refused rather than read as public, so a typo never publishes a private model."""
     visibility, private = payload.get("visibility"), payload.get("private")
     if visibility is not None:
-        if visibility not in VISIBILITIES:
+        if not isinstance(visibility, str) or visibility not in VISIBILITIES:
             raise InvalidInput(f"visibility must be 'public' or 'private', not {visibility!r}", param="visibility")
         if private is not None and private != VISIBILITIES[visibility]:
             raise InvalidInput("'private' and 'visibility' disagree", param="private")

@@ -39,7 +39,7 @@ class UploadSessionSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-REPO_ID = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$", "a repository id: owner/name")
+REPO_ID = RegexValidator(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*\Z", "a repository id: owner/name")
 
 
 class StartUploadSerializer(serializers.Serializer):
@@ -52,7 +52,7 @@ class CommitUploadsSerializer(serializers.Serializer):
     repo = serializers.CharField(help_text="owner/name", validators=[REPO_ID])
     uploads = serializers.ListField(child=serializers.IntegerField(), allow_empty=False, min_length=1, max_length=1000)
     message = serializers.CharField(max_length=500, required=False, allow_blank=True,
-                                    validators=[RegexValidator(r"^[^\x00]*$", "no NUL characters")])  # fmt: skip
+                                    validators=[RegexValidator(r"^[^\x00]*\Z", "no NUL characters")])  # fmt: skip
 
 
 class UploadListView(APIView):

@@ -28,12 +28,20 @@ class HubRequest(HttpRequest):
     api_key: ApiKey | None
 
 
+def header_text(text: str) -> str:
+    """Text made fit for one header line: printable ASCII only. A server (gunicorn) refuses to send a header that
+    holds a control character, so echoing `b%10` from a URL answered 500; other characters are escaped as
+    `\\xNN` / `\\uNNNN`, and runs of white space become one space."""
+    text = " ".join(text.split())
+    return "".join(char if " " <= char <= "~" else ascii(char)[1:-1] for char in text)
+
+
 def error_response(exc: DomainError) -> JsonResponse:
     response = JsonResponse({"error": exc.message}, status=exc.status_code)
     hf_code = getattr(exc, "hf_code", None)
     if hf_code:
         response["X-Error-Code"] = hf_code
-        response["X-Error-Message"] = " ".join(exc.message.split())  # one header line: the message may echo a path
+        response["X-Error-Message"] = header_text(exc.message)  # the message may echo a client's path
     if exc.status_code == 401:
         response["WWW-Authenticate"] = 'Bearer realm="api"'
     return response

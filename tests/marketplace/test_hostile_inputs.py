@@ -4,18 +4,12 @@
 import json
 
 import pytest
-from django.test import Client
 
 from marketplace.models import AccountKind, Reservation, UsageRecord
 from marketplace.money import MICRO
 from marketplace.services import ledger
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def probe():
-    return Client(raise_request_exception=False)  # a 500 comes back as an answer, as a real client sees it
 
 
 def post(probe, key, path, body: str):

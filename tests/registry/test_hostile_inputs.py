@@ -5,7 +5,6 @@ import base64
 import json
 
 import pytest
-from django.test import Client
 
 from registry import services
 from registry.models import Commit, FileEntry
@@ -13,11 +12,6 @@ from registry.models import Commit, FileEntry
 pytestmark = pytest.mark.django_db
 
 HEADER = {"key": "header", "value": {"summary": "probe"}}
-
-
-@pytest.fixture
-def probe():
-    return Client(raise_request_exception=False)  # a 500 comes back as an answer, as a real client sees it
 
 
 @pytest.fixture
@@ -120,3 +114,22 @@ def test_an_error_message_with_newlines_stays_one_header_line(probe, repo, provi
     assert response.status_code == 404
     assert response["X-Error-Code"] in ("EntryNotFound", "RevisionNotFound")
     assert "\n" not in response["X-Error-Message"] and "\r" not in response["X-Error-Message"]
+
+
+CONTROL_URLS = ["/api/models/alice/tiny%10", "/api/models/alice/tiny/revision/%10", "/api/models/alice/tiny/tree/main/%10",
+                "/alice/tiny%10/resolve/main/x", "/alice/tiny/resolve/main/a%7F.txt", "/api/models/a/b%01%1F"]  # fmt: skip
+
+
+@pytest.mark.parametrize("url", CONTROL_URLS)
+def test_control_characters_in_a_url_never_reach_a_header(probe, repo, url):
+    """gunicorn refuses to send a header holding 0x00-0x1F or 0x7F, so an X-Error-Message that echoed `%10` from
+    the URL was a 500 for anyone, anonymously (issue #22, 60 of schemathesis's 64 server errors)."""
+    from gunicorn.http.wsgi import HEADER_VALUE_RE  # the rule of the server that refused them
+
+    response = probe.get(url)
+
+    assert response.status_code == 404, response.content[:300]
+    assert response["X-Error-Code"] in ("RepoNotFound", "RevisionNotFound", "EntryNotFound")
+    for name, value in response.headers.items():
+        assert HEADER_VALUE_RE.fullmatch(value), (name, value)
+        assert all(" " <= character <= "~" for character in value), (name, value)

@@ -63,6 +63,16 @@ def test_files_are_created_listed_read_and_deleted_by_their_owner_only(live_serv
     assert TrainingFile.objects.count() == 0
 
 
+def test_a_line_nested_100k_deep_is_refused_by_its_number(owner):
+    data = b'{"text": "fine"}\n{"text": ' + b"[" * 100_000 + b"]" * 100_000 + b"}\n"
+
+    with pytest.raises(openai.BadRequestError) as refused:
+        owner.files.create(file=("deep.jsonl", data), purpose="fine-tune")
+
+    assert refused.value.body["message"] == "the training file is not valid: line 2: not valid JSON (nested too deeply)"
+    assert TrainingFile.objects.count() == 0
+
+
 def test_a_bad_file_is_refused_with_its_lines_and_nothing_is_stored(owner):
     bad = b'{"prompt": "a", "completion": "b"}\n{oops\n{"prompt": 1, "completion": "c"}\n'
     with pytest.raises(openai.BadRequestError) as caught:
@@ -136,6 +146,15 @@ def test_bad_jobs_are_refused_and_nothing_is_created_or_charged(live_server, own
              openai.BadRequestError, "method.supervised.hyperparameters.learning_rate_multiplier")  # fmt: skip
     _refused(lambda: create(model="alice/tiny-gpt", training_file=uploaded.id, suffix="../evil"),
              openai.BadRequestError, "suffix")  # fmt: skip
+    # issue #22: a trailing newline, a 400-digit integer (OverflowError), NUL (PostgreSQL DataError): each was
+    # accepted or a 500
+    _refused(lambda: create(model="alice/tiny-gpt", training_file=uploaded.id, suffix="nl\n"),
+             openai.BadRequestError, "suffix")  # fmt: skip
+    _refused(lambda: create(model="alice/tiny-gpt", training_file=uploaded.id, hyperparameters={"n_epochs": 10**400}),
+             openai.BadRequestError, "method.supervised.hyperparameters.n_epochs")  # fmt: skip
+    _refused(lambda: create(model="alice/tiny-gpt", training_file=uploaded.id, metadata={"k": "a\x00b"}),
+             openai.BadRequestError, "metadata")  # fmt: skip
+    _refused(lambda: create(model="alice/tiny\x00-gpt", training_file=uploaded.id), openai.BadRequestError, "model")
     for lora, param in (({"r": 0}, ".r"), ({"rank": 8}, ""), ({"dropout": 1}, ".dropout"),
                         ({"target_modules": []}, ".target_modules"),
                         ({"gradient_checkpointing": "yes"}, ".gradient_checkpointing")):  # fmt: skip

@@ -186,6 +186,7 @@ def inspect_checkpoint(directory: Path, *, load: bool = True) -> dict:
         "model_type": config["model_type"],
         "parameters": stored,
         "dtype": max(dtype_counts, key=lambda name: dtype_counts[name]) if dtype_counts else None,
+        "dtypes": dtype_counts,  # parameters by dtype, as HF Hub's `safetensors.parameters`
         "context_length": config.get("n_positions") or config.get("max_position_embeddings"),
         "vocab_size": config.get("vocab_size"),
         "size_bytes": sum(os.path.getsize(directory / name) for name in files),

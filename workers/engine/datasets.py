@@ -62,6 +62,8 @@ def _record(line: str) -> tuple[dict, str]:
         item = json.loads(line)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:  # json.loads recurses once per level: ~1,000 levels of [ or {
+        raise ValueError("not valid JSON (nested too deeply)") from None
     if not isinstance(item, dict):
         raise ValueError("each line must be a JSON object")
     if "messages" in item:

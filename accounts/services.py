@@ -40,6 +40,7 @@ RESERVED_NAMESPACES = frozenset(
         "jobs",
         "search",
         "compare",
+        "status",
     }
 )
 LAST_USED_GRANULARITY = dt.timedelta(seconds=60)

@@ -2,21 +2,14 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views
+from accounts.password_reset import ThrottledPasswordResetView
 
 urlpatterns = [
     path("signup", views.signup, name="signup"),
     path("login", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
-    # password reset by email (Django's views; the mail goes through EMAIL_BACKEND: the console unless SMTP is set)
-    path(
-        "password-reset",
-        auth_views.PasswordResetView.as_view(
-            template_name="accounts/password_reset.html",
-            email_template_name="accounts/password_reset_email.txt",
-            subject_template_name="accounts/password_reset_subject.txt",
-        ),
-        name="password_reset",
-    ),
+    # password reset by email (Django's views, the request throttled; the mail goes through EMAIL_BACKEND: the console unless SMTP is set)
+    path("password-reset", ThrottledPasswordResetView.as_view(), name="password_reset"),
     path(
         "password-reset/sent",
         auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_sent.html"),

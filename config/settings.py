@@ -1,6 +1,7 @@
 """Settings for the GPT store. Every value that differs between machines comes from the environment;
 `.env.example` lists them all. Defaults run the whole store on one machine (SQLite + local files)."""
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "accounts",
     "registry",
     "marketplace",
@@ -46,7 +48,21 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: turns a locked-out log-in into the cool-down page (429)
 ]
+
+# Web log-ins are throttled by django-axes (docs/security.md): after LOGIN_FAILURE_LIMIT wrong passwords for one
+# account, or from one client address, log-ins from there are refused for LOGIN_COOLOFF_MINUTES; the right
+# password during the cool-down is refused too. API keys do not log in and are rate-limited on their own.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # either one: an account, or an address trying many
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
+AXES_HTTP_RESPONSE_CODE = 429
+AXES_VERBOSE = False
+PASSWORD_RESETS_PER_HOUR = env_int("PASSWORD_RESETS_PER_HOUR", 5, minimum=1)  # per e-mail address and per client
 
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = "config.wsgi.application"

@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from config.errors import not_found
 from marketplace.urls import profile_urlpatterns
 from registry.api.urls import api_urlpatterns, file_urlpatterns
+from serving.status import status_page
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -18,6 +19,7 @@ urlpatterns = [
     path("api/", include("marketplace.api.urls")),
     path("api/", include("registry.api.portal_urls")),
     *api_urlpatterns,
+    path("status", status_page, name="status"),
     path("", include("accounts.urls")),
     path("", include("marketplace.urls")),
     path("", include("training.urls")),

@@ -16,6 +16,13 @@ class QueueFull(ServiceUnavailable):
     headers = {"Retry-After": "2"}
 
 
+class NoWorker(ServiceUnavailable):
+    """No infer worker is running: the call would only wait for its timeout. Nothing was charged."""
+
+    code = "no_worker"
+    headers = {"Retry-After": "5"}
+
+
 class GenerationFailed(DomainError):
     """The model failed while generating this call (non-finite logits, a failed draw): an error, never a finish."""
 

@@ -35,6 +35,7 @@ from serving.exceptions import (
     ContextLengthExceeded,
     GatewayTimeout,
     GenerationFailed,
+    NoWorker,
     QueueFull,
     TemplateRunaway,
     WorkerLost,
@@ -54,6 +55,19 @@ redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
 redis.call('EXPIRE', KEYS[1], ARGV[2])
 return 1
 """
+
+
+def require_infer_worker() -> None:
+    """Refuse a call at once (503, Retry-After) when no infer worker beat within WORKER_HEARTBEAT_TTL_SECONDS:
+    queued, it would wait INFER_TIMEOUT_SECONDS for nothing (it waited 125 s, then got 504)."""
+    try:
+        alive = _redis().zcount(protocol.WORKERS_KEY, time.time() - protocol.WORKER_HEARTBEAT_TTL_SECONDS, "+inf")
+    except redis.RedisError as exc:
+        raise ServiceUnavailable(
+            f"the inference queue is unavailable ({type(exc).__name__}); nothing was charged"
+        ) from None
+    if not alive:
+        raise NoWorker("No inference worker is running at the moment. Retry in a few seconds; nothing was charged.")
 
 
 def admit_to_queue(*, commit_sha: str, request_id: str) -> None:
@@ -299,6 +313,7 @@ def start_call(*, spec: CallSpec, user: User, api_key: ApiKey | None) -> Call:
             )
         call = Call(spec=spec, authorization=authorization, commit=commit, prompt_tokens=len(prompt_ids),
                     tokenizer=tokenizer, created=int(time.time()))  # fmt: skip
+        require_infer_worker()  # after the caller's own mistakes (400, 402, 429), which a worker would not fix
         admit_to_queue(commit_sha=commit.sha, request_id=call.request_id)
         try:
             _enqueue(call, prompt_ids, max_tokens)

@@ -25,6 +25,10 @@ def worker_key(worker_id: str) -> str:
 
 
 WORKER_HEARTBEAT_TTL_SECONDS = 3
+# A sorted set of the infer workers that are running, scored by the time of each one's last beat: the gateway
+# refuses a call at once (503) when no member beat within WORKER_HEARTBEAT_TTL_SECONDS, instead of queueing it
+# for a worker that is not there.
+WORKERS_KEY = "infer:workers"
 
 
 # The entries of a call's stream `infer:<request id>`, in order: one Start (which worker runs it), Tokens, and one

@@ -68,6 +68,20 @@ def start_worker_process(*celery_args: str, log_path: Path) -> subprocess.Popen:
     return subprocess.Popen(command, env=env, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT)
 
 
+def start_infer_worker_process(log_path: Path, concurrency: int = 4) -> subprocess.Popen:
+    """A `celery worker -Q infer` process, returned once it has announced itself (the gateway refuses calls with
+    503 until an infer worker beats)."""
+    from serving import status
+
+    worker = start_worker_process("-Q", "infer", "-P", "threads", "-c", str(concurrency), log_path=log_path)
+    try:
+        wait_until(lambda: any(seen.is_alive for seen in status.infer_workers() or ()), timeout=90)
+    except AssertionError:
+        worker.kill()
+        raise
+    return worker
+
+
 @pytest.fixture(autouse=True)
 def _forget_gateway_caches():
     """The /v1 gateway keeps models and commits by key in the process; each test has its own database rows."""
@@ -83,6 +97,9 @@ def _fresh_page_cache():
     earlier test used."""
     cache.set(page_cache.VERSION_KEY, time.time_ns(), timeout=None)
     page_cache.forget("facets")
+    counters = redis.Redis.from_url(settings.REDIS_URL)  # throttle windows (accounts/throttle.py) start empty too
+    for key in counters.scan_iter(match="*:throttle:*"):
+        counters.delete(key)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -175,7 +192,9 @@ def infer_worker(transactional_db):
 
     with start_worker(app, pool="threads", concurrency=8, queues=["infer"], perform_ping_check=False,
                       loglevel="WARNING"):  # fmt: skip
+        inference.heartbeat()  # a `celery worker` process announces itself on worker_ready; the test worker never sends it
         yield
+    inference.stop_heartbeat()  # the test worker lives in this process: its heartbeat must end with it
     for loaded in inference.model_cache()._models.values():
         loaded.engine.stop()
     inference.model_cache.cache_clear()

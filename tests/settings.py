@@ -21,3 +21,4 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 # the live servers of the tests speak plain http (tests/test_deploy_settings.py checks the production defaults)
 SECURE_SSL_REDIRECT = SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = False
 SECURE_HSTS_SECONDS = 0
+AXES_ENABLED = False  # Client.login() authenticates without a request, which axes refuses; tests/test_login_throttle.py turns it on

@@ -141,6 +141,7 @@ NOT_PRIVATE = {
     "v1-files": "lists and uploads the caller's own files (tests/training/test_api.py)",
     "v1-fine-tuning-jobs": "lists and creates the caller's own jobs (tests/training/test_api.py)",
     "schema": "the OpenAPI document",
+    "status": "public: which infer workers run (tests/marketplace/test_no_worker.py)",
     "api-docs": "the OpenAPI document's page",
 }
 

@@ -40,3 +40,15 @@ def test_the_console_backend_is_the_default():
 
     assert configured.EMAIL_HOST == ""
     assert configured.EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend"
+
+
+def test_reset_requests_are_throttled_by_address_and_by_client(client, provider, settings):
+    settings.PASSWORD_RESETS_PER_HOUR = 3
+
+    answers = [client.post("/password-reset", {"email": "alice@example.com"}).status_code for _ in range(4)]
+    other = client.post("/password-reset", {"email": "nobody@example.com"})  # same client, another address
+
+    assert answers == [302, 302, 302, 429]
+    assert other.status_code == 429
+    assert "Too many reset requests: at most 3 an hour" in other.content.decode()
+    assert len(mail.outbox) == 3

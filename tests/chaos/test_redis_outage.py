@@ -54,10 +54,13 @@ def test_calls_in_flight_when_redis_dies_get_503_or_an_error_event_and_cost_noth
         except openai.APIError as exc:
             outcomes["stream"] = exc.code
 
+    from workers import inference
+
+    inference.heartbeat()  # an infer worker is up (it beats) but takes no call yet: nothing consumes `infer`
     callers = [threading.Thread(target=plain), threading.Thread(target=stream)]
     for caller in callers:
         caller.start()
-    # no infer worker yet: both calls are authorized, queued on `infer`, and waiting on their token streams
+    # both calls are authorized, queued on `infer`, and waiting on their token streams
     broker = redis.Redis.from_url(own_redis.url)
     wait_until(lambda: broker.llen("infer") == 2 and Reservation.objects.count() == 2)
     own_redis.kill()
@@ -73,10 +76,10 @@ def test_calls_in_flight_when_redis_dies_get_503_or_an_error_event_and_cost_noth
     assert (wallet.balance, wallet.held) == (10 * MICRO, 0)
 
     own_redis.start()  # Redis is back: the next call is served (with an infer worker on the restarted Redis)
-    from workers import inference
-
     with start_worker(["infer"]):
+        wait_until(lambda: broker.zcard("infer:workers") == 1)  # the heartbeat beats again on the new Redis
         completion = client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=4, temperature=0)
+    inference.stop_heartbeat()
     for loaded in inference.model_cache()._models.values():
         loaded.engine.stop()
     inference.model_cache.cache_clear()

@@ -2,7 +2,6 @@
 is charged only for the tokens it received, and the next call, served by the restarted worker, succeeds."""
 
 import signal
-import subprocess
 
 import openai
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from marketplace.models import AccountKind, UsageRecord, UsageStatus
 from marketplace.money import MICRO, token_cost
 from marketplace.services import ledger, listings
-from tests.conftest import commit_valid_checkpoint, start_worker_process, wait_until
+from tests.conftest import commit_valid_checkpoint, start_infer_worker_process, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,10 +25,6 @@ def slow_checkpoint(tmp_path_factory):
     return save_checkpoint(model, tokenizer, tmp_path_factory.mktemp("slow") / "ckpt")
 
 
-def start_infer_worker(log_path) -> subprocess.Popen:
-    return start_worker_process("-Q", "infer", "-P", "threads", "-c", "4", log_path=log_path)
-
-
 def test_a_worker_killed_mid_stream_ends_the_call_clearly_and_the_next_call_succeeds(
     live_server, provider, consumer, make_key, slow_checkpoint, tmp_path, settings
 ):
@@ -41,7 +36,7 @@ def test_a_worker_killed_mid_stream_ends_the_call_clearly_and_the_next_call_succ
         base_url=f"{live_server.url}/v1", api_key=make_key(consumer, scopes=("infer",)), max_retries=0, timeout=120
     )
     log = tmp_path / "worker.log"
-    worker = start_infer_worker(log)
+    worker = start_infer_worker_process(log)
     try:
         stream = client.completions.create(
             model="alice/slow-gpt", prompt="def main():", max_tokens=900, temperature=0, stream=True
@@ -65,7 +60,7 @@ def test_a_worker_killed_mid_stream_ends_the_call_clearly_and_the_next_call_succ
     wallet = ledger.account_for(consumer.pk, AccountKind.WALLET)
     assert (wallet.balance, wallet.held) == (10 * MICRO - record.cost, 0)
 
-    restarted = start_infer_worker(log)
+    restarted = start_infer_worker_process(log)
     try:
         completion = client.completions.create(
             model="alice/slow-gpt", prompt="def main():", max_tokens=5, temperature=0

@@ -1,0 +1,29 @@
+"""Password reset by e-mail, throttled: each request may send a mail, so an address and a client may ask at
+most PASSWORD_RESETS_PER_HOUR times an hour. Past it the form says so (429) and no mail is sent."""
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+
+from accounts import throttle
+
+HOUR = 3600
+
+
+class ThrottledPasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset.html"
+    email_template_name = "accounts/password_reset_email.txt"
+    subject_template_name = "accounts/password_reset_subject.txt"
+
+    def form_valid(self, form):
+        limit = settings.PASSWORD_RESETS_PER_HOUR
+        email = form.cleaned_data["email"].strip().lower()
+        by_address = throttle.allow(f"reset:email:{email}", limit=limit, window_seconds=HOUR)
+        by_client = throttle.allow(f"reset:ip:{throttle.client_address(self.request)}", limit=limit,
+                                   window_seconds=HOUR)  # fmt: skip
+        if not (by_address and by_client):
+            form.add_error("email", f"Too many reset requests: at most {limit} an hour for an address and from "
+                           "one client. Try again in an hour, or use the last mail you received.")  # fmt: skip
+            response = self.form_invalid(form)
+            response.status_code = 429
+            return response
+        return super().form_valid(form)

@@ -1,15 +1,19 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
+from django.views.decorators.http import require_http_methods
 
 from accounts import views
 from accounts.password_reset import ThrottledPasswordResetView
 
+# Django's form views also answer PUT as a POST: a form page takes GET and POST, and 405 with Allow otherwise
+FORM = require_http_methods(["GET", "POST"])
+
 urlpatterns = [
     path("signup", views.signup, name="signup"),
-    path("login", auth_views.LoginView.as_view(template_name="accounts/login.html"), name="login"),
+    path("login", FORM(auth_views.LoginView.as_view(template_name="accounts/login.html")), name="login"),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
     # password reset by email (Django's views, the request throttled; the mail goes through EMAIL_BACKEND: the console unless SMTP is set)
-    path("password-reset", ThrottledPasswordResetView.as_view(), name="password_reset"),
+    path("password-reset", FORM(ThrottledPasswordResetView.as_view()), name="password_reset"),
     path(
         "password-reset/sent",
         auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_sent.html"),
@@ -17,7 +21,7 @@ urlpatterns = [
     ),
     path(
         "password-reset/<uidb64>/<token>",
-        auth_views.PasswordResetConfirmView.as_view(template_name="accounts/password_reset_confirm.html"),
+        FORM(auth_views.PasswordResetConfirmView.as_view(template_name="accounts/password_reset_confirm.html")),
         name="password_reset_confirm",
     ),
     path(

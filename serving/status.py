@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import redis
 from django.shortcuts import render
+from django.views.decorators.http import require_GET
 
 from serving import gateway, protocol
 
@@ -33,6 +34,7 @@ def infer_workers() -> list[WorkerSeen] | None:
                   key=lambda worker: worker.seconds_ago)  # fmt: skip
 
 
+@require_GET
 def status_page(request):
     """GET /status: whether calls can be served now, for people (operators and callers who got a 503)."""
     workers = infer_workers()

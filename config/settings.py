@@ -40,6 +40,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "config.middleware.RejectNulBytes",
+    "config.bodies.GuardRequestBodies",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -149,6 +150,10 @@ REGULAR_UPLOAD_MAX_BYTES = env_int("REGULAR_UPLOAD_MAX_BYTES", 10 * 1024**2, min
 MAX_COMMIT_BODY_BYTES = env_int("MAX_COMMIT_BODY_BYTES", 64 * 1024**2, minimum=1)
 LFS_URL_TTL_SECONDS = env_int("LFS_URL_TTL_SECONDS", 3600, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024**2
+# Request bodies (config/bodies.py): how long a read waits for bytes, how many bodies one caller may send at once
+BODY_IDLE_TIMEOUT_SECONDS = env_int("BODY_IDLE_TIMEOUT_SECONDS", 15, minimum=1)
+MAX_CONCURRENT_BODIES_PER_CALLER = env_int("MAX_CONCURRENT_BODIES_PER_CALLER", 4, minimum=1)
+BODY_MAX_SECONDS = env_int("BODY_MAX_SECONDS", 3600, minimum=60)  # a body in flight longer is forgotten by the cap
 VALIDATION_LEASE_SECONDS = env_int("VALIDATION_LEASE_SECONDS", 600, minimum=1)
 # A validation that crashes (storage, database, the engine itself) is tried again this many times in all, waiting
 # VALIDATION_RETRY_SECONDS, then twice that, and so on; then the commit is `invalid` with the reason.
@@ -187,7 +192,9 @@ MAX_JOB_TOKENS = env_int("MAX_JOB_TOKENS", 50_000_000, minimum=1)  # dataset tok
 MAX_JOB_SECONDS = env_int("MAX_JOB_SECONDS", 6 * 3600, minimum=1)
 MAX_JOB_ATTEMPTS = env_int("MAX_JOB_ATTEMPTS", 3, minimum=1)
 MAX_ACTIVE_JOBS_PER_USER = env_int("MAX_ACTIVE_JOBS_PER_USER", 2, minimum=1)
-JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 60, minimum=2)
+JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 20, minimum=2)  # renewed every 2 s; a lost worker's job restarts
+REAP_JOBS_SECONDS = env_int("REAP_JOBS_SECONDS", 10, minimum=1)  # within lease + this (training/reaper.py)
+MAX_PAUSE_SECONDS = env_int("MAX_PAUSE_SECONDS", 7 * 86400, minimum=60)  # a paused job's hold lasts this long
 # Resumable training state (weights, optimizer, RNGs, data position): a volume every train worker shares
 TRAINING_STATE_ROOT = Path(env_str("TRAINING_STATE_ROOT", str(VAR_DIR / "training-state")))
 CHECKPOINT_EVERY_STEPS = env_int("CHECKPOINT_EVERY_STEPS", 0, minimum=0)  # 0: at the end of each epoch only
@@ -251,8 +258,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "marketplace.tasks.refresh_catalogue_usage",
         "schedule": float(env_int("CATALOGUE_REFRESH_SECONDS", 300, minimum=10)),
     },
-    # the train workers look for jobs: queued ones whose message was lost, and leases that expired (the reaper)
+    # the train workers look for jobs: queued ones whose message was lost, and leases that expired
     "look-for-training-work": {"task": "workers.tasks.train", "schedule": 30.0},
+    # jobs whose worker was lost go back to the queue with an event; paused jobs past MAX_PAUSE_SECONDS end
+    "reap-training-jobs": {"task": "training.tasks.reap_jobs", "schedule": float(REAP_JOBS_SECONDS)},
 }
 
 REST_FRAMEWORK = {

@@ -147,6 +147,8 @@ def _logprobs(call: gateway.Call, tokens: list[protocol.Token]) -> dict | None:
 def _sse(call: gateway.Call, started: float) -> Iterator[bytes]:
     """Chunks exactly as OpenAI sends them; settle when the stream ends, however it ends."""
     envelope = _envelope(call, chunk=True)
+    if call.spec.include_usage:  # OpenAI: every chunk has `usage` (null) when the last one will carry it
+        envelope["usage"] = None
     status = UsageStatus.ERROR
 
     def event(payload: dict) -> bytes:
@@ -176,7 +178,7 @@ def _sse(call: gateway.Call, started: float) -> Iterator[bytes]:
                 final["text"] = ""
             yield event({**envelope, "choices": [final]})
         if call.spec.include_usage:
-            yield event({**envelope, "choices": [], "usage": _usage(call)})
+            yield event({**envelope, "choices": [], "usage": _usage(call)})  # replaces the null
         yield b"data: [DONE]\n\n"
         status = UsageStatus.OK
     except GeneratorExit:  # the client went away: stop the worker, charge what it made

@@ -258,9 +258,10 @@ def pause_job(*, user: User, job_id: str) -> FineTuningJob:
         if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
             raise Conflict(f"only a queued or running job can be paused; this one is {job.status}",
                            param="fine_tuning_job_id")  # fmt: skip
-        job.status = JobStatus.PAUSED
-        job.save(update_fields=["status"])
-        add_event(job, "Job paused")
+        job.status, job.paused_at = JobStatus.PAUSED, timezone.now()
+        job.save(update_fields=["status", "paused_at"])
+        days = settings.MAX_PAUSE_SECONDS / 86400
+        add_event(job, f"Job paused: its hold is kept for {days:g} days, then the job is cancelled and settled")
     return job
 
 
@@ -269,8 +270,8 @@ def resume_job(*, user: User, job_id: str) -> FineTuningJob:
         job = FineTuningJob.objects.select_for_update().get(pk=get_job(user=user, job_id=job_id).pk)
         if job.status != JobStatus.PAUSED:
             raise Conflict(f"only a paused job can be resumed; this one is {job.status}", param="fine_tuning_job_id")
-        job.status, job.lease_expires_at = JobStatus.QUEUED, None
-        job.save(update_fields=["status", "lease_expires_at"])
+        job.status, job.lease_expires_at, job.paused_at = JobStatus.QUEUED, None, None
+        job.save(update_fields=["status", "lease_expires_at", "paused_at"])
         add_event(job, "Job resumed")
         transaction.on_commit(ask_for_work)
     return job

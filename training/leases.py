@@ -36,6 +36,7 @@ def claim_job(*, worker: str) -> FineTuningJob | None:
     )
     for job in FineTuningJob.objects.claimable(now=now).exclude(owner_id__in=busy).order_by("created_at")[:20]:
         claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
+        was_lost = job.status == JobStatus.RUNNING  # its worker stopped renewing: no reaper requeued it first
         claimed = FineTuningJob.objects.filter(claimable, pk=job.pk).update(
             status=JobStatus.RUNNING, lease_owner=worker, attempts=job.attempts + 1, started_at=job.started_at or now,
             lease_expires_at=now + dt.timedelta(seconds=settings.JOB_LEASE_SECONDS),
@@ -49,6 +50,8 @@ def claim_job(*, worker: str) -> FineTuningJob | None:
                 "message": f"the job's worker stopped {job.attempts - 1} times; it was given up",
             })  # fmt: skip
             continue
+        if was_lost:
+            add_event(job, f"Worker lost, retrying (attempt {job.attempts})", level=EventLevel.WARN)
         add_event(job, f"Fine-tuning started (attempt {job.attempts})" if job.attempts > 1 else "Fine-tuning started")
         return job
     return None
@@ -69,6 +72,15 @@ def renew_lease(*, job: FineTuningJob, worker: str) -> str | None:
     if job.started_at and (now - job.started_at).total_seconds() > settings.MAX_JOB_SECONDS:
         return "timeout"
     return None if renewed == 1 else "lost"
+
+
+def requested_stop(job: FineTuningJob) -> str | None:
+    """ "cancel" or "pause" if the owner asked since the job started, read now: the training loop asks before every
+    step, so a job stops at its next step and is charged only what it trained until then."""
+    row = FineTuningJob.objects.filter(pk=job.pk).values_list("status", "cancel_requested").first()
+    if row is None or row[1]:
+        return "cancel"
+    return "pause" if row[0] == JobStatus.PAUSED else None
 
 
 def record_metrics(job: FineTuningJob, metrics: dict) -> None:

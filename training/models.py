@@ -103,6 +103,7 @@ class FineTuningJob(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     estimated_finish = models.DateTimeField(null=True, blank=True)
     cancel_requested = models.BooleanField(default=False)
+    paused_at = models.DateTimeField(null=True, blank=True, help_text="When the owner paused it (reaper.py)")
     lease_owner = models.CharField(max_length=100, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveIntegerField(default=0)

@@ -184,8 +184,8 @@ def _card(job: FineTuningJob, facts: dict) -> str:
 
 
 class _Heartbeat:
-    """Renews the job's lease every JOB_LEASE_SECONDS / 4 and keeps the latest reason to stop, which the training
-    loop reads before every step (so a cancel stops it within seconds)."""
+    """Renews the job's lease every JOB_LEASE_SECONDS / 4 (at most 2 s) and keeps the latest reason to stop; the
+    training loop asks `reason` before every step."""
 
     def __init__(self, job: FineTuningJob):
         self.job = job
@@ -201,7 +201,9 @@ class _Heartbeat:
         self._thread.join(timeout=5)
 
     def reason(self) -> str | None:
-        return self._reason
+        """Why to stop before the next step: the beat's last answer (lost, timeout), or the owner's cancel or pause
+        read now, so a cancel stops the very next step instead of up to a beat later."""
+        return self._reason or leases.requested_stop(self.job)
 
     def _run(self) -> None:
         interval = min(2.0, settings.JOB_LEASE_SECONDS / 4)

@@ -188,8 +188,15 @@ def _release_open(request_id: str, status: str) -> UsageRecord | None:
     return record
 
 
+TRAINING_HOLD_PREFIX = "ftjob-"
+
+
 def void_stale_reservations(*, now: dt.datetime | None = None) -> int:
     """Release reservations whose call never settled within RESERVATION_TTL_SECONDS. Returns how many."""
     now = now or timezone.now()
-    stale = Reservation.objects.filter(expires_at__lt=now).values_list("request_id", flat=True)[:1000]
+    stale = (
+        Reservation.objects.filter(expires_at__lt=now)
+        .exclude(request_id__startswith=TRAINING_HOLD_PREFIX)  # a job's hold ends with the job (training/reaper.py)
+        .values_list("request_id", flat=True)[:1000]
+    )
     return sum(_release_open(request_id, UsageStatus.EXPIRED) is not None for request_id in stale)

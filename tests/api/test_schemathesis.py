@@ -44,8 +44,9 @@ CROSS_FIELD_RULES = {
     "POST /api/keys": {"expires_at"},  # in the future
     "POST /api/uploads": {"path", "size"},  # a path the repository may hold; a size within the quota
     "POST /api/uploads/commit": {"uploads"},  # sessions that finished
-    "POST /v1/completions": {"prompt", "model", "n"},  # fits the model's context; a servable revision; n <= beams
-    "POST /v1/chat/completions": {"messages", "model", "n"},
+    # fits the model's context; a servable revision; n <= beams; stream_options only with stream: true
+    "POST /v1/completions": {"prompt", "model", "n", "stream_options"},
+    "POST /v1/chat/completions": {"messages", "model", "n", "stream_options"},
     "POST /v1/files": {"file"},  # a dataset whose every line is an example (checked whole at upload)
     "POST /v1/fine_tuning/jobs": {
         "model",

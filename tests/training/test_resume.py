@@ -111,6 +111,7 @@ def test_a_killed_worker_is_replaced_and_the_job_ends_as_if_never_interrupted(pr
     assert resumed.attempts == 2
     started = [e.message for e in resumed.events.order_by("id") if e.message.startswith("Fine-tuning started")]
     assert started == ["Fine-tuning started", "Fine-tuning started (attempt 2)"]
+    assert resumed.events.filter(message="Worker lost, retrying (attempt 2)").count() == 1
     assert final_weights(resumed) == final_weights(steady)
     assert resumed.trained_tokens == FineTuningJob.objects.get(pk=steady.pk).trained_tokens
 

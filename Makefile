@@ -86,10 +86,12 @@ bench: setup
 	@./scripts/ensure-services.sh
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
-# The schemathesis suite of `make test` with many more generated requests per operation (docs/security.md)
+# The schemathesis suite of `make test` with many more generated requests per operation (docs/security.md);
+# `make schemathesis CHECKS=all` applies every check schemathesis has (its CLI's --checks all)
 schemathesis: setup
 	@./scripts/ensure-services.sh postgres
-	DATABASE_URL=$(TEST_DATABASE_URL) SCHEMATHESIS_EXAMPLES=$${SCHEMATHESIS_EXAMPLES:-60} $(BIN)/pytest -q tests/api
+	DATABASE_URL=$(TEST_DATABASE_URL) SCHEMATHESIS_EXAMPLES=$${SCHEMATHESIS_EXAMPLES:-60} \
+	  SCHEMATHESIS_CHECKS=$(CHECKS) $(BIN)/pytest -q tests/api
 
 lock:
 	$(BIN)/pip freeze | sed 's/^torch==2.13.0+cpu/torch==2.13.0/' > requirements.txt

@@ -70,3 +70,19 @@ class ServiceUnavailable(DomainError):
     code = "service_unavailable"
     error_type = "server_error"
     headers = {"Retry-After": "1"}
+
+
+class RequestTimeout(DomainError):
+    """A request body that stopped arriving (config/bodies.py)."""
+
+    status_code = 408
+    code = "request_timeout"
+
+
+class TooManyRequestBodies(DomainError):
+    """More request bodies in flight at once for one caller than MAX_CONCURRENT_BODIES_PER_CALLER."""
+
+    status_code = 429
+    code = "too_many_uploads"
+    error_type = "rate_limit_error"
+    headers = {"Retry-After": "5"}

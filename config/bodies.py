@@ -5,8 +5,10 @@ sends nothing holds a thread: twenty such connections from one key starved the w
 every request that carries a body:
 
 - its Content-Length is checked against the route's limit first: over it answers 413 at once, unread;
-- at most MAX_CONCURRENT_BODIES_PER_CALLER bodies are in flight per caller (a key, a session, or else an
-  address): past it, 429 at once, unread;
+- on the upload routes (files, LFS objects, portal chunks, HF commits: routes whose limit is over the 16 MiB of
+  a JSON body), at most MAX_CONCURRENT_BODIES_PER_CALLER uploads are being received per caller (a key, a session,
+  or else an address): past it, 429 at once, unread. Calls are not counted: sixteen concurrent streams from one
+  key are ordinary, and their bodies arrive with their headers;
 - each read of the body waits at most BODY_IDLE_TIMEOUT_SECONDS for bytes (gunicorn hands the client's socket
   to the application as `gunicorn.socket`), then answers 408.
 
@@ -25,22 +27,9 @@ from django.http import HttpRequest, HttpResponse
 from django.http.request import UnreadablePostError
 from django.urls import Resolver404, resolve
 
-from accounts.exceptions import DomainError, InvalidInput, PayloadTooLarge
+from accounts.exceptions import DomainError, InvalidInput, PayloadTooLarge, RequestTimeout, TooManyRequestBodies
 
 logger = logging.getLogger(__name__)
-
-
-class TooManyBodies(DomainError):
-    status_code = 429
-    code = "too_many_uploads"
-    error_type = "rate_limit_error"
-    headers = {"Retry-After": "5"}
-
-
-class RequestTimeout(DomainError):
-    status_code = 408
-    code = "request_timeout"
-    error_type = "invalid_request_error"
 
 
 def route_limit(request: HttpRequest) -> int:
@@ -113,13 +102,13 @@ def _refuse(request: HttpRequest, exc: DomainError) -> HttpResponse:
     reading a next request on the connection (gunicorn waits up to 5 s for it, holding the thread: a stalled
     client's refusals starved the web just the same), so the connection's reading side is shut first: the
     drain ends at once, the answer is still written, and the connection then closes."""
-    from config.errors import api_error  # config.errors imports the apps' error shapes
+    from config.errors import refusal  # config.errors imports the apps' error shapes
 
     client = request.META.get("gunicorn.socket")
     if isinstance(client, socket.socket):
         with contextlib.suppress(OSError):  # already gone
             client.shutdown(socket.SHUT_RD)
-    return api_error(request, exc)
+    return refusal(request, exc)
 
 
 class _CountedStream:
@@ -163,19 +152,26 @@ class GuardRequestBodies:
         if raw and int(raw) > limit:
             return _refuse(request, PayloadTooLarge(f"the request body is {int(raw)} bytes, over this route's "
                                                     f"limit of {limit} bytes"))  # fmt: skip
+        if limit <= settings.DATA_UPLOAD_MAX_MEMORY_SIZE:  # not an upload route: the idle timeout alone
+            return self._with_idle_timeout(request)
         flight = _InFlight(caller_identity(request))
         if not flight.enter():
-            return _refuse(request, TooManyBodies(
+            return _refuse(request, TooManyRequestBodies(
                 f"at most {settings.MAX_CONCURRENT_BODIES_PER_CALLER} request bodies may be in flight at once for "
                 "one key or session; wait for one to finish"))  # fmt: skip
         request._stream = _CountedStream(request._stream, flight.leave)  # type: ignore[attr-defined]  # Django's
+        try:
+            return self._with_idle_timeout(request)
+        finally:
+            flight.leave()
+
+    def _with_idle_timeout(self, request: HttpRequest) -> HttpResponse:
         client = request.META.get("gunicorn.socket")
         if isinstance(client, socket.socket):
             client.settimeout(settings.BODY_IDLE_TIMEOUT_SECONDS)
         try:
             return self.get_response(request)
         finally:
-            flight.leave()
             if isinstance(client, socket.socket):
                 client.settimeout(None)  # the answer (a stream may last minutes) is written without it
 

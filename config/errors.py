@@ -5,7 +5,8 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
-from django.http import HttpRequest, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
 from django.views import defaults
 
 from accounts.errors import error_body, request_error
@@ -25,6 +26,24 @@ def api_error(request: HttpRequest, exc: DomainError) -> JsonResponse:
     if OPENAI_SHAPED.match(request.path):
         return JsonResponse(error_body(exc), status=exc.status_code, headers=exc.headers)
     return error_response(exc)
+
+
+def is_api(request: HttpRequest) -> bool:
+    """Whether the path is one of the JSON APIs (OpenAI's shape or the Hugging Face protocol's), not a web page."""
+    path = request.path
+    return bool(OPENAI_SHAPED.match(path) or path.startswith("/api/") or HF_FILE_ROUTE.match(path)
+                or ".git/info/lfs/" in path)  # fmt: skip
+
+
+def refusal(request: HttpRequest, exc: DomainError) -> HttpResponse:
+    """A refusal outside any view, for whoever asked: JSON in the API's shape, or the web's error page."""
+    if is_api(request):
+        return api_error(request, exc)
+    page = render(request, "refused.html", {"status": exc.status_code, "message": exc.message},
+                  status=exc.status_code)  # fmt: skip
+    for name, value in exc.headers.items():
+        page[name] = value
+    return page
 
 
 def bad_request(request: HttpRequest, exception=None):

@@ -18,6 +18,7 @@ REFUSALS = {
     "401": "No key, or a key that is wrong, revoked or expired.",
     "403": "The key lacks the scope this route needs, or the caller may not do this.",
     "404": "No such object, or one the caller may not see (the same answer, so nothing leaks).",
+    "408": "The request body stopped arriving (no byte for BODY_IDLE_TIMEOUT_SECONDS).",
     "409": "The request conflicts with the current state (a name taken, a stale parent, a limit reached).",
     "413": "The body is over this route's limit.",
     "429": "A rate limit or the key's spend cap; `Retry-After` says when to retry.",

@@ -2,8 +2,8 @@
 what the status page shows and what the gateway's `require_infer_worker` decides by."""
 
 import time
-from typing import cast
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 from django.shortcuts import render

@@ -187,14 +187,14 @@ def infer_worker(transactional_db):
     """A real Celery worker on the `infer` queue (threads pool, as in production), in this process."""
     from celery.contrib.testing.worker import start_worker
 
-    from workers import inference
+    from workers import heartbeat, inference
     from workers.celery import app
 
     with start_worker(app, pool="threads", concurrency=8, queues=["infer"], perform_ping_check=False,
                       loglevel="WARNING"):  # fmt: skip
-        inference.heartbeat()  # a `celery worker` process announces itself on worker_ready; the test worker never sends it
+        heartbeat.heartbeat()  # a `celery worker` announces itself on worker_ready, which the test worker never sends
         yield
-    inference.stop_heartbeat()  # the test worker lives in this process: its heartbeat must end with it
+    heartbeat.stop_heartbeat()  # the test worker lives in this process: its heartbeat must end with it
     for loaded in inference.model_cache()._models.values():
         loaded.engine.stop()
     inference.model_cache.cache_clear()

@@ -4,6 +4,7 @@ thread, and `GET /api/models` timed out at 15 s. Now a body over the route's lim
 is read, a key has at most MAX_CONCURRENT_BODIES_PER_CALLER bodies in flight (429 past it), a stalled body ends
 with 408 after BODY_IDLE_TIMEOUT_SECONDS, and other callers are served meanwhile."""
 
+import html
 import os
 import socket
 import subprocess
@@ -101,3 +102,30 @@ def test_twenty_stalled_uploads_from_one_key_leave_the_web_serving_others(gunico
     assert max(seconds for _, seconds in others) < max(2.0, 10 * usual)  # was a 15 s timeout
     assert sorted(statuses) == [408] * settings.MAX_CONCURRENT_BODIES_PER_CALLER + [429] * (
         20 - settings.MAX_CONCURRENT_BODIES_PER_CALLER)  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("path", "shape"),
+    [("/v1/files", "openai"), ("/api/models/alice/tiny/commit/main", "hub"), ("/settings/wallet", "page"),
+     ("/api/keys", "openai")],
+)  # fmt: skip
+def test_an_announced_body_over_the_routes_limit_is_413_in_the_routes_shape(probe, provider_key, path, shape):
+    response = probe.post(path, b"", content_type="application/json", CONTENT_LENGTH=str(1024**4),
+                          HTTP_AUTHORIZATION=f"Bearer {provider_key}")  # fmt: skip
+
+    assert response.status_code == 413
+    if shape == "page":
+        page = html.unescape(response.content.decode())
+        assert "Request refused" in page and "the request body is 1099511627776 bytes, over this route's limit" in page
+    else:
+        error = response.json()["error"]
+        message = error["message"] if shape == "openai" else error
+        assert message.startswith("the request body is 1099511627776 bytes, over this route's limit of ")
+
+
+def test_a_content_length_that_is_not_a_number_is_400(probe, provider_key):
+    response = probe.post("/api/keys", b"{}", content_type="application/json", CONTENT_LENGTH="12abc",
+                          HTTP_AUTHORIZATION=f"Bearer {provider_key}")  # fmt: skip
+
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == "Content-Length must be a number of bytes"

@@ -11,8 +11,6 @@ import collections
 import dataclasses
 import functools
 import logging
-import os
-import socket
 import threading
 import time
 
@@ -22,19 +20,17 @@ from django.conf import settings
 from registry.checkout import checkout
 from registry.models import Commit, ValidationStatus
 from serving.protocol import (
-    WORKER_HEARTBEAT_TTL_SECONDS,
-    WORKERS_KEY,
     Done,
     Failure,
     Start,
     Token,
     cancel_key,
     stream_key,
-    worker_key,
 )
 from workers.engine.batching import SEED_LIMIT, Generation, SamplingParams
 from workers.engine.beams import beam_search
 from workers.engine.serving import LoadedModel, ModelCache, TextStream, load_model, pick_device, pick_dtype
+from workers.heartbeat import heartbeat
 
 logger = logging.getLogger(__name__)
 STREAM_TTL_SECONDS = 300
@@ -45,63 +41,6 @@ FINISHED = object()  # put in a generation's event queue after its last token
 @functools.cache
 def redis_client() -> redis.Redis:
     return redis.Redis.from_url(settings.REDIS_URL)
-
-
-class Heartbeat:
-    """Keeps `infer:worker:<id>` alive (the gateway watches it for a call's worker) and this worker's score in
-    `infer:workers` fresh (the gateway refuses calls when no worker beat lately), once a second until stopped."""
-
-    def __init__(self, worker_id: str):
-        self.worker_id = worker_id
-        self._stopped = threading.Event()
-
-    def beat(self) -> None:
-        pipeline = redis_client().pipeline()
-        pipeline.set(worker_key(self.worker_id), 1, ex=WORKER_HEARTBEAT_TTL_SECONDS)
-        pipeline.zadd(WORKERS_KEY, {self.worker_id: time.time()})
-        pipeline.zremrangebyscore(WORKERS_KEY, "-inf", time.time() - 60)  # workers long gone
-        pipeline.execute()
-
-    def start(self) -> None:
-        self.beat()
-
-        def run() -> None:
-            while not self._stopped.wait(1):
-                try:
-                    self.beat()
-                except redis.RedisError as exc:
-                    logger.warning("infer heartbeat failed: %s", exc)
-
-        threading.Thread(target=run, name="infer-heartbeat", daemon=True).start()
-
-    def stop(self) -> None:
-        self._stopped.set()
-        try:
-            redis_client().delete(worker_key(self.worker_id))
-            redis_client().zrem(WORKERS_KEY, self.worker_id)
-        except redis.RedisError as exc:
-            logger.warning("could not withdraw infer worker %s: %s", self.worker_id, exc)
-
-
-_heartbeats: list[Heartbeat] = []
-_heartbeat_lock = threading.Lock()
-
-
-def heartbeat() -> str:
-    """This process's worker id, beating from the worker's start (workers/signals.py) or its first call on."""
-    with _heartbeat_lock:
-        if not _heartbeats:
-            running = Heartbeat(f"{socket.gethostname()}:{os.getpid()}")
-            running.start()
-            _heartbeats.append(running)
-        return _heartbeats[0].worker_id
-
-
-def stop_heartbeat() -> None:
-    """The worker is shutting down: it takes no more calls, so the gateway should stop sending them."""
-    with _heartbeat_lock:
-        while _heartbeats:
-            _heartbeats.pop().stop()
 
 
 @functools.cache

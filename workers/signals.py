@@ -19,13 +19,13 @@ def consumed_queues(consumer) -> set[str]:
 @worker_ready.connect
 def announce_infer_worker(sender=None, **_kwargs) -> None:
     if INFER_QUEUE in consumed_queues(sender):
-        from workers import inference  # torch: only in a worker that serves
+        from workers.heartbeat import heartbeat
 
-        logger.info("infer worker %s is up", inference.heartbeat())
+        logger.info("infer worker %s is up", heartbeat())
 
 
 @worker_shutdown.connect
 def withdraw_infer_worker(**_kwargs) -> None:
-    inference = sys.modules.get("workers.inference")  # loaded only where calls were served
-    if inference is not None:
-        inference.stop_heartbeat()
+    beating = sys.modules.get("workers.heartbeat")  # loaded only in an infer worker
+    if beating is not None:
+        beating.stop_heartbeat()

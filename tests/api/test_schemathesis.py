@@ -13,6 +13,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
+from schemathesis.checks import CHECKS as ALL_CHECKS
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     positive_data_acceptance,
@@ -78,6 +79,9 @@ CHECKS = {
                               within_cross_field_rules],
     GenerationMode.NEGATIVE: [not_a_server_error, status_code_conformance, response_schema_conformance],
 }  # fmt: skip
+if os.environ.get("SCHEMATHESIS_CHECKS") == "all":  # `make schemathesis CHECKS=all`: every check schemathesis has,
+    EVERY = [check for check in ALL_CHECKS.get_all() if check is not positive_data_acceptance]  # the CLI's --checks all
+    CHECKS = {GenerationMode.POSITIVE: [*EVERY, within_cross_field_rules], GenerationMode.NEGATIVE: EVERY}
 
 
 @pytest.fixture

@@ -54,9 +54,9 @@ def test_calls_in_flight_when_redis_dies_get_503_or_an_error_event_and_cost_noth
         except openai.APIError as exc:
             outcomes["stream"] = exc.code
 
-    from workers import inference
+    from workers import heartbeat, inference
 
-    inference.heartbeat()  # an infer worker is up (it beats) but takes no call yet: nothing consumes `infer`
+    heartbeat.heartbeat()  # an infer worker is up (it beats) but takes no call yet: nothing consumes `infer`
     callers = [threading.Thread(target=plain), threading.Thread(target=stream)]
     for caller in callers:
         caller.start()
@@ -79,7 +79,7 @@ def test_calls_in_flight_when_redis_dies_get_503_or_an_error_event_and_cost_noth
     with start_worker(["infer"]):
         wait_until(lambda: broker.zcard("infer:workers") == 1)  # the heartbeat beats again on the new Redis
         completion = client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=4, temperature=0)
-    inference.stop_heartbeat()
+    heartbeat.stop_heartbeat()
     for loaded in inference.model_cache()._models.values():
         loaded.engine.stop()
     inference.model_cache.cache_clear()

@@ -18,6 +18,7 @@ from registry.exceptions import EntryNotFound
 # routes speak the Hugging Face protocol. config/openapi.py documents each route's errors from this.
 OPENAI_SHAPED = re.compile(r"^/(v1/|api/v1/|api/keys|api/uploads|api/payments/|api/models/[^/]+/[^/]+/commits/)")
 HF_FILE_ROUTE = re.compile(r"^/[^/]+/[^/]+/resolve/")  # a file URL that named no route (a newline in the path)
+LFS_ROUTE = re.compile(r"^/[^/]+/[^/]+\.git/info/lfs/")  # git-LFS's batch API under a name that is no repository
 
 
 def api_error(request: HttpRequest, exc: DomainError) -> JsonResponse:
@@ -32,7 +33,7 @@ def is_api(request: HttpRequest) -> bool:
     """Whether the path is one of the JSON APIs (OpenAI's shape or the Hugging Face protocol's), not a web page."""
     path = request.path
     return bool(OPENAI_SHAPED.match(path) or path.startswith("/api/") or HF_FILE_ROUTE.match(path)
-                or ".git/info/lfs/" in path)  # fmt: skip
+                or LFS_ROUTE.match(path))  # fmt: skip
 
 
 def refusal(request: HttpRequest, exc: DomainError) -> HttpResponse:
@@ -52,7 +53,7 @@ def bad_request(request: HttpRequest, exception=None):
     if isinstance(exception, RequestDataTooBig | TooManyFieldsSent | TooManyFilesSent):
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         return api_error(request, PayloadTooLarge(f"the request body is over the limit of {limit} bytes"))
-    if OPENAI_SHAPED.match(request.path) or request.path.startswith("/api/") or HF_FILE_ROUTE.match(request.path):
+    if is_api(request):
         return api_error(request, InvalidInput(f"bad request ({type(exception).__name__})"))
     return defaults.bad_request(request, exception)
 
@@ -61,6 +62,6 @@ def not_found(request: HttpRequest, exception=None):
     message = f"Invalid URL ({request.method} {request.path})"
     if OPENAI_SHAPED.match(request.path):
         return JsonResponse(request_error(message), status=404)
-    if request.path.startswith("/api/") or HF_FILE_ROUTE.match(request.path):  # the Hugging Face protocol
+    if is_api(request):  # the Hugging Face protocol (OpenAI's shape answered above)
         return error_response(EntryNotFound(message))
     return defaults.page_not_found(request, exception)

@@ -21,7 +21,7 @@ TRENDING_DAYS = 7
 # HF Hub's sort keys -> the field each orders by; ties fall back to the newest id
 SORTS = {"downloads": "downloads", "lastModified": "updated_at", "createdAt": "created_at", "trending": "trending",
          "trendingScore": "trending", "likes": "id", "id": "id"}  # fmt: skip
-TRUE = ("1", "true", "True")
+TRUE, FALSE = ("1", "true", "True"), ("0", "false", "False")
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,11 @@ def parse(params: QueryDict) -> ModelQuery:
     if len(tags) > MAX_FILTERS:
         raise InvalidInput(f"at most {MAX_FILTERS} filters", param="filter")
     sort = params.get("sort", "")
-    if sort and sort not in SORTS:
+    if "sort" in params and sort not in SORTS:
         raise InvalidInput(f"sort must be one of {', '.join(SORTS)}", param="sort")
+    for flag in ("full", "cardData", "config"):
+        if params.get(flag, "false") not in TRUE + FALSE:
+            raise InvalidInput(f"{flag} must be true or false", param=flag)
     direction = params.get("direction", "-1")
     if direction not in ("-1", "1"):
         raise InvalidInput("direction must be -1 (descending) or 1 (ascending)", param="direction")

@@ -6,6 +6,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import ScopeRequired
+from accounts.exceptions import InvalidInput
 from marketplace.api.serializers import ListingsResponseSerializer
 from marketplace.models import Category, Listing
 from marketplace.models.listings import LICENSE_PATTERN, MAX_TAGS, TAG_PATTERN
@@ -53,6 +54,9 @@ def _page_link(request, number: int | None) -> str | None:
     return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
 
 
+CHOICES = ("category", "license", "access", "max_price", "params", "sort", "page")  # none of them may be blank
+
+
 class ListingsView(APIView):
     permission_classes = [AllowAny, ScopeRequired]  # the catalogue is public; a key needs 'read' or 'infer'
     required_scope = ("read", "infer")
@@ -78,6 +82,9 @@ class ListingsView(APIView):
         responses=ListingsResponseSerializer,
     )  # fmt: skip
     def get(self, request):
+        blank = sorted(name for name in CHOICES if request.query_params.get(name) == "")
+        if blank:  # the catalogue's form leaves a choice blank; an API client that sends one blank errs
+            raise InvalidInput(f"{blank[0]} is empty: leave it out for its default", param=blank[0])
         query = catalogue.parse_query(request.query_params)
         paginator = catalogue.CardPaginator(catalogue.listings(query), catalogue.PAGE_SIZE)
         page = paginator.page(min(query.page, paginator.num_pages))

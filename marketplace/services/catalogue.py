@@ -91,7 +91,7 @@ def _tags(params: Mapping) -> tuple[str, ...]:
     if any("\x00" in str(item) for item in raw):
         raise InvalidInput("tag must not contain NUL characters", param="tag")
     tags = sorted({part.strip().lower() for item in raw for part in str(item).split(",") if part.strip()})
-    if len(tags) > MAX_TAGS or any(not TAG_PATTERN.fullmatch(tag) for tag in tags):
+    if len(tags) > MAX_TAGS or len(raw) > MAX_TAGS or any(not TAG_PATTERN.fullmatch(tag) for tag in tags):
         raise InvalidInput(f"tag: at most {MAX_TAGS}, each 1-32 of a-z, 0-9 and '-'", param="tag")
     return tuple(tags)
 

@@ -24,10 +24,13 @@ MAX_COMMIT_LINE_BYTES = 48 * 1024 * 1024
 def create_repo(request: HubRequest) -> JsonResponse:
     """POST /api/repos/create {name, organization, visibility|private, type}"""
     payload = read_json(request)
-    repo_type = payload.get("type") or "model"
-    if repo_type != "model":
+    repo_type = payload.get("type")
+    if repo_type not in (None, "model"):
         raise InvalidInput(f"only model repositories are supported, not {repo_type!r}", param="type")
-    namespace = payload.get("organization") or caller_of(request).username
+    organization = payload.get("organization")  # huggingface_hub sends null for the caller's own namespace
+    if organization is not None and not isinstance(organization, str):
+        raise InvalidInput("organization must be a namespace (a string) or null", param="organization")
+    namespace = organization or caller_of(request).username
     if namespace != caller_of(request).username:
         raise PermissionDenied(f"You don't have the rights to create a model under the namespace {namespace!r}")
     name = payload.get("name")
@@ -88,9 +91,11 @@ def repo_settings(request: HubRequest, namespace: str, name: str) -> JsonRespons
 def validate_yaml(request: HubRequest) -> JsonResponse:
     """POST /api/validate-yaml {content, repoType}: check a model card's YAML front matter."""
     payload = read_json(request)
-    content = payload.get("content", "")
+    content = payload.get("content")
     if not isinstance(content, str):
-        raise InvalidInput("content must be a string", param="content")
+        raise InvalidInput("content is required: the README's text, a string", param="content")
+    if payload.get("repoType", "model") != "model":
+        raise InvalidInput("repoType must be 'model': this store holds models", param="repoType")
     problem = cards.front_matter_problem(content)
     if problem:
         return JsonResponse({"error": problem, "errors": [{"message": problem}], "warnings": []}, status=400)

@@ -54,7 +54,7 @@ def _page_link(request, number: int | None) -> str | None:
     return request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
 
 
-CHOICES = ("category", "license", "access", "max_price", "params", "sort", "page")  # none of them may be blank
+CHOICES = ("category", "license", "access", "max_price", "params", "sort", "page", "tag")  # none may be blank
 
 
 class ListingsView(APIView):
@@ -82,9 +82,10 @@ class ListingsView(APIView):
         responses=ListingsResponseSerializer,
     )  # fmt: skip
     def get(self, request):
-        blank = sorted(name for name in CHOICES if request.query_params.get(name) == "")
+        given = request.query_params
+        blank = sorted(name for name in CHOICES if any(not value.strip() for value in given.getlist(name)))
         if blank:  # the catalogue's form leaves a choice blank; an API client that sends one blank errs
-            raise InvalidInput(f"{blank[0]} is empty: leave it out for its default", param=blank[0])
+            raise InvalidInput(f"{blank[0]} is blank: leave it out for its default", param=blank[0])
         query = catalogue.parse_query(request.query_params)
         paginator = catalogue.CardPaginator(catalogue.listings(query), catalogue.PAGE_SIZE)
         page = paginator.page(min(query.page, paginator.num_pages))

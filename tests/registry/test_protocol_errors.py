@@ -327,7 +327,8 @@ def test_a_free_public_file_may_be_referenced_by_its_hash(client, provider, cons
 @pytest.mark.parametrize(
     "payload",
     [{"visibility": "Private"}, {"visibility": "hidden"}, {"visibility": 1}, {"private": "yes"},
-     {"private": 1}, {"visibility": "public", "private": True}],
+     {"private": 1}, {"visibility": "public", "private": True},
+     {"visibility": ["public"]}, {"visibility": {"public": True}}],  # TypeError (unhashable): a 500 (issue #22)
 )  # fmt: skip
 def test_a_visibility_that_is_not_documented_is_400_and_nothing_becomes_public(client, provider, provider_key, payload):
     """Any visibility but exactly 'private' made a repo public (issue #10, finding 8)."""

@@ -145,14 +145,17 @@ def run_stack(work: Path, checkpoints: dict[str, Path]) -> dict:
                               stderr=subprocess.DEVNULL)  # fmt: skip
     try:
         import openai
+        import redis
 
         client = openai.OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=key, max_retries=0, timeout=600)
-        for _ in range(100):
+        for _ in range(300):  # the web answers, and the infer worker has announced itself (503 no_worker until then)
             try:
                 client.models.list()
-                break
+                if redis.Redis.from_url(env["REDIS_URL"]).zcard("infer:workers"):
+                    break
             except openai.APIConnectionError:
-                time.sleep(0.2)
+                pass
+            time.sleep(0.2)
         results = {}
         processes = {"worker": worker.pid, "web": web.pid, "redis": _redis_pid(), "clients": os.getpid()}
 

@@ -49,7 +49,8 @@ def test_a_worker_is_seen_from_its_start_and_gone_within_seconds_of_dying(caller
     try:
         assert "Calls are being served: 1 inference worker running." in client.get("/status").content.decode()
         served = caller.completions.create(model="alice/tiny-gpt", prompt="def", max_tokens=4, temperature=0)
-        assert served.usage.completion_tokens == 4
+        assert served.choices[0].finish_reason in ("length", "stop")  # served (a random model may end early)
+        assert 1 <= served.usage.completion_tokens <= 4
         worker.send_signal(signal.SIGKILL)
         worker.wait(timeout=30)
         wait_until(lambda: not any(seen.is_alive for seen in status.infer_workers() or ()), timeout=10)

@@ -54,6 +54,14 @@ def _nullable(node):
     return node
 
 
+def checked(chunks: list[dict], schema: dict, name: str) -> int:
+    """Validate every chunk against the schema's `name`; the number of tokens they carry (each with its logprobs)."""
+    check = validator(schema, name)
+    for chunk in chunks:
+        check.validate(chunk)
+    return sum(1 for chunk in chunks for choice in chunk["choices"] if choice["logprobs"] is not None)
+
+
 @pytest.mark.parametrize("include_usage", [True, False])
 def test_chat_chunks_match_the_schema(streamed, include_usage):
     body = {
@@ -68,14 +76,12 @@ def test_chat_chunks_match_the_schema(streamed, include_usage):
     }
     chunks, schema = streamed("chat/completions", body)
 
-    check = validator(schema, "ChatCompletionChunk")
-    for chunk in chunks:
-        check.validate(chunk)
+    scored = checked(chunks, schema, "ChatCompletionChunk")
     assert [c["choices"][0]["delta"] for c in chunks[:2]] == [{"role": "assistant", "content": ""}] * 2
     assert ("usage" in chunks[0]) is include_usage
     if include_usage:
         assert all(c["usage"] is None for c in chunks[:-1]) and chunks[-1]["choices"] == []
-        assert chunks[-1]["usage"]["completion_tokens"] == 10
+        assert chunks[-1]["usage"]["completion_tokens"] == scored >= 2  # n = 2: each choice made a token at least
 
 
 def test_completion_chunks_match_the_schema(streamed):
@@ -90,8 +96,6 @@ def test_completion_chunks_match_the_schema(streamed):
     }
     chunks, schema = streamed("completions", body)
 
-    check = validator(schema, "CompletionChunk")
-    for chunk in chunks:
-        check.validate(chunk)
+    scored = checked(chunks, schema, "CompletionChunk")
     assert {c["choices"][0]["finish_reason"] for c in chunks[-3:-1]} <= {"stop", "length"}
-    assert chunks[-1]["usage"]["completion_tokens"] == 8
+    assert chunks[-1]["usage"]["completion_tokens"] == scored >= 2  # n = 2: each choice made a token at least

@@ -27,3 +27,14 @@ class ThrottledPasswordResetView(auth_views.PasswordResetView):
             response.status_code = 429
             return response
         return super().form_valid(form)
+
+
+class ResetSentView(auth_views.PasswordResetDoneView):
+    """ "Check your email", saying how long the link works (PASSWORD_RESET_TIMEOUT, 3 days by default)."""
+
+    template_name = "accounts/password_reset_sent.html"
+
+    def get_context_data(self, **kwargs):
+        hours = settings.PASSWORD_RESET_TIMEOUT // 3600
+        valid_for = f"{hours // 24} day{'s' if hours // 24 != 1 else ''}" if hours >= 24 else f"{max(hours, 1)} hours"
+        return super().get_context_data(**kwargs) | {"valid_for": valid_for}

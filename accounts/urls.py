@@ -3,7 +3,7 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods
 
 from accounts import views
-from accounts.password_reset import ThrottledPasswordResetView
+from accounts.password_reset import ResetSentView, ThrottledPasswordResetView
 
 # Django's form views also answer PUT as a POST: a form page takes GET and POST, and 405 with Allow otherwise
 FORM = require_http_methods(["GET", "POST"])
@@ -16,7 +16,7 @@ urlpatterns = [
     path("password-reset", FORM(ThrottledPasswordResetView.as_view()), name="password_reset"),
     path(
         "password-reset/sent",
-        auth_views.PasswordResetDoneView.as_view(template_name="accounts/password_reset_sent.html"),
+        ResetSentView.as_view(),
         name="password_reset_done",
     ),
     path(

@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.errors import not_found
@@ -20,6 +22,8 @@ urlpatterns = [
     path("api/", include("registry.api.portal_urls")),
     *api_urlpatterns,
     path("status", status_page, name="status"),
+    # browsers ask for /favicon.ico whatever the page's <link rel="icon"> says
+    path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True), name="favicon"),
     path("", include("accounts.urls")),
     path("", include("marketplace.urls")),
     path("", include("training.urls")),

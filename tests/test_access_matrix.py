@@ -142,6 +142,7 @@ NOT_PRIVATE = {
     "v1-fine-tuning-jobs": "lists and creates the caller's own jobs (tests/training/test_api.py)",
     "schema": "the OpenAPI document",
     "status": "public: which infer workers run (tests/marketplace/test_no_worker.py)",
+    "favicon": "a redirect to the static icon (tests/test_error_pages.py)",
     "api-docs": "the OpenAPI document's page",
 }
 

@@ -2,6 +2,7 @@
 answering JSON."""
 
 import pytest
+from django.contrib.staticfiles import finders
 from django.test import Client, RequestFactory
 from django.views import defaults
 
@@ -40,3 +41,11 @@ def test_the_other_error_pages(view, status, title):
 
     assert response.status_code == status
     assert f"<h1>{title}</h1>" in response.content.decode()
+
+
+def test_favicon_ico_is_the_static_icon(client):
+    """Browsers ask for /favicon.ico on every site; it answered 404 (issue #23)."""
+    response = client.get("/favicon.ico")
+
+    assert (response.status_code, response["Location"]) == (301, "/static/favicon.svg")
+    assert finders.find("favicon.svg")  # what collectstatic serves there

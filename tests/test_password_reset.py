@@ -14,6 +14,7 @@ NEW_PASSWORD = "a-brand-new-passphrase-42"
 def test_reset_by_email(client, provider):
     sent = client.post("/password-reset", {"email": "alice@example.com"})
     assert (sent.status_code, sent["Location"]) == (302, "/password-reset/sent")
+    assert "The link works once, for\n  3 days." in client.get(sent["Location"]).content.decode()  # was "a few day"
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert (message.to, message.subject) == (["alice@example.com"], "Reset your GPT store password")

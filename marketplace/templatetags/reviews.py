@@ -29,5 +29,6 @@ def reviews_panel(context, model: Model, listing: Listing | None) -> dict:
         "is_owner": user.is_authenticated and user.pk == model.owner_id,
         "listed": listing is not None and listing.status == ListingStatus.PUBLISHED,
         "reasons": ReportReason.choices,
-        "stars": range(5, 0, -1),
+        "stars": range(5, 0, -1),  # the form's choices, best first
+        "star_slots": range(1, 6),  # a rating drawn left to right: 2 is ★★☆☆☆
     }

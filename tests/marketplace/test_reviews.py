@@ -59,6 +59,19 @@ def test_one_review_per_user_edited_in_place_and_the_rating_follows(poetry, cons
     assert (stats.rating, stats.rating_count) == (4.5, 2)
 
 
+def test_a_rating_is_drawn_left_to_right(client, poetry, consumer, outsider):
+    """A 2-star review was drawn ☆☆☆★★ (issue #23): the form's descending choices drew the stars too."""
+    used(consumer, poetry)
+    used(outsider, poetry)
+    reviews.save_review(model=poetry.model, user=consumer, rating=2, text="Too short.")
+    reviews.save_review(model=poetry.model, user=outsider, rating=5, text="")
+
+    page = client.get("/alice/poetry-gpt").content.decode()
+
+    assert '<span class="stars" aria-label="2 out of 5 stars">★★☆☆☆</span>' in page
+    assert '<span class="stars" aria-label="5 out of 5 stars">★★★★★</span>' in page
+
+
 @pytest.mark.parametrize(
     ("rating", "text", "param"),
     [("0", "", "rating"), ("6", "", "rating"), ("four", "", "rating"), ("", "", "rating"), ("3", "x" * 2001, "text"),

@@ -4,7 +4,7 @@ a real Celery worker: sign up -> create a model -> upload a checkpoint with prog
 import pytest
 
 from registry.models import Commit, ValidationStatus
-from tests.e2e.conftest import sign_up
+from tests.e2e.conftest import shoot, sign_up
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -31,6 +31,14 @@ def test_sign_up_create_model_upload_and_see_the_validation_report(page, live_se
     page.wait_for_selector("#validation .report dd")  # the page reloads once validation ends: the report as text
     report = page.inner_text("#validation .report")
     assert "GPT2LMHeadModel" in report and "Parameters\n141k (141,056)" in report, report
+    for width in (1280, 390):  # each label beside its own value, whatever wraps (issue #23: values moved up a row)
+        page.set_viewport_size({"width": width, "height": 900})
+        rows = page.eval_on_selector_all("#validation .report dt", """labels => labels.map(dt => [
+            dt.textContent, Math.round(dt.getBoundingClientRect().top),
+            Math.round(dt.nextElementSibling.getBoundingClientRect().top)])""")
+        assert [label for label, _, _ in rows][:4] == ["Architecture", "Model type", "Parameters", "Weights stored as"]
+        assert all(top == value_top for _, top, value_top in rows), (width, rows)
+    shoot(page, "model-validation-report")
     commit = Commit.objects.get(model__name="tiny-gpt")
     assert commit.validation_status == ValidationStatus.VALID
     assert sorted(commit.files.values_list("path", flat=True)) == sorted(p.name for p in tiny_checkpoint.iterdir())

@@ -24,6 +24,21 @@ def get_editable_listing(*, model: Model, by: User) -> Listing | None:
     return Listing.objects.filter(model=model).select_related("price_card").first()
 
 
+def defaults_from_card(model: Model) -> dict:
+    """A new listing's form, filled from what the provider already wrote: the card's `license` and `tags` (those
+    the store's rules take) and the model's one-line description (issue #23: the licence said "other" beside a
+    card saying `license: mit`)."""
+    meta = model.card_data or {}
+    license = meta.get("license")
+    tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
+    kept = [str(tag).strip().lower() for tag in tags if isinstance(tag, str)]
+    initial = {"title": model.repo_id, "summary": model.description,
+               "tags": ", ".join(tag for tag in kept if TAG_PATTERN.fullmatch(tag))[:500]}  # fmt: skip
+    if isinstance(license, str) and LICENSE_PATTERN.fullmatch(license.strip().lower()):
+        initial["license"] = license.strip().lower()
+    return initial
+
+
 def _clean_tags(tags) -> list[str]:
     if isinstance(tags, str):
         tags = tags.split(",")

@@ -110,7 +110,7 @@ def _initial(listing) -> dict:
 def edit_listing(request, namespace: str, name: str):
     model = _own_model(request, namespace, name)
     listing = listings.get_editable_listing(model=model, by=request.user)
-    form = ListingForm(request.POST or None, initial=_initial(listing) or {"title": model.repo_id})
+    form = ListingForm(request.POST or None, initial=_initial(listing) or listings.defaults_from_card(model))
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:

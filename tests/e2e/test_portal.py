@@ -33,9 +33,12 @@ def test_sign_up_create_model_upload_and_see_the_validation_report(page, live_se
     assert "GPT2LMHeadModel" in report and "Parameters\n141k (141,056)" in report, report
     for width in (1280, 390):  # each label beside its own value, whatever wraps (issue #23: values moved up a row)
         page.set_viewport_size({"width": width, "height": 900})
-        rows = page.eval_on_selector_all("#validation .report dt", """labels => labels.map(dt => [
+        rows = page.eval_on_selector_all(
+            "#validation .report dt",
+            """labels => labels.map(dt => [
             dt.textContent, Math.round(dt.getBoundingClientRect().top),
-            Math.round(dt.nextElementSibling.getBoundingClientRect().top)])""")
+            Math.round(dt.nextElementSibling.getBoundingClientRect().top)])""",
+        )
         assert [label for label, _, _ in rows][:4] == ["Architecture", "Model type", "Parameters", "Weights stored as"]
         assert all(top == value_top for _, top, value_top in rows), (width, rows)
     shoot(page, "model-validation-report")

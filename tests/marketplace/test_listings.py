@@ -165,3 +165,19 @@ def test_the_price_text_names_the_download_price(provider, provider_model):
 
     assert listings.describe_price(free_calls) == "free; weights 0.5 credits per download (once per commit)"
     assert listings.describe_price(paid) == "2 / 6 credits per 1M prompt / completion tokens"
+
+
+def test_a_new_listing_starts_from_the_cards_license_tags_and_description(client, provider):
+    """The licence said "other" beside a card saying `license: mit` (issue #23)."""
+    from registry import services as registry
+
+    model = registry.create_model(owner=provider, name="poet")
+    registry.set_description(model_id=model.pk, description="Short verse on request.")
+    registry.commit_card(model_id=model.pk, author=provider,
+                         content="---\nlicense: MIT\ntags: [Poetry, tiny, not a tag!]\n---\n# Poet\n")  # fmt: skip
+    client.force_login(provider)
+
+    form = client.get("/alice/poet/listing").context["form"]
+
+    assert (form["license"].value(), form["tags"].value(), form["summary"].value(), form["title"].value()) == (
+        "mit", "poetry, tiny", "Short verse on request.", "alice/poet")  # fmt: skip

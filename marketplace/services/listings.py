@@ -30,8 +30,8 @@ def defaults_from_card(model: Model) -> dict:
     card saying `license: mit`)."""
     meta = model.card_data or {}
     license = meta.get("license")
-    tags = meta.get("tags") if isinstance(meta.get("tags"), list) else []
-    kept = [str(tag).strip().lower() for tag in tags if isinstance(tag, str)]
+    tags = meta.get("tags")
+    kept = [tag.strip().lower() for tag in tags if isinstance(tag, str)] if isinstance(tags, list) else []
     initial = {"title": model.repo_id, "summary": model.description,
                "tags": ", ".join(tag for tag in kept if TAG_PATTERN.fullmatch(tag))[:500]}  # fmt: skip
     if isinstance(license, str) and LICENSE_PATTERN.fullmatch(license.strip().lower()):

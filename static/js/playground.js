@@ -41,14 +41,19 @@
     return request;
   }
 
+  // Tokens per second over the whole call (its tokens over the time from sending it to its last byte), as the
+  // catalogue measures each listing's speed from its calls: from the first token on, a stream that arrives in one
+  // burst made 4,200 tokens/s of a model the store measured at 13.
   function describe(started, firstAt, endedAt, usage) {
     if (firstAt === null) return "No tokens.";
-    const parts = [`time to first token ${Math.round(firstAt - started)} ms`];
+    const ttft = Math.round(firstAt - started);
+    const parts = [`time to first token ${ttft} ms`];
     const tokens = usage ? usage.completion_tokens : null;
     if (tokens !== null) {
-      const seconds = (endedAt - firstAt) / 1000;
-      const rate = tokens > 1 && seconds > 0 ? (tokens - 1) / seconds : 0;
-      parts.push(`${rate.toFixed(1)} tokens/s`, `${tokens} tokens (${usage.prompt_tokens} in the prompt)`);
+      const seconds = (endedAt - started) / 1000;
+      const rate = seconds > 0 ? tokens / seconds : 0;
+      parts.push(`${rate.toFixed(1)} tokens/s over the whole call`, `${tokens} tokens (${usage.prompt_tokens} in the prompt)`);
+      Object.assign(stats.dataset, { ttftMs: String(ttft), tokens: String(tokens), rate: rate.toFixed(1) });
     }
     return parts.join(" · ");
   }

@@ -43,7 +43,12 @@ def test_the_playground_streams_shows_its_speed_and_charges_the_caller(
 
     assert output == greedy_text(tiny_checkpoint, "def main():", 6)
     stats = page.inner_text("#pg-stats")
-    assert "time to first token" in stats and "tokens/s" in stats and "6 tokens" in stats
+    assert "time to first token" in stats and "tokens/s over the whole call" in stats and "6 tokens" in stats
+    shown = page.eval_on_selector("#pg-stats", "el => ({...el.dataset})")
+    # over the whole call, as the catalogue measures: never faster than the tokens over the wait for the first
+    # (from the first token on, a burst showed 4,200 tokens/s of a model measured at 13; issue #23)
+    bound = int(shown["tokens"]) * 1000 / max(int(shown["ttftMs"]) - 1, 1) + 0.05  # ttft is rounded to the ms
+    assert 0 < float(shown["rate"]) <= bound, shown
     wait_until(lambda: UsageRecord.objects.filter(user=consumer).exists())  # settled after the last byte
     record = UsageRecord.objects.get(user=consumer)
     assert (record.api_key_id, record.commit_sha, record.completion_tokens) == (None, served_commit.sha, 6)

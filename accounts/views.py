@@ -28,6 +28,8 @@ def signup(request):
             form.add_error("username", exc.message)
         else:
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            messages.success(request, f"Welcome, {user.username}: your account is ready. Create an API key to call "
+                                      "or pull models, or a model to publish your own.")  # fmt: skip
             return redirect("home")
     return render(request, "accounts/signup.html", {"form": form})
 

@@ -81,14 +81,22 @@ class ListingAdmin(admin.ModelAdmin):
             )
         except DomainError as exc:
             self.message_user(request, f"Not changed: {exc.message}", level=messages.ERROR)
+        else:
+            done = "approved and published" if decision == "approve" else "suspended"
+            self.message_user(request, f"{obj} is {done}; its provider is told.", level=messages.SUCCESS)
 
     @admin.action(description="Approve and publish the selected listings")
     def approve(self, request, queryset):
+        approved = 0
         for listing in queryset.exclude(status=ListingStatus.PUBLISHED):
             try:
                 listings.review_listing(listing_id=listing.pk, approve=True, by=request.user)
+                approved += 1
             except DomainError as exc:
                 self.message_user(request, f"{listing}: {exc.message}", level=messages.ERROR)
+        if approved:
+            self.message_user(request, f"{approved} listing{'s' if approved != 1 else ''} approved and published; "
+                              "their providers are told.", level=messages.SUCCESS)  # fmt: skip
 
 
 class ReportForm(forms.ModelForm):

@@ -39,10 +39,14 @@ def test_operator_suspends_with_a_reason_then_approves(operator, pending):
     pending.refresh_from_db()
     assert (pending.status, pending.review_note, pending.reviewed_by.username) == ("suspended", "Card is empty", "root")
 
-    operator.post("/admin/marketplace/listing/", {"action": "approve", "_selected_action": [pending.pk]})
+    approved = operator.post("/admin/marketplace/listing/", {"action": "approve", "_selected_action": [pending.pk]},
+                             follow=True)  # fmt: skip
     pending.refresh_from_db()
     assert (pending.status, pending.review_note) == ("published", "")
     assert list(Listing.objects.published()) == [pending]
+    said = [str(message) for message in approved.context["messages"]]  # there was none (issue #23)
+    assert said[-1] == "1 listing approved and published; their providers are told."
+    assert f"{pending} is suspended; its provider is told." in said
 
 
 def test_operator_marks_a_payout_paid(operator, provider):

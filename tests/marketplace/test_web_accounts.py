@@ -18,8 +18,10 @@ def test_sign_up_logs_in_and_owns_a_namespace(client):
     )
 
     assert response.status_code == 302
-    assert client.get("/").context["user"].username == "erin"
+    home = client.get("/")
+    assert home.context["user"].username == "erin"
     assert User.objects.filter(username="erin").exists()
+    assert "Welcome, erin: your account is ready." in home.content.decode()  # no word after sign-up (issue #23)
 
 
 @pytest.mark.django_db

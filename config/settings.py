@@ -250,13 +250,14 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "interval_step": 0.2,
     "interval_max": 0.5,
 }
+CATALOGUE_REFRESH_SECONDS = env_int("CATALOGUE_REFRESH_SECONDS", 300, minimum=10)  # calls and speeds recounted
 CELERY_BEAT_SCHEDULE = {
     "requeue-stuck-validations": {"task": "registry.tasks.requeue_stuck_validations", "schedule": 60.0},
     "void-stale-reservations": {"task": "marketplace.tasks.void_stale_reservations", "schedule": 60.0},
     "warn-low-balances": {"task": "marketplace.tasks.warn_low_balances", "schedule": 900.0},
     "refresh-catalogue-usage": {
         "task": "marketplace.tasks.refresh_catalogue_usage",
-        "schedule": float(env_int("CATALOGUE_REFRESH_SECONDS", 300, minimum=10)),
+        "schedule": float(CATALOGUE_REFRESH_SECONDS),
     },
     # the train workers look for jobs: queued ones whose message was lost, and leases that expired
     "look-for-training-work": {"task": "workers.tasks.train", "schedule": 30.0},

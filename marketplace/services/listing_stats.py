@@ -4,6 +4,7 @@ card), the text search runs over, calls in 7 and 30 days, measured tokens/s. The
 
 import datetime as dt
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q, Sum
 from django.utils import timezone
@@ -142,6 +143,16 @@ def refresh_usage(*, now: dt.datetime | None = None) -> int:
             stats.calls_7d, stats.calls_30d, stats.tokens_per_second = week, month, speed
             updated.append(stats)
     ListingStats.objects.bulk_update(updated, ["calls_7d", "calls_30d", "tokens_per_second"], batch_size=500)
-    if updated:
-        changed()
+    cache.set(COUNTED_AT_KEY, now.timestamp(), timeout=None)
+    changed()  # every page that shows the figures says when they were counted: it changed even if they did not
     return len(updated)
+
+
+COUNTED_AT_KEY = "catalogue:usage-counted-at"
+
+
+def usage_counted_at() -> dt.datetime | None:
+    """When refresh_usage last counted calls and speeds (None: not since Redis started), for the pages that show
+    them: a figure says when it was computed."""
+    stamp = cache.get(COUNTED_AT_KEY)
+    return dt.datetime.fromtimestamp(stamp, tz=dt.UTC) if isinstance(stamp, int | float) else None

@@ -76,7 +76,7 @@ def test_each_filter(shelf, query, expected):
     assert ids({"sort": "newest", **query}) == expected
 
 
-def test_sorts(shelf, provider, consumer, outsider):
+def test_sorts(client, shelf, provider, consumer, outsider):
     today = timezone.now().date()
 
     def calls(listing, user, days_ago, count):
@@ -100,6 +100,11 @@ def test_sorts(shelf, provider, consumer, outsider):
     assert stats == {"poetry-gpt": (2, 52, None), "coder": (3, 3, 50.0), "chatty": (5, 5, 300.0),
                      "coder-sql": (0, 0, None), "big-one": (0, 0, None)}  # fmt: skip
     assert listing_stats.refresh_usage() == 0  # nothing changed
+    counted = listing_stats.usage_counted_at()  # and the pages say when they were counted (issue #23)
+    assert counted is not None and abs((timezone.now() - counted).total_seconds()) < 60
+    note = f"Calls and speeds counted at {counted:%H:%M} UTC on {counted.day} {counted:%b}; recounted every 5 minutes."
+    assert note in client.get("/models").content.decode()
+    assert note in client.get("/alice/coder").content.decode()
     assert ids({}) == ["bob/chatty", "alice/coder", "alice/poetry-gpt", "bob/big-one", "bob/coder-sql"]
     assert ids({"sort": "popular"}) == ["alice/poetry-gpt", "bob/chatty", "alice/coder", "bob/big-one",
                                         "bob/coder-sql"]  # fmt: skip

@@ -1,6 +1,8 @@
 // The job page follows its job live: every 2 s it reads the job and its newest events from /v1 with the signed-in
 // session, updates status, step, speed and time left, and redraws the loss chart (Chart.js; training solid,
-// validation dashed) and its table from the `metrics` events. It stops polling once the job has ended.
+// validation dashed, when the job has a validation file) and its table from the `metrics` events. When the job ends
+// it reloads once, so the page shows its final state as the server renders it: no Pause or Cancel, its checkpoints
+// and every event.
 (function () {
   const section = document.getElementById("job");
   if (!section) return;
@@ -20,8 +22,8 @@
         type: "line",
         data: { datasets: [
           { label: "training", data: [], borderColor: "#3b6fd4", backgroundColor: "#3b6fd4", pointRadius: 2 },
-          { label: "validation", data: [], borderColor: "#c05621", backgroundColor: "#c05621", borderDash: [5, 3],
-            pointRadius: 2 },
+          ...(section.dataset.validation ? [{ label: "validation", data: [], borderColor: "#c05621",
+            backgroundColor: "#c05621", borderDash: [5, 3], pointRadius: 2 }] : []),
         ] },
         options: {
           responsive: true, maintainAspectRatio: false, animation: false,
@@ -33,7 +35,7 @@
     }
     if (chart !== null) {
       chart.data.datasets[0].data = train;
-      chart.data.datasets[1].data = valid;
+      if (chart.data.datasets.length > 1) chart.data.datasets[1].data = valid;
       chart.options.scales.x.max = totalSteps;
       chart.update();
     }
@@ -68,7 +70,10 @@
         draw(metrics, last.total_steps);
       }
       if (job.fine_tuned_model && !$("job-result").querySelector("a")) $("job-result").textContent = job.fine_tuned_model;
-      if (ENDED.includes(job.status)) return;
+      if (ENDED.includes(job.status)) {
+        if (!ENDED.includes(section.dataset.status)) window.location.reload();  // once: it then loads ended
+        return;
+      }
     } catch (error) {
       // the next poll tries again
     }

@@ -49,12 +49,15 @@ def test_fine_tune_from_the_model_page_and_follow_the_job(page, live_server, pro
     finally:
         worker.terminate()
         worker.wait(timeout=30)
-    assert page.inner_text("#chart-points") == "3"  # one point per epoch's end (fewer than 10 steps apart)
+    # the page reaches its final state by itself (issue #23: Pause, Cancel and "None yet" stayed until a reload)
+    expect(page.locator("#checkpoints tbody tr")).to_have_count(3, timeout=30_000)
+    expect(page.locator("#job .actions button")).to_have_count(0)
+    assert page.locator("#events li").count() > 3
+    expect(page.locator("#chart-points")).to_have_text("3")  # one point per epoch's end (fewer than 10 steps apart)
     expect(page.locator("#loss-table tr")).to_have_count(3)  # the numbers behind the chart, one row per point
     expect(page.locator("#loss-figure.drawn canvas")).to_be_visible()  # Chart.js drew them
+    assert page.evaluate("Chart.getChart('loss-chart').data.datasets.map(d => d.label)") == ["training"]  # no file
     assert page.inner_text("#job-result") == "alice/tiny-gpt-ft-portal"
-    page.reload()
-    assert page.locator("#checkpoints tbody tr").count() == 3
     shoot(page, "job")
 
     page.click("#job-result a")

@@ -65,6 +65,15 @@ def create_user(*, username: str, email: str = "", password: str) -> User:
     return user
 
 
+def make_operator(*, user_id: int) -> User:
+    """Let a user run the store from /admin: moderate listings and reports, pay out, revoke keys."""
+    with transaction.atomic():
+        user = User.objects.select_for_update().get(pk=user_id)
+        user.is_staff = user.is_superuser = True
+        user.save(update_fields=["is_staff", "is_superuser"])
+    return user
+
+
 def parse_scopes(raw: str | Iterable[str]) -> list[str]:
     """Turn 'read,write' or ['read', 'write'] into a checked, ordered list of scopes."""
     items = raw.split(",") if isinstance(raw, str) else list(raw)

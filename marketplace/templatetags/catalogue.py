@@ -13,6 +13,13 @@ register = template.Library()
 
 
 @register.filter
+def without(tags, shown) -> list[str]:
+    """The card's tags that the listing's own tags do not already show (each appeared twice on the model panel)."""
+    already = {str(tag).lower() for tag in shown or ()}
+    return [tag for tag in tags or () if str(tag).lower() not in already]
+
+
+@register.filter
 def count(value) -> str:
     """1_354_752 -> '1.35M', 12_480 -> '12.5k', 950 -> '950'; '—' when unknown."""
     return "—" if value is None or value == "" else short_count(value)

@@ -107,6 +107,19 @@ def test_createuser_and_createkey_commands_print_a_working_key(client):
 
 
 @pytest.mark.django_db
+def test_createuser_staff_makes_an_operator_who_moderates(client):
+    out = io.StringIO()
+    call_command("createuser", "root", "--password", "a-long-password-1", "--staff", stdout=out)
+    call_command("createuser", "plain", "--password", "a-long-password-1", stdout=io.StringIO())
+
+    assert out.getvalue().strip() == "created operator root"
+    assert list(User.objects.order_by("username").values_list("username", "is_staff", "is_superuser")) == [
+        ("plain", False, False), ("root", True, True)]  # fmt: skip
+    client.login(username="root", password="a-long-password-1")
+    assert client.get("/admin/marketplace/listing/").status_code == 200
+
+
+@pytest.mark.django_db
 def test_commands_fail_clearly_on_bad_input():
     with pytest.raises(CommandError, match="no user named 'ghost'"):
         call_command("createkey", "ghost", "--scopes", "read")

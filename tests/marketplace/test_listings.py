@@ -181,3 +181,16 @@ def test_a_new_listing_starts_from_the_cards_license_tags_and_description(client
 
     assert (form["license"].value(), form["tags"].value(), form["summary"].value(), form["title"].value()) == (
         "mit", "poetry, tiny", "Short verse on request.", "alice/poet")  # fmt: skip
+
+
+def test_the_model_panel_shows_each_tag_once(client, provider, settings):
+    """A tag both on the listing and in the card appeared twice on the model panel (issue #23)."""
+    from tests.marketplace.conftest import publish
+
+    settings.REVIEW_LISTINGS = False
+    publish(provider, "poet", tags=["poetry"], card="---\nlicense: mit\ntags: [poetry, tiny]\n---\n# Poet\n")
+
+    panel = client.get("/alice/poet").content.decode()
+
+    assert panel.count(">#poetry</a>") == 1 and ">poetry</span>" not in panel
+    assert '<span class="badge">tiny</span>' in panel and '<span class="badge">mit</span>' in panel

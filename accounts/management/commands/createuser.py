@@ -11,10 +11,13 @@ class Command(BaseCommand):
         parser.add_argument("username")
         parser.add_argument("--email", default="")
         parser.add_argument("--password", required=True)
+        parser.add_argument("--staff", action="store_true", help="an operator: signs in to /admin and moderates")
 
-    def handle(self, *args, username, email, password, **options):
+    def handle(self, *args, username, email, password, staff, **options):
         try:
             user = services.create_user(username=username, email=email, password=password)
         except DomainError as exc:
             raise CommandError(exc.message) from None
-        self.stdout.write(f"created user {user.username}")
+        if staff:
+            services.make_operator(user_id=user.pk)
+        self.stdout.write(f"created {'operator' if staff else 'user'} {user.username}")

@@ -100,9 +100,11 @@
           if (chunk.error) throw new Error(chunk.error.message);
           if (chunk.usage) usage = chunk.usage;
           for (const choice of chunk.choices || []) {
-            const text = chat ? (choice.delta && choice.delta.content) || "" : choice.text || "";
+            let text = chat ? (choice.delta && choice.delta.content) || "" : choice.text || "";
             if (!text) continue;
             if (firstAt === null) firstAt = performance.now();
+            // the blank lines a model often starts with are not shown (the answer itself is unchanged)
+            if (!output.textContent) text = text.replace(/^\s*\n/, "");
             output.textContent += text;
           }
         }

@@ -45,6 +45,10 @@ def test_search_filter_and_open_a_model(page, live_server, provider, consumer, s
     expect(page.locator("table.compare thead th")).to_have_text(
         ["Figure", "Poetry GPTalice/poetry-gpt", "coderbob/coder"]
     )
+    aligned = page.eval_on_selector_all(
+        "table.compare tbody td", "cells => cells.map(c => getComputedStyle(c).textAlign)"
+    )
+    assert set(aligned) == {"left"}, aligned  # prices were right-aligned, the rest left (issue #23)
     shoot(page, "compare")
 
     page.go_back()

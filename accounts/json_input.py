@@ -87,3 +87,25 @@ def metadata(value, *, param: str = "metadata") -> dict:
 def has_control_characters(text: str) -> bool:
     """Whether `text` holds a C0 control character or DEL: no name, id or path here may."""
     return any(ord(character) < 32 or character == "\x7f" for character in text)
+
+
+MAX_MODEL_ID_CHARS = 300  # owner (150) + "/" + name (96) + "@" + a branch, tag or sha
+
+
+def model_id(value, *, param: str = "model") -> str:
+    """A model id as a caller sends it (`owner/name` or `owner/name@revision`): a non-empty string of at most
+    MAX_MODEL_ID_CHARS without control characters, which no name or revision holds (NUL reached PostgreSQL)."""
+    if not isinstance(value, str) or not value:
+        raise InvalidInput(f"'{param}' is required: an id such as owner/name or owner/name@revision", param=param)
+    if len(value) > MAX_MODEL_ID_CHARS or has_control_characters(value):
+        raise InvalidInput(f"'{param}' must be an id such as owner/name, without control characters and at most "
+                           f"{MAX_MODEL_ID_CHARS} characters", param=param)  # fmt: skip
+    return value
+
+
+def no_blank(params, names) -> None:
+    """Query parameters an API takes may be left out, never sent blank: a web form leaves a field empty, an API
+    client that sends `sort=` (or `tag=`, `after=`) has made a mistake it should hear of."""
+    for name in names:
+        if any(not value.strip() for value in params.getlist(name)):
+            raise InvalidInput(f"{name} is blank: leave it out for its default", param=name)

@@ -8,7 +8,6 @@ from django.conf import settings
 from accounts import json_input
 from accounts.exceptions import InvalidInput
 
-MAX_MODEL_ID_CHARS = 300  # owner (150) + "/" + name (96) + "@" + a branch, tag or sha
 MAX_STOP_CHARS = 256  # a stop sequence is a few tokens; each is searched in every step's text
 MAX_USER_CHARS = 256
 MAX_STOPS = 4
@@ -89,12 +88,7 @@ def _common(body: dict, known: set[str]) -> dict:
     for name, in_effect in UNSUPPORTED.items():
         if in_effect(body.get(name)):
             raise InvalidInput(f"'{name}' is not supported by this server", param=name)
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise InvalidInput("'model' is required: an id such as owner/name or owner/name@revision", param="model")
-    if len(model) > MAX_MODEL_ID_CHARS or any(ord(character) < 32 or character == "\x7f" for character in model):
-        raise InvalidInput(f"'model' must be an id such as owner/name, without control characters and at most "
-                           f"{MAX_MODEL_ID_CHARS} characters", param="model")  # fmt: skip
+    model = json_input.model_id(body.get("model"))
     stop = _stop(body.get("stop"))
     n = _number(body, "n", 1, low=1, high=settings.MAX_CHOICES, kind=int)
     num_beams = _number(body, "num_beams", 1, low=1, high=settings.MAX_BEAMS, kind=int)

@@ -14,8 +14,7 @@ MAX_PAGE = 100
 
 
 def _page(request: HttpRequest) -> tuple[str | None, int]:
-    if request.GET.get("after") == "":
-        raise InvalidInput("after is empty: leave it out for the first page", param="after")
+    json_input.no_blank(request.GET, ("after",))
     after = request.GET.get("after") or None
     raw = request.GET.get("limit", "20")
     if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:

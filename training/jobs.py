@@ -44,8 +44,7 @@ def create_job(
     the job `queued` and ask a train worker to look for it. Any refusal creates and charges nothing."""
     if api_key is not None and not api_key.has_scope("finetune"):
         raise PermissionDenied("this API key lacks the 'finetune' scope")
-    if not isinstance(model, str) or not model or len(model) > 300 or json_input.has_control_characters(model):
-        raise InvalidInput("model must be an id such as owner/name, without control characters", param="model")
+    json_input.model_id(model)
     train = files.get_file(user=user, file_id=training_file)
     valid = files.get_file(user=user, file_id=validation_file) if validation_file else None
     resolved = method.resolve(method=method_spec, hyperparameters=hyperparameters, examples=train.examples)

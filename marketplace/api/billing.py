@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.exceptions import InvalidInput
+from accounts import json_input
 from marketplace.api.serializers import CreditsResponseSerializer, EarningsResponseSerializer, UsageResponseSerializer
 from marketplace.models import AccountKind, Payout
 from marketplace.money import format_credits
@@ -18,9 +18,7 @@ PERIOD = [
 
 
 def _period_and_grouping(request) -> tuple:
-    for name in ("start", "end", "group_by"):  # a form leaves a field blank; an API client that sends one errs
-        if request.query_params.get(name) == "":
-            raise InvalidInput(f"{name} is empty: leave it out for its default", param=name)
+    json_input.no_blank(request.query_params, ("start", "end", "group_by"))
     period = reports.parse_period(request.query_params.get("start"), request.query_params.get("end"))
     return period, request.query_params.get("group_by") or "day"
 

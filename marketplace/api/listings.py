@@ -5,8 +5,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts import json_input
 from accounts.authentication import ScopeRequired
-from accounts.exceptions import InvalidInput
 from marketplace.api.serializers import ListingsResponseSerializer
 from marketplace.models import Category, Listing
 from marketplace.models.listings import LICENSE_PATTERN, MAX_TAGS, TAG_PATTERN
@@ -82,10 +82,7 @@ class ListingsView(APIView):
         responses=ListingsResponseSerializer,
     )  # fmt: skip
     def get(self, request):
-        given = request.query_params
-        blank = sorted(name for name in CHOICES if any(not value.strip() for value in given.getlist(name)))
-        if blank:  # the catalogue's form leaves a choice blank; an API client that sends one blank errs
-            raise InvalidInput(f"{blank[0]} is blank: leave it out for its default", param=blank[0])
+        json_input.no_blank(request.query_params, CHOICES)  # the catalogue's form may; an API client may not
         query = catalogue.parse_query(request.query_params)
         paginator = catalogue.CardPaginator(catalogue.listings(query), catalogue.PAGE_SIZE)
         page = paginator.page(min(query.page, paginator.num_pages))

@@ -45,16 +45,25 @@ def claim_job(*, worker: str) -> FineTuningJob | None:
             continue  # another worker took it first
         job.refresh_from_db()
         if job.attempts > settings.MAX_JOB_ATTEMPTS:
-            finish_job(job, status=JobStatus.FAILED, error={
-                "code": "worker_lost", "param": None,
-                "message": f"the job's worker stopped {job.attempts - 1} times; it was given up",
-            })  # fmt: skip
+            give_up(job, lost=job.attempts - 1)
             continue
         if was_lost:
-            add_event(job, f"Worker lost, retrying (attempt {job.attempts})", level=EventLevel.WARN)
+            say_worker_lost(job, attempt=job.attempts)
         add_event(job, f"Fine-tuning started (attempt {job.attempts})" if job.attempts > 1 else "Fine-tuning started")
         return job
     return None
+
+
+def say_worker_lost(job: FineTuningJob, *, attempt: int) -> None:
+    """The event of a job whose worker stopped renewing its lease, as it is claimed or requeued again."""
+    add_event(job, f"Worker lost, retrying (attempt {attempt})", level=EventLevel.WARN)
+
+
+def give_up(job: FineTuningJob, *, lost: int) -> None:
+    """Fail a job whose workers were lost MAX_JOB_ATTEMPTS times, settling what it trained."""
+    finish_job(job, status=JobStatus.FAILED, error={
+        "code": "worker_lost", "param": None, "message": f"the job's worker stopped {lost} times; it was given up",
+    })  # fmt: skip
 
 
 def renew_lease(*, job: FineTuningJob, worker: str) -> str | None:

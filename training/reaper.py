@@ -13,7 +13,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from training.jobs import add_event, ask_for_work
-from training.leases import finish_job
+from training.leases import finish_job, give_up, say_worker_lost
 from training.models import EventLevel, FineTuningJob, JobStatus
 
 
@@ -27,17 +27,14 @@ def reap_lost_jobs(*, now: dt.datetime | None = None) -> int:
                 lease_expires_at=None, lease_owner=""
             )
             if taken:
-                finish_job(job, status=JobStatus.FAILED, error={
-                    "code": "worker_lost", "param": None,
-                    "message": f"the job's worker stopped {job.attempts} times; it was given up",
-                })  # fmt: skip
+                give_up(job, lost=job.attempts)
                 reaped += 1
             continue
         requeued = FineTuningJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING, lease_expires_at__lt=now).update(
             status=JobStatus.QUEUED, lease_owner="", lease_expires_at=None
         )
         if requeued:
-            add_event(job, f"Worker lost, retrying (attempt {job.attempts + 1})", level=EventLevel.WARN)
+            say_worker_lost(job, attempt=job.attempts + 1)
             reaped += 1
     if reaped:
         ask_for_work()

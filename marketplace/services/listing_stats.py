@@ -4,6 +4,7 @@ card), the text search runs over, calls in 7 and 30 days, measured tokens/s. The
 
 import datetime as dt
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Q, Sum
@@ -156,3 +157,8 @@ def usage_counted_at() -> dt.datetime | None:
     them: a figure says when it was computed."""
     stamp = cache.get(COUNTED_AT_KEY)
     return dt.datetime.fromtimestamp(stamp, tz=dt.UTC) if isinstance(stamp, int | float) else None
+
+
+def counted_note() -> dict:
+    """When the calls and speeds were counted, and how often they are (a figure says when it was computed)."""
+    return {"at": usage_counted_at(), "every": max(1, settings.CATALOGUE_REFRESH_SECONDS // 60)}

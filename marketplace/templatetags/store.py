@@ -6,7 +6,6 @@ store offers, and to whom, is the marketplace's.
 """
 
 from django import template
-from django.conf import settings
 
 from marketplace.models import Listing, ListingStatus
 from marketplace.services import catalogue, listing_stats, offers
@@ -19,13 +18,8 @@ register = template.Library()
 @register.simple_tag(takes_context=True)
 def store_panel(context, model: Model, commit: Commit | None, is_owner: bool) -> dict:
     listing = _listing_shown(model, is_owner)
-    return {"listing": listing, "stats": catalogue.stats_of(listing), "counted": counted_note(),
+    return {"listing": listing, "stats": catalogue.stats_of(listing), "counted": listing_stats.counted_note(),
             "use": _how_to_use(context["request"], model, commit, listing, is_owner)}  # fmt: skip
-
-
-def counted_note() -> dict:
-    """When the calls and speeds were counted, and how often they are (a figure says when it was computed)."""
-    return {"at": listing_stats.usage_counted_at(), "every": max(1, settings.CATALOGUE_REFRESH_SECONDS // 60)}
 
 
 def _listing_shown(model: Model, is_owner: bool) -> Listing | None:

@@ -10,8 +10,7 @@ from django.views.decorators.http import require_GET
 from accounts.exceptions import InvalidInput
 from accounts.models import User
 from marketplace.models import Category
-from marketplace.services import catalogue
-from marketplace.templatetags.store import counted_note
+from marketplace.services import catalogue, listing_stats
 from registry import page_cache
 
 HOME_ROW = 6
@@ -52,7 +51,7 @@ def models(request):
             "bands": {key: label for key, (label, _, _) in catalogue.PARAMETER_BANDS.items()},
             "access": catalogue.ACCESS,
             "categories": Category.choices,
-            "counted": counted_note(),
+            "counted": listing_stats.counted_note(),
         }
         return render_to_string("marketplace/_catalogue_body.html", context, request=request)
 

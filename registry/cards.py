@@ -1,5 +1,7 @@
 """Model cards: README.md with optional YAML front matter, rendered as sanitised HTML."""
 
+from dataclasses import dataclass
+
 import markdown
 import nh3
 import yaml
@@ -26,14 +28,15 @@ class CardMetadataError(ValueError):
     """A README whose YAML front matter cannot be accepted; the message says why, for the person who wrote it."""
 
 
-def _front_matter(text: str) -> tuple[str, str] | None:
-    """(the YAML between the '---' lines, the body), or None when the text has no front matter."""
-    if not text.startswith("---\n"):
-        return None
-    end = text.find("\n---", 4)
-    if end == -1:
-        raise CardMetadataError("the YAML front matter has no closing '---' line")
-    return text[4:end], text[end + 4 :].lstrip("\n")
+@dataclass(frozen=True)
+class Card:
+    """A README read once: its metadata ({} when it has none or it cannot be read), its Markdown body, and why the
+    front matter cannot be read (None when it can) with that front matter as written."""
+
+    meta: dict
+    body: str
+    problem: str | None = None
+    raw_front_matter: str = ""
 
 
 def _check_shape(source: str) -> None:
@@ -58,63 +61,54 @@ def _check_shape(source: str) -> None:
             depth -= 1
 
 
-def parse_front_matter(text: str) -> tuple[dict, str]:
-    """(metadata, body) of a README, strictly: CardMetadataError says what is wrong with its front matter."""
-    parts = _front_matter(text)
-    if parts is None:
-        return {}, text
-    source, body = parts
+def _metadata(source: str) -> dict:
+    """The front matter's mapping, or CardMetadataError saying why it is not one."""
     try:
         _check_shape(source)
         meta = yaml.safe_load(source)
     except yaml.YAMLError as exc:
         raise CardMetadataError(f"invalid YAML: {exc}") from None
-    if meta is None:
-        return {}, body
-    if not isinstance(meta, dict):
+    if meta is not None and not isinstance(meta, dict):
         raise CardMetadataError("the metadata must be a YAML mapping")
-    return meta, body
+    return meta or {}
+
+
+def read(text: str) -> Card:
+    """A README's parts. Never raises: metadata that cannot be read is kept out of `meta` (so nothing trusts it)
+    and named in `problem`; the body is what follows it (the whole text when the closing line is missing)."""
+    if not text.startswith("---\n"):
+        return Card(meta={}, body=text)
+    end = text.find("\n---", 4)
+    if end == -1:
+        return Card(meta={}, body=text, problem="the YAML front matter has no closing '---' line")
+    source, body = text[4:end], text[end + 4 :].lstrip("\n")
+    try:
+        return Card(meta=_metadata(source), body=body)
+    except CardMetadataError as exc:
+        return Card(meta={}, body=body, problem=str(exc), raw_front_matter=source)
+
+
+def parse_front_matter(text: str) -> tuple[dict, str]:
+    """(metadata, body) of a README, strictly: CardMetadataError says what is wrong with its front matter."""
+    card = read(text)
+    if card.problem:
+        raise CardMetadataError(card.problem)
+    return card.meta, card.body
 
 
 def split_front_matter(text: str) -> tuple[dict, str]:
-    """(metadata, body), leniently, for a card already stored: metadata that cannot be read is ignored rather than
-    trusted, and the body is what follows it (the whole text when even the closing line is missing)."""
-    try:
-        return parse_front_matter(text)
-    except CardMetadataError:
-        parts = _front_matter_or_none(text)
-        return {}, parts[1] if parts else text
-
-
-def _front_matter_or_none(text: str) -> tuple[str, str] | None:
-    try:
-        return _front_matter(text)
-    except CardMetadataError:
-        return None
+    """(metadata, body), leniently, for a card already stored (`read`)."""
+    card = read(text)
+    return card.meta, card.body
 
 
 def front_matter_problem(text: str) -> str | None:
     """Why a README's front matter is not acceptable, or None."""
-    try:
-        parse_front_matter(text)
-    except CardMetadataError as exc:
-        return str(exc)
-    return None
+    return read(text).problem
 
 
-def unreadable_front_matter(text: str) -> tuple[str, str] | None:
-    """(why, the raw front matter) when a stored card's metadata cannot be read, so a page can show it as text
-    with a note instead of failing; None when it reads."""
-    problem = front_matter_problem(text)
-    if problem is None:
-        return None
-    parts = _front_matter_or_none(text)
-    return problem, parts[0] if parts else ""
-
-
-def card_tags(text: str) -> list[str]:
+def card_tags(meta: dict) -> list[str]:
     """The card's YAML `tags`, `license`, `language` and `pipeline_tag`, as HF Hub shows them (strings, at most 20)."""
-    meta, _ = split_front_matter(text)
     found: list[str] = []
     for key in ("pipeline_tag", "license", "language", "tags"):
         value = meta.get(key)
@@ -123,9 +117,9 @@ def card_tags(text: str) -> list[str]:
     return list(dict.fromkeys(found))[:20]
 
 
-def render_card(text: str) -> str:
-    """Markdown to HTML, then sanitised with an allowlist (scripts, handlers and javascript: URLs removed)."""
-    _, body = split_front_matter(text)
+def render_card(body: str) -> str:
+    """A card's Markdown body as HTML, sanitised with an allowlist (scripts, handlers and javascript: URLs
+    removed)."""
     html = markdown.markdown(body, extensions=["fenced_code", "tables"])
     return nh3.clean(html, tags=ALLOWED_TAGS, url_schemes={"http", "https", "mailto"}, link_rel="noopener nofollow")
 

@@ -7,8 +7,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.exceptions import DomainError
-from registry import page_cache, services
-from registry.cards import CARD_PATH, card_tags, read_text, render_card, unreadable_front_matter
+from registry import cards, page_cache, services
+from registry.cards import CARD_PATH, read_text
 from registry.exceptions import RepoNotFound, RevisionNotFound
 from registry.forms import CardForm, DeleteModelForm, ModelSettingsForm, NewModelForm
 from registry.hub import Tree
@@ -59,14 +59,14 @@ def _model_page(request, namespace: str, name: str, revision: str | None):
     except RevisionNotFound:
         raise Http404("No such revision") from None
     tree = Tree.of(commit)
-    card = read_text(tree.entries.get(CARD_PATH))
+    card = cards.read(read_text(tree.entries.get(CARD_PATH)))
     context = {
         "model": model,
         "commit": commit,
         "files": sorted(tree.entries.items()),
-        "card_html": render_card(card),
-        "card_tags": card_tags(card),
-        "card_problem": unreadable_front_matter(card),
+        "card_html": cards.render_card(card.body),
+        "card_tags": cards.card_tags(card.meta),
+        "card_problem": (card.problem, card.raw_front_matter) if card.problem else None,
         "is_owner": request.user.is_authenticated and request.user.pk == model.owner_id,
     }
     return render(request, "registry/model_detail.html", context)

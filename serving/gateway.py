@@ -48,7 +48,10 @@ SPECIAL_TOKEN_ALLOWANCE = 8
 
 
 # KEYS: the model's in-flight set. ARGV: now (s), stale age (s), limit, request id. 1 admitted, 0 full.
+# One round trip per call: refuse when no infer worker beat lately (-1), or when the model's queue is full (0);
+# else count the call (1). Calls that never finished drop out after INFER_TIMEOUT_SECONDS.
 _ADMIT = """
+if redis.call('ZCOUNT', KEYS[2], ARGV[5], '+inf') == 0 then return -1 end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[2]))
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[3]) then return 0 end
 redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
@@ -57,29 +60,21 @@ return 1
 """
 
 
-def require_infer_worker() -> None:
-    """Refuse a call at once (503, Retry-After) when no infer worker beat within WORKER_HEARTBEAT_TTL_SECONDS:
-    queued, it would wait INFER_TIMEOUT_SECONDS for nothing (it waited 125 s, then got 504)."""
-    try:
-        alive = _redis().zcount(protocol.WORKERS_KEY, time.time() - protocol.WORKER_HEARTBEAT_TTL_SECONDS, "+inf")
-    except redis.RedisError as exc:
-        raise ServiceUnavailable(
-            f"the inference queue is unavailable ({type(exc).__name__}); nothing was charged"
-        ) from None
-    if not alive:
-        raise NoWorker("No inference worker is running at the moment. Retry in a few seconds; nothing was charged.")
-
-
 def admit_to_queue(*, commit_sha: str, request_id: str) -> None:
-    """Count the call against its model's bound (INFER_QUEUE_LIMIT calls queued or running), or raise QueueFull.
-    Calls that never finished drop out after INFER_TIMEOUT_SECONDS, so a crash cannot fill the bound for good."""
+    """Count the call against its model's bound (INFER_QUEUE_LIMIT calls queued or running), or raise QueueFull;
+    raise NoWorker first when no infer worker beat within WORKER_HEARTBEAT_TTL_SECONDS: queued, the call would
+    wait INFER_TIMEOUT_SECONDS for nothing (it waited 125 s, then got 504)."""
+    now = time.time()
     try:
-        admitted = _redis().eval(_ADMIT, 1, f"inferq:{commit_sha}", time.time(), settings.INFER_TIMEOUT_SECONDS,
-                                 settings.INFER_QUEUE_LIMIT, request_id)  # fmt: skip
+        admitted = _redis().eval(_ADMIT, 2, f"inferq:{commit_sha}", protocol.WORKERS_KEY, now,
+                                 settings.INFER_TIMEOUT_SECONDS, settings.INFER_QUEUE_LIMIT, request_id,
+                                 now - protocol.WORKER_HEARTBEAT_TTL_SECONDS)  # fmt: skip
     except redis.RedisError as exc:
         raise ServiceUnavailable(
             f"the inference queue is unavailable ({type(exc).__name__}); nothing was charged"
         ) from None
+    if admitted == -1:
+        raise NoWorker("No inference worker is running at the moment. Retry in a few seconds; nothing was charged.")
     if not admitted:
         raise QueueFull(
             f"The model is busy: {settings.INFER_QUEUE_LIMIT} calls are already waiting for it. Retry shortly; "
@@ -313,7 +308,7 @@ def start_call(*, spec: CallSpec, user: User, api_key: ApiKey | None) -> Call:
             )
         call = Call(spec=spec, authorization=authorization, commit=commit, prompt_tokens=len(prompt_ids),
                     tokenizer=tokenizer, created=int(time.time()))  # fmt: skip
-        require_infer_worker()  # after the caller's own mistakes (400, 402, 429), which a worker would not fix
+        # after the caller's own mistakes (400, 402, 429), which a worker would not fix
         admit_to_queue(commit_sha=commit.sha, request_id=call.request_id)
         try:
             _enqueue(call, prompt_ids, max_tokens)

@@ -1,5 +1,5 @@
 """Which infer workers are running, from their heartbeats in Redis (workers/inference.py beats once a second):
-what the status page shows and what the gateway's `require_infer_worker` decides by."""
+what the status page shows (the gateway's `admit_to_queue` applies the same rule in Redis)."""
 
 import time
 from dataclasses import dataclass

@@ -7,8 +7,12 @@ from serving import gateway
 
 @pytest.fixture(autouse=True)
 def clean_queue():
+    from workers import heartbeat
+
     gateway._redis().delete("inferq:" + "a" * 40)
+    heartbeat.heartbeat()  # an infer worker is up: the bound, not the worker check, is what these tests exercise
     yield
+    heartbeat.stop_heartbeat()
     gateway._redis().delete("inferq:" + "a" * 40)
 
 

@@ -12,7 +12,8 @@ urlpatterns = [
     path("signup", views.signup, name="signup"),
     path("login", FORM(auth_views.LoginView.as_view(template_name="accounts/login.html")), name="login"),
     path("logout", auth_views.LogoutView.as_view(), name="logout"),
-    # password reset by email (Django's views, the request throttled; the mail goes through EMAIL_BACKEND: the console unless SMTP is set)
+    # password reset by email (Django's views, requests throttled): the mail goes through EMAIL_BACKEND, the
+    # console unless EMAIL_HOST names an SMTP server
     path("password-reset", FORM(ThrottledPasswordResetView.as_view()), name="password_reset"),
     path(
         "password-reset/sent",

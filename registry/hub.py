@@ -91,11 +91,16 @@ class Tree:
 
 
 def repo_json(
-    *, model: Model, commit: Commit | None, tree: Tree, downloads: tuple[int, int] = (0, 0), gated: bool | str = False
+    *,
+    model: Model,
+    commit: Commit | None,
+    tree: Tree,
+    description: hub_metadata.Description,
+    downloads: tuple[int, int] = (0, 0),
+    gated: bool | str = False,
 ) -> dict:
     """model_info as HF Hub answers it: ids, the commit, card metadata, tags, config, safetensors, downloads."""
     repo_id = model.repo_id
-    description = hub_metadata.describe(dict(tree.entries))
     recent, all_time = downloads
     return {
         "_id": f"model-{model.pk}",

@@ -7,6 +7,7 @@ derives the same from that commit's files (`describe`)."""
 
 import datetime as dt
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
@@ -32,7 +33,7 @@ class Description:
     tags: list[str]
 
 
-def describe(files: dict[str, Blob | None]) -> Description:
+def describe(files: Mapping[str, Blob | None]) -> Description:
     """The card's metadata, config.json's summary and the tags of a commit's files (path -> blob; only README.md
     and config.json are read, so the others may map to None)."""
     meta, _ = split_front_matter(read_text(files.get(CARD_PATH)))
@@ -40,6 +41,14 @@ def describe(files: dict[str, Blob | None]) -> Description:
     config = _config_summary(files.get(CONFIG_PATH))
     has_safetensors = any(path.endswith(".safetensors") for path in files)
     return Description(card_data=card_data, config=config, tags=hub_tags(card_data, config, has_safetensors))
+
+
+def of_head(model: Model, files: Mapping[str, Blob | None]) -> Description:
+    """`describe` for the head of main, from what `refresh` kept on the model when that commit was made: model_info
+    without a revision (every from_pretrained and snapshot_download asks it) reads no blob."""
+    has_safetensors = any(path.endswith(".safetensors") for path in files)
+    return Description(card_data=model.card_data, config=model.config_summary,
+                       tags=hub_tags(model.card_data, model.config_summary, has_safetensors))  # fmt: skip
 
 
 def hub_tags(card_data: dict, config: dict, has_safetensors: bool) -> list[str]:

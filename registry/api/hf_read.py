@@ -38,7 +38,10 @@ def model_info(request: HubRequest, namespace: str, name: str, revision: str | N
     model, commit = _model_and_commit(request, namespace, name, revision)
     price = download_policy().download_price(model=model, user=None)
     gated = False if price == 0 else "manual"  # weights withheld or sold: not free for anyone who can see it
-    return JsonResponse(repo_json(model=model, commit=commit, tree=Tree.of(commit),
+    tree = Tree.of(commit)
+    files = dict(tree.entries)
+    described = hub_metadata.describe(files) if revision is not None else hub_metadata.of_head(model, files)
+    return JsonResponse(repo_json(model=model, commit=commit, tree=tree, description=described,
                                   downloads=hub_metadata.downloads(model), gated=gated))  # fmt: skip
 
 

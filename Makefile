@@ -16,8 +16,8 @@ $(STAMP): requirements.txt
 	$(BIN)/pip install -q --disable-pip-version-check -r requirements.txt
 	@touch $(STAMP)
 
-# Front-end packages from the npm registry at the versions package-lock.json pins (chart.js), served as static
-# files from node_modules by Django's static finder; never copied into the repository.
+# Front-end packages from the npm registry at the versions package-lock.json pins (Pico CSS, chart.js), served as
+# static files from node_modules by Django's static finder; never copied into the repository.
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
 	@touch $@
@@ -35,8 +35,12 @@ demo: migrate
 	@./scripts/ensure-services.sh
 	$(BIN)/python manage.py bootstrap_demo --if-absent
 
-run: demo
+# The store serves at once: the demo model's first build is queued on the train worker (the home page shows its
+# progress until it is published); `make demo` builds it in the foreground instead.
+run: migrate
+	@./scripts/ensure-services.sh
 	$(BIN)/python manage.py collectstatic --noinput -v0
+	$(BIN)/python manage.py bootstrap_demo --if-absent --background
 	@echo "Serving http://127.0.0.1:$(PORT) (the Procfile's web, worker, infer and train). Ctrl-C stops them all."
 	HTTPS=$${HTTPS:-0} PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/honcho start -f Procfile -p $(PORT)
 

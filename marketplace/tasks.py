@@ -23,3 +23,16 @@ def refresh_catalogue_usage() -> int:
 def warn_low_balances() -> int:
     """Tell consumers whose wallet runs low while they use it (once a day each)."""
     return alerts.warn_low_balances()
+
+
+@shared_task(acks_late=True)
+def build_demo_model(*, steps: int, vocab_size: int) -> str:
+    """Train and publish the demo model on the train worker (`make run` queues it); progress goes to the cache."""
+    from marketplace.services import demo_model
+
+    try:
+        built = demo_model.build(steps=steps, vocab_size=vocab_size)
+    except Exception as exc:
+        demo_model.record(state="failed", step=0, steps=steps, error=str(exc)[:500])
+        raise
+    return built.commit.sha

@@ -97,6 +97,7 @@ def _fresh_page_cache():
     earlier test used."""
     cache.set(page_cache.VERSION_KEY, time.time_ns(), timeout=None)
     page_cache.forget("facets")
+    cache.delete("demo-model:progress")  # marketplace.services.demo_model.PROGRESS_KEY: no build in progress
     counters = redis.Redis.from_url(settings.REDIS_URL)  # throttle windows (accounts/throttle.py) start empty too
     for key in counters.scan_iter(match="*:throttle:*"):
         counters.delete(key)

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET
 from accounts.exceptions import InvalidInput
 from accounts.models import User
 from marketplace.models import Category
-from marketplace.services import catalogue, listing_stats
+from marketplace.services import catalogue, demo_model, listing_stats
 from registry import page_cache
 
 HOME_ROW = 6
@@ -28,7 +28,10 @@ def home(request):
         }
         return render_to_string("marketplace/_home_body.html", context, request=request)
 
-    return render(request, "marketplace/home.html", {"body": page_cache.cached("home", "", body)})
+    building = demo_model.progress()  # the demo model's first build (make run), shown until it is published
+    context = {"body": page_cache.cached("home", "", body),
+               "demo": building if building and building["state"] != "published" else None}  # fmt: skip
+    return render(request, "marketplace/home.html", context)
 
 
 @require_GET

@@ -50,6 +50,7 @@ def keys(request):
         except DomainError as exc:
             form.add_error(None, exc.message)
         else:
+            messages.success(request, f"Created the key {form.cleaned_data['name']}.")
             form = ApiKeyForm()
     api_keys = list(ApiKey.objects.filter(user=request.user))  # each key's limits and spend: {% key_limits %}
     context = {"form": form, "api_keys": api_keys, "new_secret": new_secret}

@@ -34,6 +34,9 @@ def new_model(request):
         except DomainError as exc:
             form.add_error("name", exc.message)
         else:
+            messages.success(
+                request, f"{model.repo_id} is created. Upload its checkpoint here, or push it with huggingface_hub."
+            )
             return redirect("model-upload", namespace=model.owner.username, name=model.name)
     return render(request, "registry/new_model.html", {"form": form})
 
@@ -108,10 +111,11 @@ def edit_card(request, namespace: str, name: str):
     form = CardForm(request.POST or None, initial={"content": read_text(tree.entries.get(CARD_PATH))})
     if request.method == "POST" and form.is_valid():
         try:
-            services.commit_card(model_id=model.pk, author=request.user, content=form.cleaned_data["content"])
+            commit = services.commit_card(model_id=model.pk, author=request.user, content=form.cleaned_data["content"])
         except DomainError as exc:
             form.add_error("content", exc.message)
         else:
+            messages.success(request, f"The card is saved as commit {commit.sha[:12]}.")
             return redirect("model-detail", namespace=namespace, name=name)
     return render(request, "registry/edit_card.html", {"model": model, "form": form})
 

@@ -42,7 +42,16 @@ def job_action(request, job_id: str, action: str):
         )
     except DomainError as exc:
         messages.error(request, exc.message)
+    else:
+        messages.success(request, _ACTION_DONE[action])
     return redirect("job-detail", job_id=job_id)
+
+
+_ACTION_DONE = {
+    "cancel": "The job is cancelled; only the steps it trained are charged.",
+    "pause": "The job is pausing: it stops after the step it is on, with a checkpoint to resume from.",
+    "resume": "The job is queued again; it resumes from its last checkpoint.",
+}
 
 
 @login_required
@@ -64,6 +73,7 @@ def new_fine_tune(request, namespace: str, name: str):
                 job = jobs.create_job(user=request.user, api_key=None, model=base.repo_id,
                                       training_file=dataset.public_id, method_spec=form.method_spec(),
                                       suffix=form.cleaned_data["suffix"] or None)  # fmt: skip
+                messages.success(request, f"Fine-tuning job {job.public_id} is queued; this page follows it.")
                 return redirect("job-detail", job_id=job.public_id)
             context["estimate"] = _estimate(request.user, base, dataset, form)
             context["dataset"] = dataset
@@ -88,6 +98,7 @@ def new_from_scratch(request):
                 job = jobs.create_job(user=request.user, api_key=None, model=jobs.SCRATCH,
                                       training_file=corpus.public_id, method_spec=form.method_spec(),
                                       suffix=form.cleaned_data["suffix"] or None)  # fmt: skip
+                messages.success(request, f"Pretraining job {job.public_id} is queued; this page follows it.")
                 return redirect("job-detail", job_id=job.public_id)
             resolved = method.resolve(method=form.method_spec(), hyperparameters=None, examples=corpus.examples)
             planned = jobs.estimate(train=corpus, resolved=resolved, commit=None)

@@ -119,7 +119,11 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 # Chart.js comes from npm (make setup: npm ci), served under static/vendor/chart.js/.
-STATICFILES_DIRS = [BASE_DIR / "static", ("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist")]
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/chart.js", BASE_DIR / "node_modules" / "chart.js" / "dist"),
+    ("vendor/pico", BASE_DIR / "node_modules" / "@picocss" / "pico" / "css"),  # the design system, site.css on top
+]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 
 # Blob storage. Keys are always made by the server (blobs/ab/cd/<sha256>), never from a client's path.

@@ -3,4 +3,4 @@ from django.apps import AppConfig
 
 class TrainingConfig(AppConfig):
     name = "training"
-    verbose_name = "Training: datasets and fine-tuning jobs"
+    verbose_name = "Training: datasets and training jobs"

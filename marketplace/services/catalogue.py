@@ -32,11 +32,11 @@ FACETS_SECONDS = 60  # the licences and architectures a filter offers may lag a 
 MAX_QUERY_WORDS = 8  # the SQLite fallback ANDs one LIKE per word
 SORTS = {
     "relevance": "best match",
-    "trending": "trending (calls in 7 days)",
-    "popular": "most used (calls in 30 days)",
+    "trending": "trending (7 days)",
+    "popular": "most used (30 days)",
     "newest": "newest",
     "cheapest": "cheapest",
-    "fastest": "fastest (measured tokens/s)",
+    "fastest": "fastest (tokens/s)",
 }
 PARAMETER_BANDS = {
     "lt10m": ("under 10M", 0, 10_000_000),

@@ -93,3 +93,9 @@ def serious_violations(page) -> list[str]:
     found = page.evaluate("async () => (await axe.run(document, {resultTypes: ['violations']})).violations")
     return [f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
             for v in found if v["impact"] in ("serious", "critical")]  # fmt: skip
+
+
+def menu(page, item: str) -> None:
+    """Open the account menu of the header (a <details>, no JavaScript) and choose one of its items."""
+    page.click("header details.account-menu > summary")
+    page.click(f"header details.account-menu ul >> text={item}")

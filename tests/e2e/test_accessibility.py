@@ -4,7 +4,7 @@ import pytest
 
 from marketplace.money import MICRO
 from marketplace.services import ledger
-from tests.e2e.conftest import log_in, serious_violations
+from tests.e2e.conftest import log_in, screenshot_path, serious_violations
 from tests.marketplace.conftest import publish
 from training import files
 from training.models import FineTuningJob
@@ -32,5 +32,10 @@ def test_main_pages_have_no_serious_violations(page, live_server, provider, cons
                  "/settings/notifications", "/alice/poetry-gpt", f"/jobs/{job.public_id}"):  # fmt: skip
         page.goto(f"{base}{path}")
         problems[f"signed in {path}"] = serious_violations(page)
+    page.emulate_media(color_scheme="dark")  # Pico follows the system's scheme: the dark one must pass too
+    for path in ("/", "/alice/poetry-gpt", "/settings/keys", "/settings/wallet", f"/jobs/{job.public_id}"):
+        page.goto(f"{base}{path}")
+        problems[f"dark {path}"] = serious_violations(page)
+        page.screenshot(path=screenshot_path("dark-" + (path.strip("/").replace("/", "-") or "home")), full_page=True)
 
     assert {path: found for path, found in problems.items() if found} == {}

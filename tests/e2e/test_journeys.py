@@ -12,7 +12,7 @@ from marketplace.models import Review
 from marketplace.money import MICRO
 from marketplace.services import ledger, listing_stats, listings, metering
 from tests.conftest import PASSWORD, wait_until
-from tests.e2e.conftest import list_and_publish, log_in, shoot, sign_up
+from tests.e2e.conftest import list_and_publish, log_in, menu, shoot, sign_up
 from tests.e2e.test_portal import create_and_upload
 from tests.marketplace.conftest import publish
 
@@ -47,11 +47,11 @@ def test_a_consumers_journey(page, live_server, provider, outsider, served_commi
     page.click("text=Sign up")
     page.wait_for_url(f"{base}/signup")
     sign_up(page, base, "carol")
-    page.click("text=API keys")
+    menu(page, "API keys")
     page.fill("#id_name", "laptop")
     page.click("main form button[type=submit]:has-text('Create key')")
     expect(page.locator("#new-key")).to_contain_text("gpts_")
-    page.click("header >> text=Wallet")
+    menu(page, "Wallet")
     page.fill("#id_amount", "5")
     page.click("main form button[type=submit]")
     page.wait_for_selector("text=Added 5 credits")
@@ -134,7 +134,7 @@ def test_a_moderators_journey(page, live_server, provider, consumer, served_comm
     page.fill("#report-text", "It insults people.")
     page.click("text=Send report")
     page.wait_for_selector("text=the moderators will look at your report")
-    page.click("text=Log out")
+    menu(page, "Log out")
 
     log_in(page, base, "mod")
     page.goto(f"{base}/admin/marketplace/listingreport/")
@@ -143,7 +143,7 @@ def test_a_moderators_journey(page, live_server, provider, consumer, served_comm
     page.select_option("#id_decision", "suspend")
     page.click("input[name=_save]")
     shoot(page, "journey-moderator-queue")
-    page.click("text=Log out")
+    page.click("text=Log out")  # the admin's own header
 
     page.goto(f"{base}/models?q=tiny")
     expect(page.locator(".listing-card")).to_have_count(0)

@@ -11,7 +11,7 @@ from marketplace.models import UsageRecord
 from marketplace.money import MICRO, token_cost
 from marketplace.services import ledger, listings
 from tests.conftest import greedy, wait_until
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, menu
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -66,7 +66,7 @@ def test_the_playground_streams_shows_its_speed_and_charges_the_caller(
     assert f'model="{pinned}"' in page.inner_text("#snippet-openai")
     assert f'"model": "{pinned}"' in page.inner_text("#snippet-curl")
     assert "for calls only" in page.inner_text("#snippet-transformers")  # the listing does not offer the weights
-    page.click("text=Log out")
+    menu(page, "Log out")
 
     log_in(page, base, "alice")
     page.goto(f"{base}/alice/tiny-gpt")

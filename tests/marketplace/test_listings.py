@@ -184,7 +184,8 @@ def test_a_new_listing_starts_from_the_cards_license_tags_and_description(client
 
 
 def test_the_model_panel_shows_each_tag_once(client, provider, settings):
-    """A tag both on the listing and in the card appeared twice on the model panel (issue #23)."""
+    """A tag both on the listing and in the card appeared twice on the model panel (issue #23), and the card's
+    licence showed again as a tag beside the Licence figure."""
     from tests.marketplace.conftest import publish
 
     settings.REVIEW_LISTINGS = False
@@ -193,4 +194,5 @@ def test_the_model_panel_shows_each_tag_once(client, provider, settings):
     panel = client.get("/alice/poet").content.decode()
 
     assert panel.count(">#poetry</a>") == 1 and ">poetry</span>" not in panel
-    assert '<span class="badge">tiny</span>' in panel and '<span class="badge">mit</span>' in panel
+    assert '<span class="badge">tiny</span>' in panel and '<span class="badge">mit</span>' not in panel
+    assert "<dt>Licence</dt><dd>mit</dd>" in panel

@@ -51,3 +51,13 @@ def test_the_fine_tuning_example(live_server, consumer, make_key, infer_worker, 
     assert lines[1].split(" ", 1)[1].startswith(f"Job succeeded ({tokens} tokens trained, ")  # the newest event
     assert all(re.fullmatch(r"\d+ \S.*", line) for line in lines[1:6])  # five events: when, what
     assert len(lines) >= 6  # and the answer, which may be blank lines only for a model trained 3 steps
+
+
+@pytest.mark.django_db(transaction=False)
+def test_the_readme_opens_with_screenshots_that_exist():
+    """The README opens with the catalogue and a model page (issue #23); the walk test in tests/e2e makes both."""
+    opening = README.read_text().split("\n## ", 1)[0]
+    images = re.findall(r"!\[[^\]]+\]\(([^)]+)\)", opening)
+    assert images == ["docs/catalogue.png", "docs/model-page.png"]
+    for image in images:
+        assert (README.parent / image).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -226,7 +226,7 @@ def test_wallet_lists_transactions_newest_first(consumer):
     page = logged_in(consumer).get("/settings/wallet").content.decode()
 
     assert page.index("second") < page.index("first")
-    assert '<td class="amount"><span class="credits" title="2.000000 credits">2</span></td>' in page
+    assert '<td data-label="Amount" class="amount"><span class="credits" title="2.000000 credits">2</span></td>' in page
 
 
 def test_the_provider_dashboard(client, provider, consumer, outsider, settings):

@@ -4,8 +4,8 @@ from django.http import HttpRequest
 from rest_framework import authentication, exceptions, permissions
 
 from accounts import services
-from accounts.exceptions import NotAuthenticated, PermissionDenied
 from accounts.models import ApiKey, User
+from core.exceptions import NotAuthenticated, PermissionDenied
 
 
 def bearer_token(request: HttpRequest) -> str | None:

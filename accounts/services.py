@@ -11,8 +11,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from accounts import key_lookup, keys
-from accounts.exceptions import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied, QuotaExceeded
 from accounts.models import ApiKey, Scope, SpendPeriod, User
+from core.exceptions import Conflict, InvalidInput, NotAuthenticated, NotFound, PermissionDenied, QuotaExceeded
 
 RESERVED_NAMESPACES = frozenset(
     {

@@ -9,9 +9,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts import notifications as notifications_service
 from accounts import services
-from accounts.exceptions import DomainError
 from accounts.forms import ApiKeyForm, SignUpForm
 from accounts.models import ApiKey, Notification
+from core.exceptions import DomainError
 
 
 @require_http_methods(["GET", "POST"])

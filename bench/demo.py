@@ -1,10 +1,10 @@
 """The demo model's recipe against the first one, in the same run, on the same 95 % of Python's documentation
 topics, measured on the held-out 5 % in bits per byte (lower is better), with the wall time of each and the
-longest run of blank lines in greedy samples for five fixed prompts (workers/engine/demo.py).
+longest run of blank lines in greedy samples for five fixed prompts (engine/demo.py).
 
     first recipe   600 batches of 16 random windows of 128 tokens, peak rate 3e-3, dropout 0.1 (bootstrap_demo until
                    issue #12)
-    demo recipe    workers/engine/demo.py: 8 % more tokens, in 1,300 batches of 8, no dropout; Muon (rate 0.015,
+    demo recipe    engine/demo.py: 8 % more tokens, in 1,300 batches of 8, no dropout; Muon (rate 0.015,
                    weight decay 0.4) for the blocks' weight matrices, AdamW (peak 3e-3) for the rest, the rate
                    held and then decayed linearly to zero over the last 40 % of the steps; every window of a pass
                    over the text once, shuffled; the standard library's longer docstrings make up 30 % of its
@@ -30,7 +30,7 @@ SEEDS = [int(seed) for seed in os.environ.get("BENCH_DEMO_SEEDS", "0").split(","
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from workers.engine import demo, pretrain
+    from engine import demo, pretrain
 
     train, held = demo.split(pretrain.pydoc_corpus())
     print(f"{len(train)} training topics, {len(held)} held out ({sum(len(t.encode()) for t in held):,} bytes)")

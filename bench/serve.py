@@ -42,7 +42,7 @@ def dtype_name() -> str:
     """INFER_DTYPE as an infer worker on this machine resolves it ("auto" included)."""
     import torch
 
-    from workers.engine.serving import pick_dtype
+    from engine.serving import pick_dtype
 
     return str(pick_dtype(os.environ["INFER_DTYPE"], torch.device("cpu"))).removeprefix("torch.")
 
@@ -54,7 +54,7 @@ def free_port() -> int:
 
 
 def build_checkpoint(directory: Path, *, layers: int, heads: int, width: int, vocab: int) -> Path:
-    from workers.engine.pretrain import GPTShape, build_gpt2, pretrain_corpus_sample, save_checkpoint, train_tokenizer
+    from engine.pretrain import GPTShape, build_gpt2, pretrain_corpus_sample, save_checkpoint, train_tokenizer
 
     tokenizer = train_tokenizer(pretrain_corpus_sample(), vocab_size=min(vocab, 4096))
     if len(tokenizer) < vocab:  # pad to GPT-2's vocabulary so the output layer has GPT-2's size
@@ -100,7 +100,7 @@ def engine_one_token(checkpoint: Path) -> float:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from workers.engine.batching import BatchEngine, Generation, SamplingParams
+    from engine.batching import BatchEngine, Generation, SamplingParams
 
     batch = prompts(AutoTokenizer.from_pretrained(checkpoint))
     model = AutoModelForCausalLM.from_pretrained(checkpoint, dtype=getattr(torch, dtype_name())).eval()

@@ -16,7 +16,7 @@ weight decay, gradients clipped at 1).
                of the job's whole wall time.
     memory     a full fine-tune and a LoRA one (r 8 on c_attn, c_proj, c_fc; LoRA runs recompute activations in the
                backward pass), each in a process of its own through
-               workers.engine.finetune: the peak resident memory the run added to the process (weights, gradients,
+               engine.finetune: the peak resident memory the run added to the process (weights, gradients,
                optimizer state, activations), read from VmHWM against the resident size before the model loaded.
                glibc's mmap threshold is pinned at 64 KiB in those processes so that freed tensors go back to the
                system: otherwise its heap grows to the same ~1.2 GB in both and the peak measures the allocator.
@@ -45,14 +45,14 @@ LORA = {"r": 8, "alpha": 16, "dropout": 0.0, "target_modules": ["c_attn", "c_pro
 
 
 def records() -> list[dict]:
-    from workers.engine import pretrain
+    from engine import pretrain
 
     text = "\n".join(pretrain.pydoc_corpus())
     return [{"text": text[start : start + CHUNK_CHARS]} for start in range(0, CHUNK_CHARS * EXAMPLES, CHUNK_CHARS)]
 
 
 def build_checkpoint(directory: Path) -> Path:
-    from workers.engine import pretrain
+    from engine import pretrain
 
     tokenizer = pretrain.train_tokenizer(pretrain.pretrain_corpus_sample(), vocab_size=4096)
     shape = pretrain.GPTShape(n_layer=12, n_head=6, n_embd=384, n_positions=256)
@@ -66,7 +66,7 @@ def peak_memory(kind: str, checkpoint: str, data: str) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from workers.engine import finetune
+    from engine import finetune
 
     def resident() -> int:
         with open("/proc/self/statm") as statm:
@@ -94,6 +94,7 @@ def job_runner(checkpoint: Path, data: bytes) -> Callable[[int], tuple[int, floa
     from django.conf import settings
 
     from accounts import services as accounts
+    from engine import finetune, train_state
     from marketplace.money import MICRO
     from marketplace.services import ledger
     from registry import services as registry
@@ -101,7 +102,6 @@ def job_runner(checkpoint: Path, data: bytes) -> Callable[[int], tuple[int, floa
     from training import files, jobs
     from training.models import FineTuningJob
     from workers import training
-    from workers.engine import finetune, train_state
 
     owner = accounts.create_user(username="provider", password="bench-password-1")
     ledger.top_up(user=owner, amount=1_000 * MICRO)
@@ -152,7 +152,7 @@ def with_trainer(checkpoint: Path, examples: list[dict]) -> tuple[int, float]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer, Trainer, TrainingArguments
 
-    from workers.engine import finetune
+    from engine import finetune
 
     model = AutoModelForCausalLM.from_pretrained(checkpoint)
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)

@@ -27,7 +27,7 @@ from django.http import HttpRequest, HttpResponse
 from django.http.request import UnreadablePostError
 from django.urls import Resolver404, resolve
 
-from accounts.exceptions import DomainError, InvalidInput, PayloadTooLarge, RequestTimeout, TooManyRequestBodies
+from core.exceptions import DomainError, InvalidInput, PayloadTooLarge, RequestTimeout, TooManyRequestBodies
 
 logger = logging.getLogger(__name__)
 

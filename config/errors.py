@@ -9,8 +9,8 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views import defaults
 
-from accounts.errors import error_body, request_error
-from accounts.exceptions import DomainError, InvalidInput, PayloadTooLarge
+from core.errors import error_body, request_error
+from core.exceptions import DomainError, InvalidInput, PayloadTooLarge
 from registry.api.protocol import error_response
 from registry.exceptions import EntryNotFound
 

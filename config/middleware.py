@@ -2,8 +2,8 @@
 
 from django.http import HttpRequest, HttpResponse
 
-from accounts.exceptions import InvalidInput
 from config.errors import api_error
+from core.exceptions import InvalidInput
 
 
 class RejectNulBytes:

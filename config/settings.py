@@ -279,8 +279,8 @@ REST_FRAMEWORK = {
         "accounts.authentication.ScopeRequired",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "accounts.errors.exception_handler",
-    "DEFAULT_PARSER_CLASSES": ["accounts.json_input.SafeJSONParser"],  # the JSON API takes JSON only
+    "EXCEPTION_HANDLER": "core.errors.exception_handler",
+    "DEFAULT_PARSER_CLASSES": ["core.json_input.SafeJSONParser"],  # the JSON API takes JSON only
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {

@@ -4,7 +4,7 @@ is read-only here (a correction is a new transaction, never an edit)."""
 from django import forms
 from django.contrib import admin, messages
 
-from accounts.exceptions import DomainError
+from core.exceptions import DomainError
 from marketplace.models import (
     Account,
     LedgerEntry,

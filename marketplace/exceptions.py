@@ -1,6 +1,6 @@
 """Errors of the marketplace: money and who may call what."""
 
-from accounts.exceptions import DomainError, NotFound
+from core.exceptions import DomainError, NotFound
 
 
 class InsufficientFunds(DomainError):

@@ -2,8 +2,8 @@
 
 from django import forms
 
-from accounts.exceptions import InvalidInput
 from accounts.models import SpendPeriod
+from core.exceptions import InvalidInput
 from marketplace.models import Category
 from marketplace.money import parse_credits
 

@@ -5,7 +5,7 @@ Floats never touch money: `parse_credits` takes text or Decimal, `format_credits
 import re
 from decimal import Decimal, InvalidOperation
 
-from accounts.exceptions import InvalidInput
+from core.exceptions import InvalidInput
 
 MICRO = 1_000_000
 TOKENS_PER_PRICE_UNIT = 1_000_000  # prices are credits per 1M tokens

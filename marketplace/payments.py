@@ -12,8 +12,8 @@ import secrets
 
 from django.conf import settings
 
-from accounts.exceptions import InvalidInput, NotAuthenticated, NotFound
 from accounts.models import User
+from core.exceptions import InvalidInput, NotAuthenticated, NotFound
 from marketplace.services import ledger
 
 

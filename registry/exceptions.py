@@ -1,6 +1,6 @@
 """Registry errors. `hf_code` is what the HF Hub protocol puts in the X-Error-Code header."""
 
-from accounts.exceptions import Conflict, DomainError, NotFound, PermissionDenied
+from core.exceptions import Conflict, DomainError, NotFound, PermissionDenied
 
 
 class RepoNotFound(NotFound):

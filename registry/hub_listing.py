@@ -8,9 +8,9 @@ from django.db.models import IntegerField, OuterRef, Q, QuerySet, Subquery, Sum,
 from django.db.models.functions import Coalesce
 from django.http import QueryDict
 
-from accounts.exceptions import InvalidInput
-from accounts.json_input import has_control_characters
 from accounts.models import User
+from core.exceptions import InvalidInput
+from core.json_input import has_control_characters
 from registry import hub_metadata
 from registry.hub import TRANSFORMERS_INFO, hub_time
 from registry.models import DownloadDay, Model

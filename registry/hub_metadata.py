@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from accounts.json_input import has_control_characters
+from core.json_input import has_control_characters
 from registry.cards import CARD_PATH, read_text, split_front_matter
 from registry.models import Blob, Commit, DownloadDay, Model, ModelTag
 from registry.storage import open_blob

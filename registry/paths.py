@@ -3,7 +3,7 @@ but we still keep them to a plain, portable shape so nothing odd reaches a clien
 
 import re
 
-from accounts.exceptions import InvalidInput
+from core.exceptions import InvalidInput
 
 MAX_PATH_LENGTH = 255
 MAX_DEPTH = 8

@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from accounts import services as accounts
-from accounts.exceptions import Conflict
+from core.exceptions import Conflict
 from registry.models import Blob, BlobGrant, Commit, FileEntry, Ref, UploadSession
 
 logger = logging.getLogger(__name__)

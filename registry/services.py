@@ -14,8 +14,8 @@ from django.db.models import ProtectedError, RestrictedError
 from django.utils import timezone
 
 from accounts import services as accounts
-from accounts.exceptions import Conflict, InvalidInput, PayloadTooLarge
 from accounts.models import User
+from core.exceptions import Conflict, InvalidInput, PayloadTooLarge
 from registry import cards, hub_metadata, page_cache, tasks
 from registry.exceptions import EntryNotFound, RepoExists, RepoNotFound, RevisionNotFound, StaleParent
 from registry.models import (

@@ -12,7 +12,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
-from accounts.exceptions import InvalidInput, PayloadTooLarge
+from core.exceptions import InvalidInput, PayloadTooLarge
 from registry.models import Blob, blob_storage_key
 
 CHUNK_SIZE = 1024 * 1024

@@ -6,11 +6,11 @@ import logging
 from celery import shared_task
 from django.conf import settings
 
+from engine.checkpoint import inspect_checkpoint
+from engine.errors import BadCheckpoint
 from registry import validation
 from registry.checkout import checkout
 from registry.models import Commit
-from workers.engine.checkpoint import inspect_checkpoint
-from workers.engine.errors import BadCheckpoint
 
 logger = logging.getLogger(__name__)
 

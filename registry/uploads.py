@@ -6,8 +6,8 @@ import os
 from django.conf import settings
 from django.db import transaction
 
-from accounts.exceptions import Conflict, InvalidInput, NotFound, PayloadTooLarge, QuotaExceeded
 from accounts.models import User
+from core.exceptions import Conflict, InvalidInput, NotFound, PayloadTooLarge, QuotaExceeded
 from registry import services
 from registry.models import Model, UploadSession
 from registry.paths import check_repo_path

@@ -6,7 +6,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from accounts.exceptions import DomainError
+from core.exceptions import DomainError
 from registry import cards, page_cache, services
 from registry.cards import CARD_PATH, read_text
 from registry.exceptions import RepoNotFound, RevisionNotFound

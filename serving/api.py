@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 
-from accounts import json_input
-from accounts.errors import error_body
-from accounts.exceptions import DomainError, PayloadTooLarge
+from core import json_input
+from core.errors import error_body
+from core.exceptions import DomainError, PayloadTooLarge
 from marketplace.models import UsageStatus
 from marketplace.services import catalogue
 from serving import call_spec, gateway, protocol

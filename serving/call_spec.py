@@ -5,13 +5,13 @@ import dataclasses
 
 from django.conf import settings
 
-from accounts import json_input
-from accounts.exceptions import InvalidInput
+from core import json_input
+from core.exceptions import InvalidInput
 
 MAX_STOP_CHARS = 256  # a stop sequence is a few tokens; each is searched in every step's text
 MAX_USER_CHARS = 256
 MAX_STOPS = 4
-SEED_LIMIT = 2**63  # as the engine's SamplingParams (workers/engine/batching.py), which the web does not import
+SEED_LIMIT = 2**63  # as the engine's SamplingParams (engine/batching.py), which the web does not import
 
 
 @dataclasses.dataclass(frozen=True)

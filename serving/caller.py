@@ -7,10 +7,10 @@ from django.views.decorators.csrf import csrf_exempt
 from rest_framework.authentication import CSRFCheck
 
 from accounts.authentication import bearer_token
-from accounts.errors import error_body, request_error
-from accounts.exceptions import DomainError, NotAuthenticated, PermissionDenied
 from accounts.models import ApiKey, User
 from accounts.services import authenticate_key
+from core.errors import error_body, request_error
+from core.exceptions import DomainError, NotAuthenticated, PermissionDenied
 
 
 def error_response(exc: DomainError) -> JsonResponse:

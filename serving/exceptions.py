@@ -1,6 +1,6 @@
 """Errors of the /v1 serving path: the gateway, the worker's stream and the web side's tokenizer."""
 
-from accounts.exceptions import DomainError, InvalidInput, ServiceUnavailable
+from core.exceptions import DomainError, InvalidInput, ServiceUnavailable
 
 
 class ContextLengthExceeded(InvalidInput):

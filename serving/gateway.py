@@ -22,8 +22,8 @@ import redis
 from celery import current_app
 from django.conf import settings
 
-from accounts.exceptions import InvalidInput, NotFound, ServiceUnavailable
 from accounts.models import ApiKey, User
+from core.exceptions import InvalidInput, NotFound, ServiceUnavailable
 from marketplace.exceptions import ModelNotFound
 from marketplace.models import UsageStatus
 from marketplace.services import metering, offers

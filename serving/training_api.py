@@ -3,8 +3,8 @@ training/ (files.py, jobs.py); these views check the caller and the method, pars
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from accounts import json_input
-from accounts.exceptions import InvalidInput
+from core import json_input
+from core.exceptions import InvalidInput
 from serving.caller import v1_view
 from training import files, jobs, method
 from training.models import FineTuningJob, JobCheckpoint, JobEvent, TrainingFile

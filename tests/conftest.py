@@ -152,7 +152,7 @@ def provider_key(provider, make_key):
 @pytest.fixture(scope="session")
 def tiny_checkpoint(tmp_path_factory) -> Path:
     """A 141k-parameter GPT-2 with a trained byte-level BPE tokenizer, random weights, HF layout."""
-    from workers.engine.pretrain import GPTShape, build_gpt2, pretrain_corpus_sample, save_checkpoint, train_tokenizer
+    from engine.pretrain import GPTShape, build_gpt2, pretrain_corpus_sample, save_checkpoint, train_tokenizer
 
     texts = pretrain_corpus_sample()
     tokenizer = train_tokenizer(texts, vocab_size=512)

@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts import services as accounts
-from accounts.exceptions import InvalidInput
 from accounts.models import User
 from accounts.serializers import ApiKeyCreateSerializer
+from core.exceptions import InvalidInput
 from registry import services
 from registry.models import Model, Ref
 from registry.paths import check_repo_path

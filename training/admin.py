@@ -3,7 +3,7 @@ worker); a job can be cancelled from here, as its owner could."""
 
 from django.contrib import admin, messages
 
-from accounts.exceptions import DomainError
+from core.exceptions import DomainError
 from training import jobs
 from training.models import FineTuningJob, JobStatus, TrainingFile
 

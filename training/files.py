@@ -4,12 +4,12 @@ refused with its first problems named by line, and nothing is stored. Only its o
 from django.conf import settings
 from django.db.models import ProtectedError
 
-from accounts.exceptions import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from accounts.models import User
+from core.exceptions import Conflict, InvalidInput, NotFound, PayloadTooLarge
+from engine import datasets
 from registry import services as registry
 from registry.storage import open_blob
 from training.models import FilePurpose, TrainingFile
-from workers.engine import datasets
 
 MAX_FILENAME = 255
 

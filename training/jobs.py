@@ -13,9 +13,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from accounts import json_input
-from accounts.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 from accounts.models import ApiKey, User
+from core import json_input
+from core.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.exceptions import ModelNotFound
 from marketplace.services import downloads, offers, training_charges
 from registry.exceptions import GatedRepo, RevisionNotFound
@@ -181,7 +181,7 @@ def ask_for_work() -> None:
 
 
 def state_dir(job: FineTuningJob) -> Path:
-    """Where the job's resumable training state lives (workers/engine/train_state.py)."""
+    """Where the job's resumable training state lives (engine/train_state.py)."""
     return Path(settings.TRAINING_STATE_ROOT) / job.public_id
 
 

@@ -12,8 +12,8 @@ The deprecated top-level `hyperparameters` is read when `method` is absent. "aut
 
 import math
 
-from accounts.exceptions import InvalidInput
-from workers.engine.pretrain import PRESETS  # the shapes the worker builds
+from core.exceptions import InvalidInput
+from engine.pretrain import PRESETS  # the shapes the worker builds
 
 
 def hyperparameters_of(resolved: dict) -> dict:

@@ -8,7 +8,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.exceptions import DomainError
+from core.exceptions import DomainError
 from registry import services as registry
 from training import files, jobs, method
 from training.forms import FineTuneForm, PretrainForm

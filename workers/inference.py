@@ -17,6 +17,9 @@ import time
 import redis
 from django.conf import settings
 
+from engine.batching import SEED_LIMIT, Generation, SamplingParams
+from engine.beams import beam_search
+from engine.serving import LoadedModel, ModelCache, TextStream, load_model, pick_device, pick_dtype
 from registry.checkout import checkout
 from registry.models import Commit, ValidationStatus
 from serving.protocol import (
@@ -27,9 +30,6 @@ from serving.protocol import (
     cancel_key,
     stream_key,
 )
-from workers.engine.batching import SEED_LIMIT, Generation, SamplingParams
-from workers.engine.beams import beam_search
-from workers.engine.serving import LoadedModel, ModelCache, TextStream, load_model, pick_device, pick_dtype
 from workers.heartbeat import heartbeat
 
 logger = logging.getLogger(__name__)

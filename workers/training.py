@@ -1,4 +1,4 @@
-"""The train worker: claim a job (training/leases.py), fine-tune its base (workers/engine/finetune.py) with a
+"""The train worker: claim a job (training/leases.py), fine-tune its base (engine/finetune.py) with a
 heartbeat that renews the lease and carries cancel and pause, turn each epoch's checkpoint into a commit of the
 result model (tagged ckpt-step-N, with its lineage), and finish the job. One job at a time per process."""
 
@@ -14,12 +14,12 @@ from pathlib import Path
 from django.conf import settings
 from django.db import connection
 
+from engine import finetune, pretrain
 from registry import services as registry
 from registry.checkout import checkout
 from registry.models import Commit
 from training import files, jobs, leases, method
 from training.models import FineTuningJob, JobStatus
-from workers.engine import finetune, pretrain
 
 logger = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
@@ -65,7 +65,7 @@ def _stopped(job: FineTuningJob, stopped: finetune.Stopped) -> None:
 def _train(job: FineTuningJob, heartbeat: "_Heartbeat") -> None:
     import torch  # the ML runtime loads in the train worker only
 
-    from workers.engine.serving import pick_device  # imports torch: only here, never in a web process
+    from engine.serving import pick_device  # imports torch: only here, never in a web process
 
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // settings.TRAIN_WORKER_CONCURRENCY))
     records = files.read_records(job.training_file)

@@ -5,7 +5,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import json_input
+from core import json_input
 from marketplace.api.serializers import CreditsResponseSerializer, EarningsResponseSerializer, UsageResponseSerializer
 from marketplace.models import AccountKind, Payout
 from marketplace.money import format_credits

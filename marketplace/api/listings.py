@@ -5,8 +5,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts import json_input
 from accounts.authentication import ScopeRequired
+from core import json_input
 from marketplace.api.serializers import ListingsResponseSerializer
 from marketplace.models import Category, Listing
 from marketplace.models.listings import LICENSE_PATTERN, MAX_TAGS, TAG_PATTERN

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.exceptions import Conflict, InvalidInput, PermissionDenied, ServiceUnavailable
 from accounts.models import ApiKey, User
+from core.exceptions import Conflict, InvalidInput, PermissionDenied, ServiceUnavailable
 from marketplace.exceptions import InsufficientQuota
 from marketplace.models import ListingStatus, Reservation
 from marketplace.money import format_credits, token_cost

@@ -15,8 +15,8 @@ from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Case, F, IntegerField, Q, QuerySet, Value, When
 
-from accounts.exceptions import InvalidInput
 from accounts.models import User
+from core.exceptions import InvalidInput
 from marketplace.models import Category, Listing, ListingStats
 from marketplace.models.listings import LICENSE_PATTERN, MAX_TAGS, TAG_PATTERN
 from marketplace.money import credits_per_token, parse_credits

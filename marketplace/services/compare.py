@@ -2,7 +2,7 @@
 
 from django.db.models import Case, IntegerField, Value, When
 
-from accounts.exceptions import InvalidInput
+from core.exceptions import InvalidInput
 from marketplace.models import Listing
 
 MIN_MODELS, MAX_MODELS = 2, 4

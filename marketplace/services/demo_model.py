@@ -17,11 +17,11 @@ from django.core.cache import cache
 from django.db import transaction
 
 from accounts.models import User
+from engine import demo, pretrain
 from marketplace.models import Listing
 from marketplace.services import listings
 from registry import services
 from registry.models import Commit, Model, ValidationStatus
-from workers.engine import demo, pretrain
 
 OWNER = "demo"
 NAME = "pydoc-gpt"

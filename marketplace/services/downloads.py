@@ -17,8 +17,8 @@ import datetime as dt
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from accounts.exceptions import NotAuthenticated
 from accounts.models import ApiKey, User
+from core.exceptions import NotAuthenticated
 from marketplace.exceptions import InsufficientFunds
 from marketplace.models import AccountKind, TransactionKind
 from marketplace.money import format_credits, split_fee

@@ -11,8 +11,8 @@ from django.conf import settings
 from django.db.models import Sum
 from django.utils import timezone
 
-from accounts.exceptions import RateLimited, ServiceUnavailable
 from accounts.models import ApiKey, User
+from core.exceptions import RateLimited, ServiceUnavailable
 from marketplace.exceptions import InsufficientQuota
 from marketplace.models import ConsumerUsageDaily, Reservation
 from marketplace.money import format_credits

@@ -13,8 +13,8 @@ from django.db.models import F, Q, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from accounts.exceptions import Conflict, InvalidInput, NotFound
 from accounts.models import User
+from core.exceptions import Conflict, InvalidInput, NotFound
 from marketplace.exceptions import InsufficientFunds
 from marketplace.models import (
     Account,

@@ -5,8 +5,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts import notifications
-from accounts.exceptions import Conflict, InvalidInput, NotFound
 from accounts.models import NotificationKind, User
+from core.exceptions import Conflict, InvalidInput, NotFound
 from marketplace.models import Category, Listing, ListingStatus, PriceCard
 from marketplace.models.listings import LICENSE_PATTERN, MAX_TAGS, TAG_PATTERN
 from marketplace.money import parse_credits, short_credits

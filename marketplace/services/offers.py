@@ -29,8 +29,8 @@ import dataclasses
 
 from django.db.models import Exists, OuterRef, Q
 
-from accounts.exceptions import InvalidInput
 from accounts.models import User
+from core.exceptions import InvalidInput
 from marketplace.exceptions import ModelNotFound
 from marketplace.models import Listing, ListingStatus, PriceCard
 from registry.exceptions import RevisionNotFound

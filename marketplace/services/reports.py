@@ -6,8 +6,8 @@ import datetime as dt
 from django.db.models import Q, QuerySet, Sum
 from django.utils import timezone
 
-from accounts.exceptions import InvalidInput
 from accounts.models import ApiKey, User
+from core.exceptions import InvalidInput
 from marketplace.models import ConsumerUsageDaily, ProviderEarningsDaily
 from marketplace.services.limits import spend_counter
 

@@ -12,8 +12,8 @@ from django.db import transaction
 from django.db.models import Avg, Count
 from django.utils import timezone
 
-from accounts.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
 from accounts.models import User
+from core.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
 from marketplace.models import (
     ConsumerUsageDaily,
     Listing,

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.exceptions import Conflict, InvalidInput, NotFound
+from core.exceptions import Conflict, InvalidInput, NotFound
 from marketplace.models import AccountKind, Reservation, UsageRecord, UsageStatus
 from marketplace.money import split_fee, token_cost
 from marketplace.services import charge_pg, charge_sql

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from accounts.exceptions import Conflict
 from accounts.models import User
+from core.exceptions import Conflict
 from marketplace.exceptions import InsufficientQuota
 from marketplace.models import AccountKind, TransactionKind
 from marketplace.money import format_credits, token_cost

@@ -7,8 +7,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET
 
-from accounts.exceptions import InvalidInput
 from accounts.models import User
+from core.exceptions import InvalidInput
 from marketplace.models import Category
 from marketplace.services import catalogue, demo_model, listing_stats
 from registry import page_cache

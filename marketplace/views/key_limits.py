@@ -6,7 +6,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from accounts import services
-from accounts.exceptions import DomainError
+from core.exceptions import DomainError
 from marketplace.forms import KeyLimitsForm
 
 

@@ -10,7 +10,7 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.exceptions import DomainError
+from core.exceptions import DomainError
 from marketplace.forms import ListingForm, PayoutForm
 from marketplace.models import AccountKind, Payout
 from marketplace.money import short_credits

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.exceptions import DomainError, InvalidInput
+from core.exceptions import DomainError, InvalidInput
 from marketplace.models import Listing
 from marketplace.services import compare, reviews
 from registry.exceptions import RepoNotFound

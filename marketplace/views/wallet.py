@@ -10,8 +10,8 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods
 
-from accounts.exceptions import DomainError
 from accounts.models import ApiKey
+from core.exceptions import DomainError
 from marketplace import payments
 from marketplace.forms import TopUpForm
 from marketplace.models import AccountKind, LedgerEntry

@@ -5,7 +5,7 @@ import re
 from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
-from accounts.exceptions import NotAuthenticated
+from core.exceptions import NotAuthenticated
 from registry import hub_listing, hub_metadata, services
 from registry.api.protocol import HubRequest, hf_view
 from registry.exceptions import EntryNotFound

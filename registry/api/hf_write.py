@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db import transaction
 from django.http import JsonResponse
 
-from accounts import json_input
-from accounts.exceptions import InvalidInput, PayloadTooLarge, PermissionDenied
+from core import json_input
+from core.exceptions import InvalidInput, PayloadTooLarge, PermissionDenied
 from registry import cards, services
 from registry.api.protocol import HubRequest, base_url, caller_of, hf_view, read_json, require_owner
 from registry.exceptions import RepoExists

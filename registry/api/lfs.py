@@ -9,8 +9,8 @@ from django.http import JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge
 from accounts.models import User
+from core.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge
 from registry import services
 from registry.api.protocol import HubRequest, base_url, caller_of, error_response, hf_view, read_json, require_owner
 from registry.models import Model

@@ -7,7 +7,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.authentication import ScopeRequired
-from accounts.exceptions import InvalidInput
+from core.exceptions import InvalidInput
 from registry import services, uploads
 from registry.exceptions import RepoNotFound
 from registry.models import Commit, UploadSession

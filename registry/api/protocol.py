@@ -10,10 +10,10 @@ from typing import cast
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from accounts import json_input
 from accounts.authentication import authenticate_request, bearer_token, has_scope
-from accounts.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
 from accounts.models import ApiKey, User
+from core import json_input
+from core.exceptions import DomainError, InvalidInput, NotAuthenticated, PayloadTooLarge, PermissionDenied
 from registry.exceptions import RepoNotFound
 from registry.models import Model
 

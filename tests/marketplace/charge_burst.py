@@ -18,7 +18,7 @@ def fire(*, user, api_key, model, calls: int, threads: int, prompt: int, max_tok
     """`calls` authorize + settle pairs over `threads` threads that start together: outcome -> count."""
     from django.db import connections
 
-    from accounts.exceptions import DomainError
+    from core.exceptions import DomainError
     from marketplace.services import metering
 
     outcomes: Counter = Counter()

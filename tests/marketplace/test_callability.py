@@ -6,7 +6,7 @@ import pytest
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.exceptions import InvalidInput
+from core.exceptions import InvalidInput
 from marketplace.exceptions import ModelNotFound
 from marketplace.models import Listing, ListingStatus
 from marketplace.services import charge_pg, listings, offers

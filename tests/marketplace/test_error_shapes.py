@@ -1,7 +1,7 @@
 """Refusals of the money side leave the API in the OpenAI error shape, with the headers clients act on."""
 
-from accounts.errors import exception_handler
-from accounts.exceptions import RateLimited, ServiceUnavailable
+from core.errors import exception_handler
+from core.exceptions import RateLimited, ServiceUnavailable
 from marketplace.exceptions import InsufficientQuota
 
 

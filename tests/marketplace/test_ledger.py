@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from accounts.exceptions import Conflict, InvalidInput
+from core.exceptions import Conflict, InvalidInput
 from marketplace.exceptions import InsufficientFunds
 from marketplace.models import Account, AccountKind, LedgerEntry, LedgerTransaction, Payment, Payout, PayoutStatus
 from marketplace.money import MICRO

@@ -19,8 +19,8 @@ from hypothesis.stateful import (
 )
 
 from accounts import services as accounts
-from accounts.exceptions import Conflict
 from accounts.models import ApiKey
+from core.exceptions import Conflict
 from marketplace.exceptions import InsufficientFunds, InsufficientQuota
 from marketplace.models import AccountKind, LedgerTransaction
 from marketplace.money import split_fee, token_cost

@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from accounts.exceptions import Conflict, InvalidInput, NotFound
+from core.exceptions import Conflict, InvalidInput, NotFound
 from marketplace.models import Listing, ListingStatus, PriceCard
 from marketplace.services import listings
 from registry import services as registry

@@ -5,8 +5,8 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from accounts.exceptions import InvalidInput, PermissionDenied, RateLimited, ServiceUnavailable
 from accounts.models import ApiKey
+from core.exceptions import InvalidInput, PermissionDenied, RateLimited, ServiceUnavailable
 from marketplace.exceptions import InsufficientQuota, ModelNotFound
 from marketplace.models import (
     Account,

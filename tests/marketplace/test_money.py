@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accounts.exceptions import InvalidInput
+from core.exceptions import InvalidInput
 from marketplace.money import MICRO, format_credits, parse_credits, split_fee, token_cost
 
 

@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
+from core.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied, RateLimited
 from marketplace.models import ConsumerUsageDaily, ListingReport, ListingStats, Pull, Review
 from marketplace.services import reviews
 from tests.conftest import PASSWORD

@@ -103,7 +103,7 @@ def test_a_payment_webhook_over_the_limit_is_400_and_records_nothing(probe, cons
 
 @pytest.mark.parametrize("price", ["1_000", "\u0661", "1e3", " 1 000", "+inf"])
 def test_listing_prices_are_plain_decimals(provider, provider_model, price):
-    from accounts.exceptions import InvalidInput
+    from core.exceptions import InvalidInput
 
     listing = listings.save_listing(model=provider_model, by=provider, title="Tiny")
     with pytest.raises(InvalidInput) as refused:

@@ -18,7 +18,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def slow_checkpoint(tmp_path_factory):
     """Big enough that 900 greedy tokens take seconds on a CPU (~4 s with transformers here), so the worker is
     surely killed mid-generation; it never makes its end-of-text token in those 900."""
-    from workers.engine.pretrain import GPTShape, build_gpt2, pretrain_corpus_sample, save_checkpoint, train_tokenizer
+    from engine.pretrain import GPTShape, build_gpt2, pretrain_corpus_sample, save_checkpoint, train_tokenizer
 
     tokenizer = train_tokenizer(pretrain_corpus_sample(), vocab_size=512)
     model = build_gpt2(tokenizer, GPTShape(n_layer=4, n_head=4, n_embd=256, n_positions=1024))

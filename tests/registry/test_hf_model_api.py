@@ -12,8 +12,8 @@ import httpx2 as httpx
 import pytest
 from huggingface_hub import HfApi
 
+from engine.checkpoint import inspect_checkpoint
 from registry.models import Commit, Model, ValidationStatus
-from workers.engine.checkpoint import inspect_checkpoint
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

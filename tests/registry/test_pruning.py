@@ -3,8 +3,8 @@ stay; the bytes dropped go back to the owner's quota."""
 
 import pytest
 
-from accounts.exceptions import Conflict
 from accounts.models import User
+from core.exceptions import Conflict
 from registry import pruning
 from registry import services as registry
 from registry.models import Blob, Commit, Ref

@@ -2,7 +2,7 @@
 
 import json
 
-from workers.engine import datasets
+from engine import datasets
 
 
 def lines(*items) -> bytes:

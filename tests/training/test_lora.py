@@ -10,11 +10,11 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
+from engine import finetune
 from marketplace.money import MICRO
 from marketplace.services import ledger
 from registry.models import Commit
 from tests.training.worker import train_until_valid
-from workers.engine import finetune
 
 LORA = {"r": 4, "alpha": 8, "dropout": 0.0, "target_modules": ["c_attn"]}
 RECORDS = [{"prompt": f"Question {i % 4}:", "completion": " yes yes yes"} for i in range(12)]

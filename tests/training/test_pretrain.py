@@ -5,11 +5,11 @@ result is a new private model of the caller, callable at once."""
 import openai
 import pytest
 
+from engine.pretrain import pretrain_corpus_sample
 from marketplace.money import MICRO
 from marketplace.services import ledger
 from registry.models import Commit
 from tests.training.worker import train_until_valid
-from workers.engine.pretrain import pretrain_corpus_sample
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -39,7 +39,7 @@ WORDS = [
 @pytest.fixture(scope="module")
 def wider_checkpoint(tmp_path_factory):
     """A GPT-2 wide enough that a training step takes tens of milliseconds: a worker can be killed mid-epoch."""
-    from workers.engine.pretrain import GPTShape, build_gpt2, pretrain_corpus_sample, save_checkpoint, train_tokenizer
+    from engine.pretrain import GPTShape, build_gpt2, pretrain_corpus_sample, save_checkpoint, train_tokenizer
 
     tokenizer = train_tokenizer(pretrain_corpus_sample(), vocab_size=512)
     model = build_gpt2(tokenizer, GPTShape(n_layer=4, n_head=4, n_embd=256, n_positions=128))

@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from workers.engine.batching import BatchEngine, Generation, SamplingParams
+from engine.batching import BatchEngine, Generation, SamplingParams
 
 GREEDY = SamplingParams(max_tokens=10, temperature=0.0)
 

@@ -3,7 +3,7 @@
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from workers.engine.beams import Beam, beam_search
+from engine.beams import Beam, beam_search
 
 
 def test_beams_are_transformers_best_and_a_stop_request_ends_the_search(tiny_checkpoint):

@@ -6,8 +6,8 @@ import zipfile
 
 import pytest
 
-from workers.engine.checkpoint import inspect_checkpoint
-from workers.engine.errors import BadCheckpoint
+from engine.checkpoint import inspect_checkpoint
+from engine.errors import BadCheckpoint
 
 
 class _Boom:

@@ -3,7 +3,7 @@ declared share, the same way every run."""
 
 from pydoc_data.topics import topics
 
-from workers.engine import demo, pretrain
+from engine import demo, pretrain
 
 
 def test_stdlib_docstrings_are_long_prose_and_never_the_topics():

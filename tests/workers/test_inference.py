@@ -74,8 +74,8 @@ def test_a_cancel_request_stops_the_generation(infer_worker, served_commit, tiny
 def test_a_relay_that_cannot_reach_redis_fails_its_calls_and_stops_them_and_goes_on(tiny_checkpoint):
     from functools import partial
 
-    from workers.engine.batching import BatchEngine, Generation, SamplingParams
-    from workers.engine.serving import TextStream
+    from engine.batching import BatchEngine, Generation, SamplingParams
+    from engine.serving import TextStream
     from workers.inference import Relay, _Call
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)

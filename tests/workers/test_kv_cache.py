@@ -5,8 +5,8 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.cache_utils import DynamicLayer
 
-from workers.engine.batching import BatchEngine, Generation, SamplingParams
-from workers.engine.kv_cache import ROOM, RoomyLayer
+from engine.batching import BatchEngine, Generation, SamplingParams
+from engine.kv_cache import ROOM, RoomyLayer
 
 
 def states(batch: int, length: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

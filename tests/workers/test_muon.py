@@ -1,12 +1,12 @@
-"""workers/engine/muon.py: the same update as torch.optim.Muon, computed in float32 instead of bfloat16."""
+"""engine/muon.py: the same update as torch.optim.Muon, computed in float32 instead of bfloat16."""
 
 import math
 
 import pytest
 import torch
 
-from workers.engine import pretrain
-from workers.engine.muon import Muon, orthogonalise
+from engine import pretrain
+from engine.muon import Muon, orthogonalise
 
 
 def test_orthogonalise_flattens_the_singular_values():

@@ -1,6 +1,6 @@
 """One fine-tune over two processes (`accelerate launch`, gloo on this CPU): each trains on its share of every batch,
 they average their gradients, and they end with the same weights as each other and as the same run in one process
-(to float rounding: the sums are split differently). workers/engine/parallel.py, workers/engine/launch.py."""
+(to float rounding: the sums are split differently). engine/parallel.py, engine/launch.py."""
 
 import json
 import re
@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from safetensors.torch import load_file
 
+from engine import launch
+from engine.pretrain import GPTShape, build_gpt2, pretrain_corpus_sample, save_checkpoint, train_tokenizer
 from tests.conftest import free_port
-from workers.engine import launch
-from workers.engine.pretrain import GPTShape, build_gpt2, pretrain_corpus_sample, save_checkpoint, train_tokenizer
 
 # 13 examples in batches of 4: the last batch has one, so one of two processes has none for that step
 RECORDS = [{"prompt": f"Question {i % 5}: what is {i}?", "completion": " yes" * (1 + i % 3)} for i in range(13)]
@@ -42,7 +42,7 @@ def test_two_processes_end_with_the_weights_of_one(base_and_data, tmp_path, caps
         [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
          "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
          "--main_process_port", str(free_port()),
-         "-m", "workers.engine.launch", str(base), str(data), str(tmp_path / "two"), *ARGS],
+         "-m", "engine.launch", str(base), str(data), str(tmp_path / "two"), *ARGS],
         cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
 

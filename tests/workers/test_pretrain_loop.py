@@ -1,11 +1,11 @@
-"""The plain pretraining loop's options (workers/engine/pretrain.py) that the demo recipe uses: windows taken once
+"""The plain pretraining loop's options (engine/pretrain.py) that the demo recipe uses: windows taken once
 each per pass over the corpus, and a warm-up, stable, decay schedule."""
 
 import random
 
 import pytest
 
-from workers.engine import pretrain
+from engine import pretrain
 
 
 def test_epoch_sampling_takes_every_window_of_a_pass_once_then_starts_a_new_pass():

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import save as save_tensors
 
-from workers.engine.errors import BadCheckpoint
-from workers.engine.safetensors_header import parse_header
+from engine.errors import BadCheckpoint
+from engine.safetensors_header import parse_header
 
 
 def encode(header: dict | str, data: bytes = b"") -> bytes:

@@ -7,7 +7,7 @@ import pytest
 import torch
 from transformers import AutoTokenizer
 
-from workers.engine.serving import LoadedModel, ModelCache, TextStream, load_model, pick_dtype
+from engine.serving import LoadedModel, ModelCache, TextStream, load_model, pick_dtype
 
 
 class FakeEngine:
@@ -67,7 +67,7 @@ def test_concurrent_first_requests_load_a_model_once():
 
 
 def test_loaded_model_counts_its_bytes_and_generates(tiny_checkpoint):
-    from workers.engine.batching import Generation, SamplingParams
+    from engine.batching import Generation, SamplingParams
 
     loaded = load_model(tiny_checkpoint, key="tiny", device=torch.device("cpu"), dtype=torch.float32, max_batch=4)
     try:

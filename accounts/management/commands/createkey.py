@@ -4,8 +4,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from accounts import services
-from accounts.exceptions import DomainError
 from accounts.models import User
+from core.exceptions import DomainError
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts import services
-from accounts.exceptions import DomainError
+from core.exceptions import DomainError
 
 
 class Command(BaseCommand):

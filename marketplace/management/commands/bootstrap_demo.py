@@ -4,8 +4,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
+from engine import demo
 from marketplace.services import demo_model
-from workers.engine import demo
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.exceptions import DomainError
+from core.exceptions import DomainError
 from marketplace.services import listings
 from registry.models import Model
 

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from accounts.exceptions import DomainError
 from accounts.models import User
+from core.exceptions import DomainError
 from marketplace.money import format_credits
 from marketplace.services import ledger
 

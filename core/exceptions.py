@@ -1,4 +1,4 @@
-"""The DomainError tree: errors every app raises. Services raise these; `accounts.errors` shapes them as HTTP answers
+"""The DomainError tree: errors every app raises. Services raise these; `core.errors` shapes them as HTTP answers
 in one place. Each app adds its own subclasses in its `exceptions.py`."""
 
 

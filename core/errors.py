@@ -4,7 +4,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from accounts.exceptions import DomainError
+from core.exceptions import DomainError
 
 
 def error_body(exc: DomainError) -> dict:

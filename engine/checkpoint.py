@@ -7,9 +7,9 @@ import os
 import time
 from pathlib import Path
 
-from workers.engine.errors import BadCheckpoint
-from workers.engine.pickle_scan import CONVERT_HINT, looks_like_pickle
-from workers.engine.safetensors_header import SafetensorsHeader, read_header
+from engine.errors import BadCheckpoint
+from engine.pickle_scan import CONVERT_HINT, looks_like_pickle
+from engine.safetensors_header import SafetensorsHeader, read_header
 
 ALLOWED_FILES = (
     "*.safetensors",

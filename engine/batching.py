@@ -22,8 +22,8 @@ from collections.abc import Callable
 import torch
 from transformers import DynamicCache
 
-from workers.engine.kv_cache import RoomyCache
-from workers.engine.sampling import is_penalised, logprobs_of, sample_one
+from engine.kv_cache import RoomyCache
+from engine.sampling import is_penalised, logprobs_of, sample_one
 
 FinishReason = str  # "stop" | "length" | "cancelled" | "error"
 SEED_LIMIT = 2**63  # seeds are in [0, 2^63): torch.Generator takes 64 bits, and OpenAI's clients send int64

@@ -1,4 +1,4 @@
-"""Supervised fine-tuning of a causal LM on dataset records (workers/engine/datasets.py), full or with LoRA
+"""Supervised fine-tuning of a causal LM on dataset records (engine/datasets.py), full or with LoRA
 adapters (peft) merged back into full weights at every checkpoint, so every stock client loads the result.
 Plain torch: no Django. The train worker (workers/training.py) calls `finetune` and turns its checkpoints into
 commits.
@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workers.engine import parallel, train_state
+from engine import parallel, train_state
 
 IGNORE = -100
 BASE_LEARNING_RATE = 1e-4  # full fine-tuning; × learning_rate_multiplier
@@ -134,7 +134,7 @@ def finetune(
     `device` (a torch.device; None: the model's) is where it trains: the weights stay float32, and on a CUDA device
     that supports it the forward and backward passes run in bfloat16 autocast.
 
-    `group` (workers/engine/parallel.py) shares each batch among the processes of a launched group, which average
+    `group` (engine/parallel.py) shares each batch among the processes of a launched group, which average
     their gradients and so take the same steps; its main process alone reports, checkpoints and saves the state."""
     import torch
 

@@ -1,5 +1,5 @@
 """The demo model's recipe (`manage.py bootstrap_demo`): a byte-level BPE tokenizer and a small GPT-2, built by the
-same functions as pretraining jobs (workers/engine/pretrain.py), trained on the documentation topics that ship
+same functions as pretraining jobs (engine/pretrain.py), trained on the documentation topics that ship
 with Python, every 20th topic held out to measure it in bits per byte, and on the standard library's longer
 docstrings (30 % of the training bytes). Its loop (`pretrain.pretrain`) takes every window of a pass over that text
 once, in a shuffled order, and holds its learning rate before a linear decay to zero. No Django here;
@@ -10,7 +10,7 @@ What measured better (bench/demo.py and a sweep of this loop, same split; docs/b
   at 1.6e-3, no dropout: 2.039 against 2.195 bits per byte;
 - Muon (session 9) for the blocks' weight matrices, with a strong weight decay. With its learning-rate scale read as
   for nn.Linear (torch's): decay 0.01 2.016 at step 900 of 1,200, 0.1 1.981, 0.2 1.967; read for GPT-2's (in, out)
-  layout (workers/engine/muon.py): 0.2 1.951, 0.4 1.937, 0.8 1.963; rate 0.015 1.934, 0.03 worse (1.994 at 0.1);
+  layout (engine/muon.py): 0.2 1.951, 0.4 1.937, 0.8 1.963; rate 0.015 1.934, 0.03 worse (1.994 at 0.1);
 - the stdlib's docstrings (session 10), once Muon's weight decay held the memorising back: the model learnt its
   443 KB of topics nearly by heart (training 0.97 bits per byte, held out 1.934). As a share of the training bytes:
   15 % 1.863, 30 % 1.858, 50 % 1.885. (With AdamW, session 7, 70 % of docstrings had made it worse: 2.085.)
@@ -39,7 +39,7 @@ import random
 import re
 from collections.abc import Callable, Sequence
 
-from workers.engine import pretrain
+from engine import pretrain
 
 HOLD_OUT_EVERY = 20  # 5 % of the topics
 SHAPE = pretrain.GPTShape(n_layer=4, n_head=4, n_embd=128, n_positions=256)

@@ -12,7 +12,7 @@ from django.core.exceptions import RequestDataTooBig
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
-from accounts.exceptions import InvalidInput
+from core.exceptions import InvalidInput
 
 # A surrogate can only reach a parsed string through a \uD800-\uDFFF escape (raw surrogate bytes are not UTF-8):
 # only a body holding one is encoded again to look for a lone one, so ordinary bodies are parsed once.

@@ -11,7 +11,7 @@ import struct
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from workers.engine.errors import BadCheckpoint
+from engine.errors import BadCheckpoint
 
 MAX_HEADER_BYTES = 100 * 1024 * 1024
 DTYPE_BITS = {

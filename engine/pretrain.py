@@ -119,7 +119,7 @@ def optimizers_for(model, *, learning_rate: float, muon: MuonSettings | None = N
 
     if muon is None:
         return [torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=0.01)]
-    from workers.engine.muon import Muon
+    from engine.muon import Muon
 
     matrices: list = []
     rest: list = []

@@ -2,11 +2,11 @@
 for one job (docs/training.md, "Several GPUs"). Alone it trains in one process; under `accelerate launch` every
 process runs it, each trains on its share of every batch, and the main process writes the result.
 
-    accelerate launch --multi_gpu --num_processes 4 -m workers.engine.launch BASE DATA.jsonl OUT \\
+    accelerate launch --multi_gpu --num_processes 4 -m engine.launch BASE DATA.jsonl OUT \\
         [--epochs 3] [--batch-size 8] [--learning-rate-multiplier 1] [--seed 0] [--state-dir DIR]
 
 BASE is a checkpoint folder in the HF layout, DATA a training file in any format the store accepts
-(workers/engine/datasets.py). Each process prints the sha256 of its final weights: they are the same on every one.
+(engine/datasets.py). Each process prints the sha256 of its final weights: they are the same on every one.
 Exits 2 with a message on a dataset it cannot train on."""
 
 import argparse
@@ -15,11 +15,11 @@ import json
 import sys
 from pathlib import Path
 
-from workers.engine import datasets, finetune, parallel
+from engine import datasets, finetune, parallel
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m workers.engine.launch", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m engine.launch", description=__doc__.split("\n\n")[0])
     parser.add_argument("base", type=Path, help="a checkpoint folder (config.json, model.safetensors, tokenizer)")
     parser.add_argument("data", type=Path, help="a training file (JSONL or plain text)")
     parser.add_argument("out", type=Path, help="where the main process writes the fine-tuned checkpoint")

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from workers.engine.batching import BatchEngine
+from engine.batching import BatchEngine
 
 if TYPE_CHECKING:  # annotations only: transformers is imported when a model loads
     from transformers import PreTrainedModel, PreTrainedTokenizerBase

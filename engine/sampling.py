@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 import torch
 
 if TYPE_CHECKING:  # only for annotations: batching imports this module
-    from workers.engine.batching import Generation
+    from engine.batching import Generation
 
 
 def logprobs_of(logits: torch.Tensor, chosen: torch.Tensor, generations: list[Generation]) -> tuple[dict, dict]:

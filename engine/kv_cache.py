@@ -5,7 +5,7 @@ for a batch of 32 on a GPT-2-small-sized model is ~10% of the step on the CPU. R
 as views of larger buffers with room for ROOM more positions, so a step writes only its own position; the buffers
 are copied once per ROOM steps, or when the engine replaces the tensors (merging new sequences in, dropping
 finished ones), which it does by assigning `keys` and `values` as with a DynamicLayer. The attention sees the same
-numbers, so the output is identical (tests/workers/test_batching.py compares with `generate`). No Django here."""
+numbers, so the output is identical (tests/engine/test_batching.py compares with `generate`). No Django here."""
 
 import torch
 from transformers import DynamicCache

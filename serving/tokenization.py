@@ -1,7 +1,7 @@
 """The web side's tokenizer: counts and checks prompts with the served commit's `tokenizer.json` through the
 `tokenizers` library, and renders chat templates with transformers' own sandboxed renderer, so web processes never
 import torch (transformers' AutoTokenizer does: ~2 s and ~300 MB per process). The ids are the ones the worker's
-AutoTokenizer makes: both run the same `tokenizers` pipeline (tests/marketplace/test_tokenization.py)."""
+AutoTokenizer makes: both run the same `tokenizers` pipeline (tests/serving/test_tokenization.py)."""
 
 import contextlib
 import json

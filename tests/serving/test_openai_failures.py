@@ -11,7 +11,7 @@ from marketplace.money import MICRO
 from marketplace.services import ledger, listings
 from tests.conftest import greedy
 from tests.conftest import wait_until as wait_for
-from tests.marketplace.test_openai_api import client, listed  # noqa: F401 (fixtures used as parameters)
+from tests.serving.test_openai_api import client, listed  # noqa: F401 (fixtures used as parameters)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -30,7 +30,7 @@ SEEDS = [int(seed) for seed in os.environ.get("BENCH_DEMO_SEEDS", "0").split(","
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    from engine import demo, pretrain
+    from engine import demo, pretrain, scoring
 
     train, held = demo.split(pretrain.pydoc_corpus())
     print(f"{len(train)} training topics, {len(held)} held out ({sum(len(t.encode()) for t in held):,} bytes)")
@@ -42,14 +42,14 @@ def main() -> None:
         pretrain.pretrain(first, tokenizer, train, steps=max(1, int(FIRST_STEPS * SCALE)), batch_size=FIRST_BATCH,
                           seq_len=demo.SEQ_LEN, learning_rate=FIRST_RATE, seed=seed)  # fmt: skip
         first_times.append(time.perf_counter() - started)
-        firsts.append(demo.bits_per_byte(first, tokenizer, held))
+        firsts.append(scoring.bits_per_byte(first, tokenizer, held, seq_len=demo.SEQ_LEN))
         print(f"seed {seed}: first recipe: {first_times[-1]:.0f} s, {firsts[-1]:.3f} bits per byte")
 
         started = time.perf_counter()
         model, demo_tokenizer, metrics = demo.train(train, vocab_size=VOCAB, steps=max(1, int(demo.STEPS * SCALE)),
                                                     seed=seed)  # fmt: skip
         demo_times.append(time.perf_counter() - started)
-        demos.append(demo.bits_per_byte(model, demo_tokenizer, held))
+        demos.append(scoring.bits_per_byte(model, demo_tokenizer, held, seq_len=demo.SEQ_LEN))
         print(f"seed {seed}: demo recipe: {demo_times[-1]:.0f} s, {metrics.steps} steps, {demos[-1]:.3f} bits per "
               f"byte (ratio {demos[-1] / firsts[-1]:.3f})")  # fmt: skip
         samples = demo.greedy_samples(model, demo_tokenizer)

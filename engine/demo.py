@@ -34,7 +34,6 @@ rate of 1e-2 for the embeddings (1.878), vocabularies of 2,048 (1.948), 3,072 (1
 0.02 (1.841), the decay over 60 % of the steps (1.825); torch.compile (70 s to compile, no faster per step),
 bf16 autocast (2.7x slower per step on a CPU without avx512_bf16)."""
 
-import math
 import random
 import re
 from collections.abc import Callable, Sequence
@@ -87,26 +86,6 @@ def train(texts: Sequence[str], *, vocab_size: int, steps: int = STEPS, seed: in
                                on_step=on_step)  # fmt: skip
     model.eval()
     return model, tokenizer, result
-
-
-def bits_per_byte(model, tokenizer, texts: Sequence[str], *, seq_len: int = SEQ_LEN) -> float:
-    """The model's cross-entropy on `texts` (as they are, not cleaned) in bits per UTF-8 byte: comparable between
-    tokenizers, unlike a loss per token."""
-    import torch
-
-    total_bits, total_bytes = 0.0, 0
-    for text in texts:
-        ids = tokenizer(text, verbose=False)["input_ids"]
-        total_bytes += len(text.encode())
-        for start in range(0, len(ids) - 1, seq_len):
-            window = torch.tensor([ids[start : start + seq_len + 1]])
-            if window.shape[1] < 2:
-                continue
-            with torch.inference_mode():
-                logits = model(input_ids=window[:, :-1]).logits
-            nats = torch.nn.functional.cross_entropy(logits[0].float(), window[0, 1:], reduction="sum")
-            total_bits += float(nats) / math.log(2)
-    return total_bits / max(total_bytes, 1)
 
 
 def greedy_samples(model, tokenizer, *, max_new_tokens: int = 60) -> list[str]:

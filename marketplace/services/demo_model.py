@@ -17,7 +17,7 @@ from django.core.cache import cache
 from django.db import transaction
 
 from accounts.models import User
-from engine import demo, pretrain
+from engine import demo, pretrain, scoring
 from marketplace.models import Listing
 from marketplace.services import listings
 from registry import services
@@ -89,7 +89,7 @@ def build(*, steps: int = demo.STEPS, vocab_size: int = 4096, on_step: Callable[
             record(state="training", step=step, steps=steps, loss=round(loss, 3))
 
     gpt, tokenizer, result = demo.train(texts, vocab_size=vocab_size, steps=steps, on_step=step_done)
-    bpb = demo.bits_per_byte(gpt, tokenizer, held)
+    bpb = scoring.bits_per_byte(gpt, tokenizer, held, seq_len=demo.SEQ_LEN)
     record(state="validating", step=steps, steps=steps, loss=round(result.final_loss, 3))
     with tempfile.TemporaryDirectory() as folder:
         directory = pretrain.save_checkpoint(gpt, tokenizer, Path(folder))

@@ -220,6 +220,18 @@ INFER_TIMEOUT_SECONDS = env_int("INFER_TIMEOUT_SECONDS", 120, minimum=1)  # a ca
 MAX_CHOICES = env_int("MAX_CHOICES", 8, minimum=1)  # the largest `n`
 MAX_BEAMS = env_int("MAX_BEAMS", 8, minimum=1)  # the largest `num_beams` (beam search runs outside the batch)
 INFER_QUEUE_LIMIT = env_int("INFER_QUEUE_LIMIT", 256, minimum=0)  # calls queued or running per model, then 503
+# The inference backends a call can be routed to, each a name and the Celery queue its workers consume:
+# "batching" is the store's own continuous-batching engine (the Procfile's `infer` worker). INFERENCE_BACKEND names
+# the one that serves calls. Another engine (vLLM on GPU nodes) is one more entry: INFERENCE_BACKEND_QUEUES=
+# "batching=infer,vllm=infer-vllm" with INFERENCE_BACKEND=vllm.
+INFERENCE_BACKENDS = dict(
+    entry.split("=", 1) for entry in env_list("INFERENCE_BACKEND_QUEUES", ["batching=infer"]) if "=" in entry
+)
+INFERENCE_BACKEND = env_str("INFERENCE_BACKEND", "batching")
+if INFERENCE_BACKEND not in INFERENCE_BACKENDS:
+    raise ImproperlyConfigured(
+        f"INFERENCE_BACKEND {INFERENCE_BACKEND!r} has no queue in INFERENCE_BACKEND_QUEUES ({sorted(INFERENCE_BACKENDS)})"
+    )
 
 # Redis and Celery
 REDIS_URL = env_str("REDIS_URL", "redis://127.0.0.1:6379/0")

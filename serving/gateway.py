@@ -2,7 +2,7 @@
 its tokens.
 
     start_call   find the model, authorize (hold the maximum cost), tokenize with the served commit's tokenizer,
-                 check the context length, enqueue on `infer`        -> Call
+                 check the context length, enqueue a GenerateRequest on the backend's queue -> Call
     Call.events  token deltas and the end, read from the worker's Redis Stream
     Call.finish  settle exactly once with what was really generated (release if nothing was)
 
@@ -327,15 +327,18 @@ def _context_length(commit: Commit) -> int:
 
 
 def _enqueue(call: Call, prompt_ids: list[int], max_tokens: int) -> None:
+    """Send the call to the configured inference backend's queue, as a GenerateRequest."""
     spec = call.spec
-    params = {**spec.sampling, "max_tokens": max_tokens, "logprobs": spec.logprobs}
-    request = {"request_id": call.request_id, "commit_id": call.commit.pk, "commit_sha": call.commit.sha,
-               "prompt_ids": prompt_ids,
-               "params": params, "stop": list(spec.stop), "n": spec.n, "num_beams": spec.num_beams,
-               "deadline": time.time() + settings.INFER_TIMEOUT_SECONDS}  # the caller waits no longer  # fmt: skip
+    request = protocol.GenerateRequest(
+        request_id=call.request_id, commit_id=call.commit.pk, commit_sha=call.commit.sha,
+        prompt_ids=tuple(prompt_ids), params={**spec.sampling, "max_tokens": max_tokens, "logprobs": spec.logprobs},
+        stop=tuple(spec.stop), n=spec.n, num_beams=spec.num_beams, backend=settings.INFERENCE_BACKEND,
+        deadline=time.time() + settings.INFER_TIMEOUT_SECONDS,  # the caller waits no longer
+    )  # fmt: skip
     try:
-        current_app.send_task(GENERATE_TASK, args=[request], queue="infer", retry=False,  # by name: no torch in the web
-                      argsrepr=f"[{call.request_id}]", kwargsrepr="{}")  # no prompt in Celery's logs and events  # fmt: skip
+        current_app.send_task(GENERATE_TASK, args=[request.as_message()], retry=False,  # by name: no torch in the web
+                              queue=settings.INFERENCE_BACKENDS[request.backend],
+                              argsrepr=f"[{call.request_id}]", kwargsrepr="{}")  # no prompt in Celery's logs  # fmt: skip
     except Exception as exc:  # the broker is unreachable: kombu raises its own OperationalError
         raise ServiceUnavailable(
             f"the inference queue is unavailable ({type(exc).__name__}); nothing was charged"

@@ -3,6 +3,8 @@ here, so web processes never import the ML runtime), and the entries of a call's
 
 import dataclasses
 import json
+import math
+from typing import Any
 
 
 def stream_key(request_id: str) -> str:
@@ -16,6 +18,47 @@ def cancel_key(request_id: str) -> str:
 
 
 GENERATE_TASK = "workers.tasks.generate"
+
+
+@dataclasses.dataclass(frozen=True)
+class GenerateRequest:
+    """What the gateway asks an inference backend for: one call's prompt, already tokenized by the served commit's
+    tokenizer and checked against its context, with its sampling. It travels as a Celery message (`as_message`,
+    JSON) on the queue of the backend named `backend`; the worker reads it back with `from_message`, which ignores
+    fields it does not know (a newer gateway may send more while workers are being rolled)."""
+
+    request_id: str
+    commit_id: int
+    commit_sha: str
+    prompt_ids: tuple[int, ...]
+    params: dict[str, Any]  # engine.batching.SamplingParams's fields: max_tokens, temperature, top_p, seed, logprobs...
+    stop: tuple[str, ...] = ()
+    n: int = 1  # choices; choice i samples with seed + i
+    num_beams: int = 1
+    deadline: float = float("inf")  # time.time() after which nobody waits for the answer (the gateway answered 504)
+    backend: str = "batching"
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.params["max_tokens"])
+
+    def as_message(self) -> dict[str, Any]:
+        message = dataclasses.asdict(self)
+        message["prompt_ids"], message["stop"] = list(self.prompt_ids), list(self.stop)
+        if math.isinf(self.deadline):
+            del message["deadline"]  # JSON has no infinity
+        return message
+
+    @classmethod
+    def from_message(cls, message: dict[str, Any]) -> "GenerateRequest":
+        known = {field.name for field in dataclasses.fields(cls)}
+        values = {name: value for name, value in message.items() if name in known and value is not None}
+        values["prompt_ids"] = tuple(int(token) for token in values.get("prompt_ids", ()))
+        values["stop"] = tuple(values.get("stop", ()))
+        for name, kind in (("commit_id", int), ("n", int), ("num_beams", int), ("deadline", float)):
+            if name in values:
+                values[name] = kind(values[name])
+        return cls(**values)
 
 
 def worker_key(worker_id: str) -> str:

@@ -25,6 +25,7 @@ from registry.models import Commit, ValidationStatus
 from serving.protocol import (
     Done,
     Failure,
+    GenerateRequest,
     Start,
     Token,
     cancel_key,
@@ -33,6 +34,7 @@ from serving.protocol import (
 from workers.heartbeat import heartbeat
 
 logger = logging.getLogger(__name__)
+BACKEND = "batching"  # the inference backend this module is (settings.INFERENCE_BACKENDS names its queue)
 STREAM_TTL_SECONDS = 300
 CANCEL_CHECK_SECONDS = 0.1
 FINISHED = object()  # put in a generation's event queue after its last token
@@ -68,40 +70,43 @@ def loaded_model(commit_id: int, commit_sha: str) -> LoadedModel:
     return model_cache().get(commit_sha, load)
 
 
-def run_generation(request: dict) -> dict:
-    """Generate for one call and stream it. `request`: request_id, commit_id, commit_sha, prompt_ids, params
-    (SamplingParams fields), stop (strings), n (choices, default 1; choice i samples with seed + i, modulo 2^63). The process's
+def run_generation(request: GenerateRequest) -> dict:
+    """Generate for one call and stream it (choice i of `n` samples with seed + i, modulo 2^63). The process's
     relay writes the tokens; this thread waits for the end. Returns the summary that the last stream entry holds."""
+    if request.backend != BACKEND:  # a queue routed to the wrong workers: say so rather than serve it differently
+        _fail(redis_client(), stream_key(request.request_id), LookupError(
+            f"this worker runs the {BACKEND!r} inference backend, not {request.backend!r}: check "
+            "INFERENCE_BACKEND_QUEUES"))  # fmt: skip
+        return Failure(f"wrong backend {request.backend!r}").fields()
     gone = _caller_gone(request)
     if gone:  # end its stream as cancelled, as if it had been stopped at once, without loading or computing
-        logger.info("dropped generation %s without computing: %s", request["request_id"], gone)
+        logger.info("dropped generation %s without computing: %s", request.request_id, gone)
         pipe = redis_client().pipeline()
-        choices = int(request.get("n") or 1)
-        summary = _end(pipe, stream_key(request["request_id"]), [], ["cancelled"] * choices,
-                       len(request["prompt_ids"]), 0, error=f"dropped: {gone}")  # fmt: skip
+        summary = _end(pipe, stream_key(request.request_id), [], ["cancelled"] * request.n,
+                       len(request.prompt_ids), 0, error=f"dropped: {gone}")  # fmt: skip
         pipe.execute()
         return summary
-    if int(request.get("num_beams") or 1) > 1:
+    if request.num_beams > 1:
         return run_beam_search(request)
-    request_id = request["request_id"]
+    request_id = request.request_id
     key, client = stream_key(request_id), redis_client()
     call = None
     try:
         started = False
-        if request["commit_sha"] not in model_cache():  # loading may take long: say who works on it first
+        if request.commit_sha not in model_cache():  # loading may take long: say who works on it first
             client.xadd(key, _start_entry())
             started = True
-        loaded = loaded_model(request["commit_id"], request["commit_sha"])
-        call = _Call(request_id, key, len(request["prompt_ids"]), started)
+        loaded = loaded_model(request.commit_id, request.commit_sha)
+        call = _Call(request_id, key, len(request.prompt_ids), started)
         eos = loaded.tokenizer.eos_token_id
-        base = {"stop_token_ids": (eos,) if eos is not None else (), **request["params"]}
-        for index in range(int(request.get("n") or 1)):
+        base = {"stop_token_ids": (eos,) if eos is not None else (), **request.params}
+        for index in range(request.n):
             seed = base.get("seed")
             params = SamplingParams(**{**base, "seed": (seed + index) % SEED_LIMIT if seed is not None else None})
-            call.texts.append(TextStream(loaded.tokenizer, tuple(request.get("stop") or ())))
+            call.texts.append(TextStream(loaded.tokenizer, request.stop))
             call.generations.append(
                 Generation(
-                    request["prompt_ids"],
+                    list(request.prompt_ids),
                     params,
                     on_token=functools.partial(relay().on_token, call, index),
                     on_finish=functools.partial(relay().on_finish, call, index),
@@ -127,16 +132,16 @@ def run_generation(request: dict) -> dict:
     return call.summary
 
 
-def _caller_gone(request: dict) -> str | None:
+def _caller_gone(request: GenerateRequest) -> str | None:
     """Why nobody waits for this call any more (a redelivery, or a queue that was long), or None. Its charge
     was released by the gateway when it gave up, so computing it would only take the batch's time. The deadline
     costs nothing to check; the caller's cancel key is asked for only when the model would have to be loaded."""
-    if time.time() > float(request.get("deadline") or float("inf")):
+    if time.time() > request.deadline:
         return "its deadline passed (the gateway answered 504)"
-    if request["commit_sha"] in model_cache():
+    if request.commit_sha in model_cache():
         return None  # no round trip on the common path: the relay's cancel poll stops it within 0.1 s anyway
     try:  # before a load (seconds of work), one look at whether the caller already left
-        if redis_client().exists(cancel_key(request["request_id"])):
+        if redis_client().exists(cancel_key(request.request_id)):
             return "its caller went away"
     except redis.RedisError:
         return None  # cannot tell: run it, the relay notices a cancel later
@@ -322,17 +327,17 @@ def _stop_poll(client, request_id: str):
     return asked
 
 
-def run_beam_search(request: dict) -> dict:
+def run_beam_search(request: GenerateRequest) -> dict:
     """A call with `num_beams` > 1: search outside the batch, then stream each returned beam (the `n` best) at
     once. Stop strings cut a beam as they cut a sample; the client going away stops the search between steps."""
-    request_id = request["request_id"]
+    request_id = request.request_id
     key, client = stream_key(request_id), redis_client()
     try:
         client.xadd(key, _start_entry())
-        loaded = loaded_model(request["commit_id"], request["commit_sha"])
+        loaded = loaded_model(request.commit_id, request.commit_sha)
         beams = beam_search(
-            loaded.model, request["prompt_ids"], num_beams=int(request["num_beams"]),
-            num_return=int(request.get("n") or 1), max_tokens=int(request["params"]["max_tokens"]),
+            loaded.model, list(request.prompt_ids), num_beams=request.num_beams,
+            num_return=request.n, max_tokens=request.max_tokens,
             eos_token_id=loaded.tokenizer.eos_token_id, should_stop=_stop_poll(client, request_id),
         )  # fmt: skip
     except Exception as exc:
@@ -342,7 +347,7 @@ def run_beam_search(request: dict) -> dict:
     pipe = client.pipeline(transaction=True)
     texts, reasons, completion_tokens = [], [], 0
     for index, beam in enumerate(beams):
-        text = TextStream(loaded.tokenizer, tuple(request.get("stop") or ()))
+        text = TextStream(loaded.tokenizer, request.stop)
         texts.append(text)
         for token_id in beam.token_ids:
             pipe.xadd(key, Token(index, text.push(token_id), token_id).fields())
@@ -350,6 +355,6 @@ def run_beam_search(request: dict) -> dict:
             if text.stopped:
                 break
         reasons.append("stop" if text.stopped or beam.ended_by_eos else "length")
-    summary = _end(pipe, key, texts, reasons, len(request["prompt_ids"]), completion_tokens)
+    summary = _end(pipe, key, texts, reasons, len(request.prompt_ids), completion_tokens)
     pipe.execute()
     return summary

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from serving.protocol import GenerateRequest
 from workers import inference, training
 
 
@@ -21,6 +22,7 @@ def train() -> int:
 
 
 @shared_task(acks_late=False, ignore_result=True)
-def generate(request: dict) -> dict:
-    """Run one call's generation and stream its tokens into Redis (see workers.inference)."""
-    return inference.run_generation(request)
+def generate(message: dict) -> dict:
+    """Run one call's generation (a GenerateRequest as its message) and stream its tokens into Redis with the
+    store's batching engine, the backend that this worker runs (workers.inference)."""
+    return inference.run_generation(GenerateRequest.from_message(message))

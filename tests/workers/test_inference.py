@@ -114,7 +114,7 @@ def test_a_generation_nobody_waits_for_is_dropped_without_computing(served_commi
     if gone == "cancelled":
         client.set(protocol.cancel_key(request["request_id"]), 1, ex=60)
 
-    summary = inference.run_generation(request)
+    summary = inference.run_generation(protocol.GenerateRequest.from_message(request))
 
     reason = "its deadline passed" if gone == "deadline" else "its caller went away"
     assert (summary["finish_reason"], summary["completion_tokens"]) == ("cancelled", 0)

@@ -84,8 +84,22 @@ class ValidationStatus(models.TextChoices):
     INVALID = "invalid"
 
 
+class BaseRelation(models.TextChoices):
+    """How a commit derives from its base commit: HF Hub's `base_model_relation` values, and the store's own."""
+
+    FINETUNE = "finetune"
+    ADAPTER = "adapter"
+    MERGE = "merge"
+    QUANTIZED = "quantized"
+    PRETRAIN = "pretrain"  # trained from scratch: no base commit
+    PRUNED = "pruned"
+    DISTILLED = "distilled"
+
+
 class Commit(models.Model):
-    """An immutable snapshot of a model's files, with its validation state."""
+    """An immutable snapshot of a model's files, with its validation state. `parent` is the previous commit on its
+    branch (its history); `base_commit` and `base_relation` say which commit, of any model, it was derived from by a
+    job (its lineage: registry/lineage.py walks it)."""
 
     model = models.ForeignKey(Model, on_delete=models.CASCADE, related_name="commits")
     sha = models.CharField(max_length=40, unique=True)
@@ -96,6 +110,11 @@ class Commit(models.Model):
     lineage = models.JSONField(
         default=dict, blank=True, help_text="Where a trained commit came from: parent sha, data sha256, job, metrics"
     )
+    base_commit = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="derived_commits",
+        help_text="The commit this one was derived from (fine-tuned, quantized...); `lineage` keeps its sha",
+    )  # fmt: skip
+    base_relation = models.CharField(max_length=16, choices=BaseRelation.choices, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     validation_status = models.CharField(

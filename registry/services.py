@@ -161,6 +161,8 @@ def commit_changes(
     branch: str = DEFAULT_BRANCH,
     parent_sha: str | None = None,
     lineage: dict | None = None,
+    base_commit: Commit | None = None,
+    base_relation: str = "",
 ) -> Commit:
     """Make a new commit on a branch from the branch head plus `operations`, and enqueue its validation.
 
@@ -187,6 +189,8 @@ def commit_changes(
             description=description,
             author=author,
             lineage=lineage or {},
+            base_commit=base_commit,
+            base_relation=base_relation,
         )
         FileEntry.objects.bulk_create(
             FileEntry(commit=commit, path=path, blob_id=blob_id) for path, blob_id in tree.items()

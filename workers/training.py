@@ -17,7 +17,7 @@ from django.db import connection
 from engine import finetune, pretrain
 from registry import services as registry
 from registry.checkout import checkout
-from registry.models import Commit
+from registry.models import BaseRelation, Commit
 from training import files, jobs, leases, method
 from training.models import FineTuningJob, JobStatus
 
@@ -158,7 +158,8 @@ def _checkpoint(job: FineTuningJob, lineage: dict, metrics: finetune.Metrics, sa
             blob = registry.ingest_upload(user=job.owner, incoming_stream=[data], size=len(data))
             operations.append(registry.AddFile(path=path.name, blob=blob))
     commit = registry.commit_changes(
-        model_id=model.pk, author=job.owner, operations=operations, lineage=facts,
+        model_id=model.pk, author=job.owner, operations=operations, lineage=facts, base_commit=job.base_commit,
+        base_relation=BaseRelation.PRETRAIN if job.base_commit is None else BaseRelation.FINETUNE,
         message=f"{'Pretrain' if job.base_model_id is None else 'Fine-tune'} {job.public_id}: epoch {metrics.epoch}, "
                 f"step {metrics.step}",
     )  # fmt: skip

@@ -63,6 +63,7 @@ def test_fine_tune_through_the_openai_client(live_server, provider, make_key, ou
     assert list(orphans) == []  # the pruned epochs' weights left the blob store with their commits
     head = Commit.objects.filter(model=result).order_by("-id").first()
     assert head.lineage["parent_commit"] == served_commit.sha
+    assert (head.base_commit, head.base_relation) == (served_commit, "finetune")  # lineage as data (#24)
     assert head.lineage["training_file_sha256"] == FineTuningJob.objects.get().training_file.blob.sha256
     assert head.lineage["hyperparameters"] == {"n_epochs": 5, "batch_size": 4, "learning_rate_multiplier": 50.0}
     card = head.files.get(path="README.md")

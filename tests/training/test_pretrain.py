@@ -38,6 +38,7 @@ def test_pretrain_a_tiny_gpt_from_a_corpus(live_server, provider, make_key, infe
     assert ends[-1]["valid_loss"] < ends[0]["valid_loss"] and metrics[-1]["train_loss"] < metrics[0]["train_loss"]
     head = Commit.objects.filter(model=result).order_by("-id").first()
     assert (head.lineage["base_model"], head.lineage["preset"], head.lineage["vocab_size"]) == (None, "tiny", 400)
+    assert (head.base_commit, head.base_relation) == (None, "pretrain")  # lineage as data (#24)
     assert head.validation_report["vocab_size"] == 400 and head.validation_report["context_length"] == 128
     answer = client.completions.create(model=done.fine_tuned_model, prompt="The with statement", max_tokens=5,
                                        temperature=0)  # fmt: skip

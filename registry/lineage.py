@@ -1,0 +1,36 @@
+"""A commit's lineage as data: the commits it was derived from (its ancestors: base, base of the base...) and the
+commits derived from it or from any commit of its model (its descendants), each walked in one recursive query on
+`Commit.base_commit`. Each commit returned carries `depth` (1: the direct base or child) and `repo_id`."""
+
+from accounts.models import User
+from registry.models import Commit, Model
+
+MAX_DEPTH = 64  # a cycle cannot be made through the API (a base exists before what derives from it); bounded anyway
+
+_COLUMNS = "c.*, walk.depth AS depth, u.username || '/' || m.name AS repo_id"
+_JOINS = f"""JOIN {Commit._meta.db_table} c ON c.id = walk.id
+    JOIN {Model._meta.db_table} m ON m.id = c.model_id
+    JOIN {User._meta.db_table} u ON u.id = m.owner_id"""
+
+
+def ancestors(commit: Commit) -> list[Commit]:
+    """The commits `commit` derives from, nearest first."""
+    table = Commit._meta.db_table
+    sql = f"""WITH RECURSIVE walk(id, depth) AS (
+        SELECT base_commit_id, 1 FROM {table} WHERE id = %s AND base_commit_id IS NOT NULL
+        UNION ALL
+        SELECT p.base_commit_id, walk.depth + 1 FROM {table} p JOIN walk ON p.id = walk.id
+        WHERE p.base_commit_id IS NOT NULL AND walk.depth < %s
+    ) SELECT {_COLUMNS} FROM walk {_JOINS} ORDER BY walk.depth"""
+    return list(Commit.objects.raw(sql, [commit.pk, MAX_DEPTH]))
+
+
+def descendants(model: Model) -> list[Commit]:
+    """The commits derived from any commit of `model`, then from those..., nearest first (then oldest first)."""
+    table = Commit._meta.db_table
+    sql = f"""WITH RECURSIVE walk(id, depth) AS (
+        SELECT d.id, 1 FROM {table} d JOIN {table} own ON d.base_commit_id = own.id WHERE own.model_id = %s
+        UNION ALL
+        SELECT d.id, walk.depth + 1 FROM {table} d JOIN walk ON d.base_commit_id = walk.id WHERE walk.depth < %s
+    ) SELECT {_COLUMNS} FROM walk {_JOINS} ORDER BY walk.depth, c.id"""
+    return list(Commit.objects.raw(sql, [model.pk, MAX_DEPTH]))

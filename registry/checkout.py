@@ -3,7 +3,7 @@
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,11 +14,15 @@ from registry.storage import blob_local_path, open_blob
 
 
 @contextmanager
-def checkout(commit: Commit) -> Iterator[Path]:
-    """A temporary directory holding the commit's tree: symlinks into local storage, or copies from remote storage."""
+def checkout(commit: Commit, *, only: Collection[str] | None = None) -> Iterator[Path]:
+    """A temporary directory holding the commit's tree: symlinks into local storage, or copies from remote storage.
+    With `only`, just the files at those paths (a web process that needs the tokenizer reads no weights)."""
     directory = Path(tempfile.mkdtemp(prefix=f"checkout-{commit.sha[:8]}-"))
+    entries = commit.files.select_related("blob")
+    if only is not None:
+        entries = entries.filter(path__in=list(only))
     try:
-        for entry in commit.files.select_related("blob"):
+        for entry in entries:
             target = directory / check_repo_path(entry.path)
             target.parent.mkdir(parents=True, exist_ok=True)
             local = blob_local_path(entry.blob)

@@ -41,7 +41,7 @@ from serving.exceptions import (
     WorkerLost,
 )
 from serving.protocol import GENERATE_TASK, cancel_key, stream_key, worker_key
-from serving.tokenization import LightTokenizer
+from serving.tokenization import TOKENIZER_FILES, LightTokenizer
 
 logger = logging.getLogger(__name__)
 SPECIAL_TOKEN_ALLOWANCE = 8
@@ -156,7 +156,7 @@ def tokenizer_of(commit: Commit) -> LightTokenizer:
     """The tokenizer of a served commit (the web process needs it to count and check prompts)."""
 
     def load() -> LightTokenizer:
-        with checkout(commit) as directory:
+        with checkout(commit, only=TOKENIZER_FILES) as directory:  # never the weights: they may be gigabytes away
             return LightTokenizer(directory)
 
     return tokenizers.get(commit.sha, load)

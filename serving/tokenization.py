@@ -21,6 +21,12 @@ RENDER_SECONDS = 0.5
 MAX_RENDERED_CHARS = 1_000_000
 
 
+# Every file LightTokenizer reads: the web process checks out these alone from a served commit.
+TOKENIZER_FILES = frozenset(
+    {"tokenizer.json", "tokenizer_config.json", "vocab.json", "merges.txt", "chat_template.jinja"}
+)
+
+
 class LightTokenizer:
     """What the gateway needs of a checkpoint's tokenizer: encode, decode, eos, and the chat template."""
 

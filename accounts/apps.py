@@ -6,4 +6,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts: users, API keys, authentication"
 
     def ready(self):
-        from accounts import schema  # noqa: F401  (registers the OpenAPI description of API keys)
+        from accounts import notifications, schema  # noqa: F401  (the outbox's email consumer; the keys' OpenAPI)

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
+    "core",
     "accounts",
     "registry",
     "marketplace",
@@ -268,6 +269,7 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CATALOGUE_REFRESH_SECONDS = env_int("CATALOGUE_REFRESH_SECONDS", 300, minimum=10)  # calls and speeds recounted
 CELERY_BEAT_SCHEDULE = {
+    "deliver-outbox": {"task": "core.tasks.deliver_outbox", "schedule": 30.0},  # events whose nudge was lost, retries
     "requeue-stuck-validations": {"task": "registry.tasks.requeue_stuck_validations", "schedule": 60.0},
     "void-stale-reservations": {"task": "marketplace.tasks.void_stale_reservations", "schedule": 60.0},
     "warn-low-balances": {"task": "marketplace.tasks.warn_low_balances", "schedule": 900.0},

@@ -6,9 +6,11 @@ import datetime as dt
 import logging
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core import outbox
 from registry import page_cache
 from registry.models import Commit, ValidationStatus
 from registry.signals import commit_validated
@@ -42,14 +44,17 @@ def release_validation(*, commit_id: int, task_id: str, error: str) -> bool:
 
 def finish_validation(*, commit_id: int, task_id: str, report: dict | None, error: str = "") -> bool:
     """Record the outcome of the attempt that holds the claim. Later or stale attempts change nothing."""
-    updated = Commit.objects.filter(
-        pk=commit_id, validation_status=ValidationStatus.VALIDATING, validation_task_id=task_id
-    ).update(
-        validation_status=ValidationStatus.INVALID if error else ValidationStatus.VALID,
-        validation_error=error,
-        validation_report=report or {},
-        validated_at=timezone.now(),
-    )
+    with transaction.atomic():
+        updated = Commit.objects.filter(
+            pk=commit_id, validation_status=ValidationStatus.VALIDATING, validation_task_id=task_id
+        ).update(
+            validation_status=ValidationStatus.INVALID if error else ValidationStatus.VALID,
+            validation_error=error,
+            validation_report=report or {},
+            validated_at=timezone.now(),
+        )
+        if updated == 1:
+            outbox.record("commit.validated", commit_id=commit_id, valid=not error)
     if updated != 1:
         return False
     page_cache.changed()

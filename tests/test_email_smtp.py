@@ -2,6 +2,7 @@
 and talk SMTP (manage.py sendtestemail in a process of its own); a password reset and a notification arrive as
 messages, and the reset link works; a server that refuses mail does not undo the change a notification reports."""
 
+import datetime as dt
 import email
 import email.policy
 import os
@@ -13,9 +14,12 @@ from pathlib import Path
 import pytest
 from aiosmtpd.controller import Controller
 from django.contrib.auth import authenticate
+from django.utils import timezone
 
 from accounts import notifications
 from accounts.models import Notification
+from core import outbox
+from core.models import OutboxEvent
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.django_db
@@ -84,15 +88,28 @@ def test_a_password_reset_arrives_by_smtp_and_its_link_works(client, provider, s
     assert authenticate(username="alice", password=NEW_PASSWORD) == provider
 
 
-def test_a_notification_is_emailed_and_a_refusing_server_loses_nothing(provider, smtp_settings, settings):
+def test_a_notification_is_emailed_from_the_outbox_and_a_refusing_server_loses_nothing(provider, smtp_settings,
+                                                                                        settings):  # fmt: skip
     settings.SITE_URL = "https://store.example"
     assert notifications.notify(user=provider, kind="job_succeeded", message="Your job finished.", link="/jobs/x")
+    assert smtp_settings.messages == []  # the change does not wait for the mail server (issue #24)
+    assert outbox.deliver_due() == 1
     [(_, recipients, message)] = smtp_settings.messages
     assert (recipients, message["Subject"]) == (["alice@example.com"], "GPT store: Your job finished.")
     assert _body(message) == "Your job finished.\r\n\r\nhttps://store.example/jobs/x\r\n"  # SMTP line ends
 
     smtp_settings.refuse = True
     assert notifications.notify(user=provider, kind="job_failed", message="Your job failed.")
+    assert outbox.deliver_due() == 0
     assert len(smtp_settings.messages) == 1
     assert list(Notification.objects.filter(user=provider).values_list("kind", flat=True).order_by("pk")) == [
         "job_succeeded", "job_failed"]  # fmt: skip
+    refused = OutboxEvent.objects.get(delivered_at__isnull=True)
+    assert (refused.kind, refused.attempts, refused.failed_at) == ("notification.email", 1, None)
+    assert refused.last_error.startswith("SMTPDataError: (554, b'5.7.1 refused by the test')")
+
+    smtp_settings.refuse = False  # the server takes mail again: the retry, once due, delivers it
+    assert outbox.deliver_due() == 0  # not due yet (backoff)
+    assert outbox.deliver_due(now=timezone.now() + dt.timedelta(seconds=2)) == 1
+    assert [message["Subject"] for _, _, message in smtp_settings.messages] == [
+        "GPT store: Your job finished.", "GPT store: Your job failed."]  # fmt: skip

@@ -14,7 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
-from core import json_input
+from core import json_input, outbox
 from core.exceptions import Conflict, InvalidInput, NotFound, PermissionDenied
 from marketplace.exceptions import ModelNotFound
 from marketplace.services import downloads, offers, training_charges
@@ -231,6 +231,11 @@ def _number(cursor: str, prefix: str) -> int:
     return int(digits)
 
 
+def status_changed(job: FineTuningJob, status: str) -> None:
+    """The domain event of a job's new status, in the transaction that set it (core/outbox.py)."""
+    outbox.record("job.status_changed", job=job.public_id, status=status, owner_id=job.owner_id)
+
+
 def cancel_job(*, user: User, job_id: str) -> FineTuningJob:
     """A queued or paused job ends at once; a running one stops within seconds (its worker checks)."""
     with transaction.atomic():
@@ -245,6 +250,7 @@ def cancel_job(*, user: User, job_id: str) -> FineTuningJob:
         job.status, job.finished_at = JobStatus.CANCELLED, timezone.now()
         job.save(update_fields=["status", "finished_at"])
         add_event(job, "Job cancelled")
+        status_changed(job, JobStatus.CANCELLED)
     discard_state(job)  # a paused job's
     training_charges.settle_training(job_id=job.public_id, user_id=user.pk, tokens=job.trained_tokens)
     return job
@@ -259,6 +265,7 @@ def pause_job(*, user: User, job_id: str) -> FineTuningJob:
                            param="fine_tuning_job_id")  # fmt: skip
         job.status, job.paused_at = JobStatus.PAUSED, timezone.now()
         job.save(update_fields=["status", "paused_at"])
+        status_changed(job, JobStatus.PAUSED)
         days = settings.MAX_PAUSE_SECONDS / 86400
         add_event(job, f"Job paused: its hold is kept for {days:g} days, then the job is cancelled and settled")
     return job
@@ -272,5 +279,6 @@ def resume_job(*, user: User, job_id: str) -> FineTuningJob:
         job.status, job.lease_expires_at, job.paused_at = JobStatus.QUEUED, None, None
         job.save(update_fields=["status", "lease_expires_at", "paused_at"])
         add_event(job, "Job resumed")
+        status_changed(job, JobStatus.QUEUED)
         transaction.on_commit(ask_for_work)
     return job

@@ -17,7 +17,7 @@ from marketplace.services import training_charges
 from registry import pruning
 from registry import services as registry
 from registry.models import Commit, Model
-from training.jobs import add_event, discard_state
+from training.jobs import add_event, discard_state, status_changed
 from training.models import EventLevel, FineTuningJob, JobCheckpoint, JobStatus
 
 KEEP_CHECKPOINTS = 3
@@ -37,10 +37,13 @@ def claim_job(*, worker: str) -> FineTuningJob | None:
     for job in FineTuningJob.objects.claimable(now=now).exclude(owner_id__in=busy).order_by("created_at")[:20]:
         claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
         was_lost = job.status == JobStatus.RUNNING  # its worker stopped renewing: no reaper requeued it first
-        claimed = FineTuningJob.objects.filter(claimable, pk=job.pk).update(
-            status=JobStatus.RUNNING, lease_owner=worker, attempts=job.attempts + 1, started_at=job.started_at or now,
-            lease_expires_at=now + dt.timedelta(seconds=settings.JOB_LEASE_SECONDS),
-        )  # fmt: skip
+        with transaction.atomic():
+            claimed = FineTuningJob.objects.filter(claimable, pk=job.pk).update(
+                status=JobStatus.RUNNING, lease_owner=worker, attempts=job.attempts + 1,
+                started_at=job.started_at or now, lease_expires_at=now + dt.timedelta(seconds=settings.JOB_LEASE_SECONDS),
+            )  # fmt: skip
+            if claimed == 1:
+                status_changed(job, JobStatus.RUNNING)
         if claimed != 1:
             continue  # another worker took it first
         job.refresh_from_db()
@@ -142,8 +145,10 @@ def finish_job(job: FineTuningJob, *, status: str, error: dict | None = None, to
     """End the job and settle: the tokens trained are charged, the rest of the hold is released, and its resumable
     state goes (its checkpoints are commits, and stay)."""
     trained = job.trained_tokens if tokens is None else tokens
-    FineTuningJob.objects.filter(pk=job.pk).update(status=status, error=error, finished_at=timezone.now(),
-                                                   trained_tokens=trained, lease_expires_at=None)  # fmt: skip
+    with transaction.atomic():
+        FineTuningJob.objects.filter(pk=job.pk).update(status=status, error=error, finished_at=timezone.now(),
+                                                       trained_tokens=trained, lease_expires_at=None)  # fmt: skip
+        status_changed(job, status)
     discard_state(job)  # a finished job never resumes
     charged = training_charges.settle_training(job_id=job.public_id, user_id=job.owner_id, tokens=trained)
     level = EventLevel.ERROR if status == JobStatus.FAILED else EventLevel.INFO

@@ -3,10 +3,12 @@
 import datetime as dt
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from accounts import notifications
 from accounts.models import NotificationKind
+from core import outbox
 from marketplace.models import Account, AccountKind, ConsumerUsageDaily
 from marketplace.money import MICRO, short_credits
 
@@ -25,8 +27,13 @@ def warn_low_balances(*, now: dt.datetime | None = None) -> int:
         spendable = wallet.balance - wallet.held
         if spendable >= threshold or wallet.user is None:
             continue
-        told += notifications.notify(
-            user=wallet.user, kind=NotificationKind.LOW_BALANCE, link="/settings/wallet", once_per=LOW_BALANCE_EVERY,
-            message=f"Your balance is {short_credits(spendable)} credits: calls stop when it runs out. Add credits.",
-        )  # fmt: skip
+        with transaction.atomic():
+            sent = notifications.notify(
+                user=wallet.user, kind=NotificationKind.LOW_BALANCE, link="/settings/wallet",
+                once_per=LOW_BALANCE_EVERY,
+                message=f"Your balance is {short_credits(spendable)} credits: calls stop when it runs out. Add credits.",
+            )  # fmt: skip
+            if sent:
+                outbox.record("balance.low", user_id=wallet.user_id, spendable=spendable)
+        told += sent
     return told

@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from accounts import notifications
 from accounts.models import NotificationKind, User
+from core import outbox
 from core.exceptions import Conflict, InvalidInput, NotFound
 from marketplace.models import Category, Listing, ListingStatus, PriceCard
 from marketplace.models.listings import LICENSE_PATTERN, MAX_TAGS, TAG_PATTERN
@@ -165,6 +166,7 @@ def submit_listing(*, listing_id: int, by: User) -> Listing:
         else:
             listing.status = ListingStatus.PUBLISHED
             listing.published_at = timezone.now()
+            outbox.record("listing.published", listing_id=listing.pk, model=listing.model.repo_id)
         listing.updated_at = timezone.now()
         listing.save(update_fields=["status", "published_at", "updated_at"])
         page_cache.changed()
@@ -192,6 +194,9 @@ def review_listing(*, listing_id: int, approve: bool, reason: str = "", by: User
         listing.reviewed_by = by
         listing.updated_at = timezone.now()
         listing.save(update_fields=["status", "published_at", "review_note", "reviewed_by", "updated_at"])
+        if listing.status != was:
+            outbox.record("listing.published" if approve else "listing.suspended", listing_id=listing.pk, model=listing.model.repo_id,
+                          reason=listing.review_note)  # fmt: skip
         page_cache.changed()
     if by is not None:  # an operator decided (publish_now, the operator's own shortcut, needs no news)
         link = f"/{listing.model.repo_id}/listing"

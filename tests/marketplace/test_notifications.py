@@ -6,6 +6,8 @@ from django.core import mail
 from django.utils import timezone
 
 from accounts.models import Notification
+from core import outbox
+from core.models import OutboxEvent
 from marketplace.models import ConsumerUsageDaily
 from marketplace.money import MICRO
 from marketplace.services import alerts, ledger, listings
@@ -38,6 +40,9 @@ def test_email_when_configured(provider, provider_model, settings):
     settings.REVIEW_LISTINGS, settings.EMAIL_HOST, settings.SITE_URL = True, "smtp.example.com", "https://store.example"
     listing = submitted_listing(provider, provider_model, prompt_price="1", completion_price="1")
     listings.review_listing(listing_id=listing.pk, approve=True, by=provider)
+    assert mail.outbox == []  # not inside the change: a worker sends it from the outbox
+    assert list(OutboxEvent.objects.values_list("kind", flat=True)) == ["listing.published", "notification.email"]
+    assert outbox.deliver_due() == 2
 
     assert len(mail.outbox) == 1
     assert mail.outbox[0].to == ["alice@example.com"]

@@ -1,15 +1,16 @@
-"""Training files (/v1/files): upload, list, read, delete. A file is checked whole at upload; a bad one is
+"""Files (/v1/files: training data, evals items, batch requests): upload, list, read, delete. A file is checked whole at upload; a bad one is
 refused with its first problems named by line, and nothing is stored. Only its owner ever sees it."""
 
 from django.conf import settings
 from django.db.models import ProtectedError
 
 from accounts.models import User
+from core import jsonl_files
 from core.exceptions import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from engine import datasets
 from registry import services as registry
 from registry.storage import open_blob
-from training.models import FilePurpose, TrainingFile
+from training.models import FileFormat, FilePurpose, TrainingFile
 
 MAX_FILENAME = 255
 
@@ -19,14 +20,28 @@ def create_file(*, user: User, filename: str, purpose: str, data: bytes) -> Trai
         raise InvalidInput(f"purpose must be one of {', '.join(FilePurpose.values)}, got {purpose!r}", param="purpose")
     _check_size(len(data))
     filename = (filename or "").replace("\x00", "").strip()[:MAX_FILENAME] or "upload.jsonl"
-    parsed = datasets.parse(data)
-    if parsed.errors:
-        shown = "; ".join(parsed.errors)
-        raise InvalidInput(f"the training file is not valid: {shown}", param="file")
+    if purpose == FilePurpose.FINE_TUNE:
+        parsed = datasets.parse(data)
+        file_format, examples, errors = parsed.format, len(parsed.records), parsed.errors
+    else:
+        check = jsonl_files.check_evals if purpose == FilePurpose.EVALS else jsonl_files.check_batch
+        (examples, errors), file_format = check(data), FileFormat.JSONL
+    if errors:
+        kind = "training" if purpose == FilePurpose.FINE_TUNE else purpose
+        raise InvalidInput(f"the {kind} file is not valid: {'; '.join(errors)}", param="file")
     blob = registry.ingest_upload(user=user, incoming_stream=[data], size=len(data))
     return TrainingFile.objects.create(
-        owner=user, filename=filename, purpose=purpose, blob=blob, format=parsed.format, examples=len(parsed.records)
+        owner=user, filename=filename, purpose=purpose, blob=blob, format=file_format, examples=examples
     )
+
+
+def training_data(*, user: User, file_id: str, param: str) -> TrainingFile:
+    """The caller's file for a fine-tuning job's `param`: it must have been uploaded for `fine-tune`."""
+    found = get_file(user=user, file_id=file_id)
+    if found.purpose != FilePurpose.FINE_TUNE:
+        raise InvalidInput(f"{file_id} was uploaded with purpose {found.purpose!r}; a fine-tuning job needs a file "
+                           "uploaded with purpose 'fine-tune'", param=param)  # fmt: skip
+    return found
 
 
 def read_upload(upload) -> bytes:

@@ -45,8 +45,10 @@ def create_job(
     if api_key is not None and not api_key.has_scope("finetune"):
         raise PermissionDenied("this API key lacks the 'finetune' scope")
     json_input.model_id(model)
-    train = files.get_file(user=user, file_id=training_file)
-    valid = files.get_file(user=user, file_id=validation_file) if validation_file else None
+    train = files.training_data(user=user, file_id=training_file, param="training_file")
+    valid = (
+        files.training_data(user=user, file_id=validation_file, param="validation_file") if validation_file else None
+    )
     resolved = method.resolve(method=method_spec, hyperparameters=hyperparameters, examples=train.examples)
     if resolved["type"] == "pretrain" or model == SCRATCH:
         return _create_pretraining(user=user, model=model, train=train, valid=valid, resolved=resolved,

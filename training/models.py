@@ -20,6 +20,8 @@ def job_id() -> str:
 
 class FilePurpose(models.TextChoices):
     FINE_TUNE = "fine-tune"
+    EVALS = "evals"
+    BATCH = "batch"
 
 
 class FileFormat(models.TextChoices):
@@ -27,11 +29,13 @@ class FileFormat(models.TextChoices):
     PROMPT_COMPLETION = "prompt_completion", '{"prompt": ..., "completion": ...} lines'
     MESSAGES = "messages", '{"messages": [...]} lines'
     PLAIN = "plain", "plain UTF-8 text (a pretraining corpus)"
+    JSONL = "jsonl", "JSON object lines (an evals or batch file)"
 
 
 class TrainingFile(models.Model):
-    """A dataset uploaded through /v1/files. Its bytes are a blob in the store's blob storage; only its owner sees
-    it. `examples` is the number of lines (or, for plain text, paragraphs) it holds."""
+    """A file uploaded through /v1/files: training data (`fine-tune`), an eval's items (`evals`) or a batch's
+    requests (`batch`). Its bytes are a blob in the store's blob storage; only its owner sees it. `examples` is the
+    number of lines (or, for plain text, paragraphs) it holds."""
 
     public_id = models.CharField(max_length=40, unique=True, default=file_id)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")

@@ -12,7 +12,7 @@ from core.exceptions import DomainError
 from registry import services as registry
 from training import files, jobs, method
 from training.forms import FineTuneForm, PretrainForm
-from training.models import FineTuningJob, TrainingFile
+from training.models import FilePurpose, FineTuningJob, TrainingFile
 
 
 @login_required
@@ -63,7 +63,8 @@ def new_fine_tune(request, namespace: str, name: str):
         base = registry.find_model(namespace=namespace, name=name, user=request.user)
     except DomainError:
         raise Http404("No such job or model") from None
-    own_files = TrainingFile.objects.filter(owner=request.user).order_by("-created_at")[:50]
+    training_data = TrainingFile.objects.filter(owner=request.user, purpose=FilePurpose.FINE_TUNE)
+    own_files = training_data.order_by("-created_at")[:50]
     form = FineTuneForm(request.POST or None, request.FILES or None, files=own_files)
     context = {"base": base, "form": form, "estimate": None}
     if request.method == "POST" and form.is_valid():
@@ -86,7 +87,9 @@ def new_fine_tune(request, namespace: str, name: str):
 @require_http_methods(["GET", "POST"])
 def new_from_scratch(request):
     """A new model pretrained from a corpus: the same check-then-confirm steps as a fine-tune."""
-    own_files = TrainingFile.objects.filter(owner=request.user, format__in=("plain", "text")).order_by("-created_at")
+    own_files = TrainingFile.objects.filter(
+        owner=request.user, purpose=FilePurpose.FINE_TUNE, format__in=("plain", "text")
+    ).order_by("-created_at")
     form = PretrainForm(request.POST or None, request.FILES or None, files=own_files[:50])
     context: dict = {"form": form, "estimate": None}
     if request.method == "POST" and form.is_valid():

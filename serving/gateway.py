@@ -62,11 +62,13 @@ return 1
 
 def admit_to_queue(*, commit_sha: str, request_id: str) -> None:
     """Count the call against its model's bound (INFER_QUEUE_LIMIT calls queued or running), or raise QueueFull;
-    raise NoWorker first when no infer worker beat within WORKER_HEARTBEAT_TTL_SECONDS: queued, the call would
-    wait INFER_TIMEOUT_SECONDS for nothing (it waited 125 s, then got 504)."""
+    raise NoWorker first when no worker of the configured inference backend beat within
+    WORKER_HEARTBEAT_TTL_SECONDS: queued, the call would wait INFER_TIMEOUT_SECONDS for nothing (it waited 125 s,
+    then got 504)."""
     now = time.time()
     try:
-        admitted = _redis().eval(_ADMIT, 2, f"inferq:{commit_sha}", protocol.WORKERS_KEY, now,
+        admitted = _redis().eval(_ADMIT, 2, f"inferq:{commit_sha}",
+                                 protocol.backend_workers_key(settings.INFERENCE_BACKEND), now,
                                  settings.INFER_TIMEOUT_SECONDS, settings.INFER_QUEUE_LIMIT, request_id,
                                  now - protocol.WORKER_HEARTBEAT_TTL_SECONDS)  # fmt: skip
     except redis.RedisError as exc:

@@ -74,6 +74,12 @@ WORKER_HEARTBEAT_TTL_SECONDS = 3
 WORKERS_KEY = "infer:workers"
 
 
+def backend_workers_key(backend: str) -> str:
+    """The same, for the workers of one inference backend: the gateway admits a call only when a worker of the
+    backend it is routed to beat lately (workers of another backend would never take it)."""
+    return f"{WORKERS_KEY}:{backend}"
+
+
 # The entries of a call's stream `infer:<request id>`, in order: one Start (which worker runs it), Tokens, and one
 # Done or Failure. The worker writes them only through `fields()`, the gateway reads them only through `decode()`:
 # Redis holds flat string fields, these are the one place that knows their names and types.

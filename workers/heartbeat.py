@@ -10,9 +10,10 @@ import time
 
 import redis
 
-from serving.protocol import WORKER_HEARTBEAT_TTL_SECONDS, WORKERS_KEY, worker_key
+from serving.protocol import WORKER_HEARTBEAT_TTL_SECONDS, WORKERS_KEY, backend_workers_key, worker_key
 
 logger = logging.getLogger(__name__)
+BACKEND = "batching"  # the inference backend these workers run (workers/inference.py)
 
 
 def redis_client() -> redis.Redis:
@@ -32,8 +33,9 @@ class Heartbeat:
     def beat(self) -> None:
         pipeline = redis_client().pipeline()
         pipeline.set(worker_key(self.worker_id), 1, ex=WORKER_HEARTBEAT_TTL_SECONDS)
-        pipeline.zadd(WORKERS_KEY, {self.worker_id: time.time()})
-        pipeline.zremrangebyscore(WORKERS_KEY, "-inf", time.time() - 60)  # workers long gone
+        for key in (WORKERS_KEY, backend_workers_key(BACKEND)):
+            pipeline.zadd(key, {self.worker_id: time.time()})
+            pipeline.zremrangebyscore(key, "-inf", time.time() - 60)  # workers long gone
         pipeline.execute()
 
     def start(self) -> None:
@@ -53,6 +55,7 @@ class Heartbeat:
         try:
             redis_client().delete(worker_key(self.worker_id))
             redis_client().zrem(WORKERS_KEY, self.worker_id)
+            redis_client().zrem(backend_workers_key(BACKEND), self.worker_id)
         except redis.RedisError as exc:
             logger.warning("could not withdraw infer worker %s: %s", self.worker_id, exc)
 

@@ -31,10 +31,9 @@ from serving.protocol import (
     cancel_key,
     stream_key,
 )
-from workers.heartbeat import heartbeat
+from workers.heartbeat import BACKEND, heartbeat  # BACKEND: this module is the "batching" inference backend
 
 logger = logging.getLogger(__name__)
-BACKEND = "batching"  # the inference backend this module is (settings.INFERENCE_BACKENDS names its queue)
 STREAM_TTL_SECONDS = 300
 CANCEL_CHECK_SECONDS = 0.1
 FINISHED = object()  # put in a generation's event queue after its last token

@@ -9,6 +9,7 @@ import redis
 from celery.contrib.testing.worker import start_worker
 from django.conf import settings
 
+from marketplace.models import AccountKind
 from marketplace.money import MICRO
 from marketplace.services import ledger, listings
 from serving import protocol
@@ -72,3 +73,26 @@ def test_a_worker_refuses_a_request_for_another_backend_and_says_why(served_comm
         "LookupError: this worker runs the 'batching' inference backend, not 'vllm': check INFERENCE_BACKEND_QUEUES"
     )
     assert served_commit.sha not in inference.model_cache()  # nothing was loaded for it
+
+
+def test_a_backend_without_live_workers_answers_503_at_once_and_charges_nothing(settings, live_server, served_commit,
+                                                                                consumer, make_key, infer_worker):  # fmt: skip
+    """Workers of another backend are alive (the batching worker beats): a call routed to `vllm` would wait for
+    nobody, so it is refused at once."""
+    settings.INFERENCE_BACKENDS, settings.INFERENCE_BACKEND = {"batching": "infer", "vllm": "infer-vllm"}, "vllm"
+    listings.publish_now(model=served_commit.model, prompt_price="2", completion_price="6", title="Tiny GPT")
+    ledger.top_up(user=consumer, amount=10 * MICRO)
+    client = openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=make_key(consumer, scopes=("infer",)),
+                           max_retries=0, timeout=30)  # fmt: skip
+
+    with pytest.raises(openai.APIStatusError) as refused:
+        client.completions.create(model="alice/tiny-gpt", prompt="def main():", max_tokens=4)
+
+    assert (refused.value.status_code, refused.value.body["code"]) == (503, "no_worker")
+    assert ledger.account_for(consumer.pk, AccountKind.WALLET).held == 0
+    assert ledger.account_for(consumer.pk, AccountKind.WALLET).balance == 10 * MICRO
+    settings.INFERENCE_BACKEND = "batching"  # the same call, routed to the live backend, is served
+    assert (
+        client.completions.create(model="alice/tiny-gpt", prompt="def main():", max_tokens=4).usage.completion_tokens
+        == 4
+    )

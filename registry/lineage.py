@@ -2,8 +2,10 @@
 commits derived from it or from any commit of its model (its descendants), each walked in one recursive query on
 `Commit.base_commit`. Each commit returned carries `depth` (1: the direct base or child) and `repo_id`."""
 
+from django.db.models import F
+
 from accounts.models import User
-from registry.models import Commit, Model
+from registry.models import BaseRelation, Commit, Model
 
 MAX_DEPTH = 64  # a cycle cannot be made through the API (a base exists before what derives from it); bounded anyway
 
@@ -34,3 +36,23 @@ def descendants(model: Model) -> list[Commit]:
         SELECT d.id, walk.depth + 1 FROM {table} d JOIN walk ON d.base_commit_id = walk.id WHERE walk.depth < %s
     ) SELECT {_COLUMNS} FROM walk {_JOINS} ORDER BY walk.depth, c.id"""
     return list(Commit.objects.raw(sql, [model.pk, MAX_DEPTH]))
+
+
+# How HF Hub's model pages name a base model's children, by relation.
+CHILDREN_LABELS = {BaseRelation.FINETUNE: "Fine-tunes", BaseRelation.ADAPTER: "Adapters", BaseRelation.MERGE: "Merges",
+                   BaseRelation.QUANTIZED: "Quantizations", BaseRelation.PRUNED: "Pruned",
+                   BaseRelation.DISTILLED: "Distilled"}  # fmt: skip
+
+
+def children(model: Model, *, visible_to) -> list[tuple[str, list[Model]]]:
+    """The models with a commit derived directly from a commit of `model` that the viewer may see (a private
+    derivative stays unknown to others), grouped by relation as HF names them: one query."""
+    found = (
+        Model.objects.visible_to(visible_to).filter(commits__base_commit__model=model)
+        .annotate(relation=F("commits__base_relation")).select_related("owner").order_by("relation", "owner__username",
+                                                                                          "name").distinct()
+    )  # fmt: skip
+    grouped: dict[str, list[Model]] = {}
+    for child in found:
+        grouped.setdefault(CHILDREN_LABELS.get(child.relation, child.relation), []).append(child)
+    return list(grouped.items())

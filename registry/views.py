@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from core.exceptions import DomainError
-from registry import cards, page_cache, services
+from registry import cards, lineage, page_cache, services
 from registry.cards import CARD_PATH, read_text
 from registry.exceptions import RepoNotFound, RevisionNotFound
 from registry.forms import CardForm, DeleteModelForm, ModelSettingsForm, NewModelForm
@@ -71,6 +71,7 @@ def _model_page(request, namespace: str, name: str, revision: str | None):
         "card_tags": cards.card_tags(card.meta),
         "card_problem": (card.problem, card.raw_front_matter) if card.problem else None,
         "is_owner": request.user.is_authenticated and request.user.pk == model.owner_id,
+        "children": lineage.children(model, visible_to=request.user),
     }
     return render(request, "registry/model_detail.html", context)
 

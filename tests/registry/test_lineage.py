@@ -25,7 +25,7 @@ def derived(owner: User, name: str, base: Commit, relation: str) -> Commit:
 
 @pytest.fixture
 def family(provider, consumer, outsider):
-    """alice/base <- bob/ft (finetune) <- eve/ft-q (quantized); alice/base <- eve/pruned (pruned)."""
+    """alice/base <- bob/ft (finetune) <- mallory/ft-q (quantized); alice/base <- mallory/pruned (pruned)."""
     base = add_commit(registry.create_model(owner=provider, name="base"))
     tuned = derived(consumer, "ft", base, BaseRelation.FINETUNE)
     quantized = derived(outsider, "ft-q", tuned, BaseRelation.QUANTIZED)
@@ -81,3 +81,21 @@ def test_migration_0006_links_the_commits_that_jobs_made_before_it(provider):
     linked = {c.pk: (c.base_commit_id, c.base_relation) for c in Commit.objects.all()}
     assert linked == {base.pk: (None, ""), tuned.pk: (base.pk, "finetune"), scratch.pk: (None, "pretrain"),
                       uploaded.pk: (None, "")}  # fmt: skip
+
+
+def test_a_model_page_lists_the_models_derived_from_it_that_the_viewer_may_see(client, family):
+    base, tuned, _, _ = family
+    private = derived(tuned.model.owner, "ft-private", base, BaseRelation.FINETUNE)
+    private.model.is_private = True
+    private.model.save()
+
+    page = client.get("/alice/base").content.decode()  # signed out
+
+    derived_from = page[page.index('id="derived"') : page.index("</aside>", page.index('id="derived"'))]
+    assert " ".join(derived_from.split()) == (
+        'id="derived">Models derived from this one: <strong>Fine-tunes</strong> (1): <a href="/bob/ft">bob/ft</a>; '
+        '<strong>Pruned</strong> (1): <a href="/mallory/pruned">mallory/pruned</a>'
+    )  # the quantization of bob/ft is a grandchild; bob's private fine-tune does not exist for visitors
+    client.force_login(tuned.model.owner)
+    assert '<a href="/bob/ft-private">bob/ft-private</a>' in client.get("/alice/base").content.decode()
+    assert 'id="derived"' not in client.get("/mallory/pruned").content.decode()

@@ -17,7 +17,7 @@ import inspect
 import queue
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from transformers import DynamicCache
@@ -79,7 +79,7 @@ class Generation:
 
     def __init__(
         self,
-        prompt_ids: list[int],
+        prompt_ids: Sequence[int],
         params: SamplingParams,
         on_token: Callable[[TokenEvent], None] | None = None,
         on_finish: Callable[[], None] | None = None,

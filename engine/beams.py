@@ -3,7 +3,7 @@ loaded model (the same weights the batch engine uses, no copy). A beam's tokens 
 ends, so its answer comes all at once; a stop request is honoured between steps."""
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -16,7 +16,7 @@ class Beam:
 
 def beam_search(
     model,
-    prompt_ids: list[int],
+    prompt_ids: Sequence[int],
     *,
     num_beams: int,
     num_return: int,

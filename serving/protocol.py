@@ -43,7 +43,9 @@ class GenerateRequest:
         return int(self.params["max_tokens"])
 
     def as_message(self) -> dict[str, Any]:
-        message = dataclasses.asdict(self)
+        """A shallow dict of the fields, the tuples as the lists JSON makes of them (dataclasses.asdict would copy
+        every prompt token one by one, on the web's hot path)."""
+        message = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         message["prompt_ids"], message["stop"] = list(self.prompt_ids), list(self.stop)
         if math.isinf(self.deadline):
             del message["deadline"]  # JSON has no infinity
@@ -53,11 +55,7 @@ class GenerateRequest:
     def from_message(cls, message: dict[str, Any]) -> "GenerateRequest":
         known = {field.name for field in dataclasses.fields(cls)}
         values = {name: value for name, value in message.items() if name in known and value is not None}
-        values["prompt_ids"] = tuple(int(token) for token in values.get("prompt_ids", ()))
-        values["stop"] = tuple(values.get("stop", ()))
-        for name, kind in (("commit_id", int), ("n", int), ("num_beams", int), ("deadline", float)):
-            if name in values:
-                values[name] = kind(values[name])
+        values["prompt_ids"], values["stop"] = tuple(values.get("prompt_ids", ())), tuple(values.get("stop", ()))
         return cls(**values)
 
 

@@ -33,9 +33,10 @@ class Heartbeat:
     def beat(self) -> None:
         pipeline = redis_client().pipeline()
         pipeline.set(worker_key(self.worker_id), 1, ex=WORKER_HEARTBEAT_TTL_SECONDS)
+        now = time.time()
         for key in (WORKERS_KEY, backend_workers_key(BACKEND)):
-            pipeline.zadd(key, {self.worker_id: time.time()})
-            pipeline.zremrangebyscore(key, "-inf", time.time() - 60)  # workers long gone
+            pipeline.zadd(key, {self.worker_id: now})
+            pipeline.zremrangebyscore(key, "-inf", now - 60)  # workers long gone
         pipeline.execute()
 
     def start(self) -> None:

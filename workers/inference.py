@@ -105,7 +105,7 @@ def run_generation(request: GenerateRequest) -> dict:
             call.texts.append(TextStream(loaded.tokenizer, request.stop))
             call.generations.append(
                 Generation(
-                    list(request.prompt_ids),
+                    request.prompt_ids,
                     params,
                     on_token=functools.partial(relay().on_token, call, index),
                     on_finish=functools.partial(relay().on_finish, call, index),
@@ -335,7 +335,7 @@ def run_beam_search(request: GenerateRequest) -> dict:
         client.xadd(key, _start_entry())
         loaded = loaded_model(request.commit_id, request.commit_sha)
         beams = beam_search(
-            loaded.model, list(request.prompt_ids), num_beams=request.num_beams,
+            loaded.model, request.prompt_ids, num_beams=request.num_beams,
             num_return=request.n, max_tokens=request.max_tokens,
             eos_token_id=loaded.tokenizer.eos_token_id, should_stop=_stop_poll(client, request_id),
         )  # fmt: skip

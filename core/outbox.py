@@ -72,8 +72,9 @@ def deliver_due(*, now: dt.datetime | None = None) -> int:
 
 def _deliver(event: OutboxEvent, now: dt.datetime) -> int:
     try:
-        for handle in _consumers.get(event.kind, ()):
-            handle(event)
+        with transaction.atomic():  # a savepoint: a consumer whose query fails undoes its own work, not the batch's
+            for handle in _consumers.get(event.kind, ()):
+                handle(event)
     except Exception as exc:
         event.attempts += 1
         event.last_error = f"{type(exc).__name__}: {exc}"[:2000]

@@ -33,6 +33,12 @@ def flaky(event: OutboxEvent) -> None:
     seen.append((event.kind, event.payload))
 
 
+@outbox.consumer("test.bad_query")
+def bad_query(event: OutboxEvent) -> None:
+    """A consumer whose database write fails (a NOT NULL column left null)."""
+    OutboxEvent.objects.create(kind=None)
+
+
 def events() -> list[tuple[str, dict]]:
     return [(e.kind, e.payload) for e in OutboxEvent.objects.order_by("id")]
 
@@ -119,3 +125,17 @@ def test_a_worker_delivers_what_a_committed_change_recorded(celery_worker):
 
     wait_until(lambda: OutboxEvent.objects.filter(delivered_at__isnull=False).count() == 1, timeout=30)
     assert seen == [("test.flaky", {"fail_times": 0})]
+
+
+def test_a_consumer_whose_query_fails_is_retried_and_the_batch_goes_on():
+    seen.clear()
+    broken = outbox.record("test.bad_query")
+    fine = outbox.record("test.flaky", fail_times=0)
+
+    assert outbox.deliver_due() == 1  # the second event of the batch is delivered all the same
+
+    broken.refresh_from_db()
+    fine.refresh_from_db()
+    assert (broken.attempts, broken.delivered_at, broken.last_error.startswith("IntegrityError")) == (1, None, True)
+    assert fine.delivered_at is not None and seen == [("test.flaky", {"fail_times": 0})]
+    assert OutboxEvent.objects.count() == 2  # nothing the broken consumer wrote was kept

@@ -7,7 +7,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gptstore
 
-.PHONY: setup run web worker infer-worker test lint bench migrate demo lock clean schemathesis
+.PHONY: setup run web worker infer-worker job-worker train-worker test lint bench migrate demo lock clean schemathesis
 
 setup: $(STAMP) browser node_modules/.installed
 
@@ -61,10 +61,16 @@ infer-worker: setup
 	@./scripts/ensure-services.sh
 	$(BIN)/celery -A workers worker -Q infer -P threads -c $${INFER_CONCURRENCY:-32} --loglevel INFO -n infer@%h
 
-# One fine-tuning job at a time per process (torch uses the machine's cores): run one per GPU or per few cores.
-train-worker: setup
+# A job worker: one job at a time per process (torch uses the machine's cores), so run one per GPU or per few cores.
+# RESOURCE=cpu (default) or gpu picks the queue, and so the jobs it claims (its class's and `any`); KINDS=a,b
+# narrows it to some kinds (docs/training.md). `train-worker` is the CPU one.
+job-worker: setup
 	@./scripts/ensure-services.sh
-	$(BIN)/celery -A workers worker -Q train -P solo --loglevel INFO -n train@%h
+	JOB_WORKER_KINDS=$${KINDS:-} $(BIN)/celery -A workers worker -Q jobs-$${RESOURCE:-cpu} -P solo --loglevel INFO \
+	  -n jobs-$${RESOURCE:-cpu}@%h
+
+train-worker:
+	$(MAKE) job-worker RESOURCE=cpu
 
 test: setup
 	@./scripts/ensure-services.sh postgres
@@ -72,12 +78,12 @@ test: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	@over=$$(find config accounts registry marketplace training serving workers tests bench -name '*.py' -not -path '*/migrations/*' \
+	@over=$$(find config core engine accounts registry marketplace files jobs training serving workers tests bench -name '*.py' -not -path '*/migrations/*' \
 	  -exec wc -l {} + | awk '$$2 != "total" && $$1 > 400'); \
 	  [ -z "$$over" ] || { echo "modules over 400 lines (split them by topic):"; echo "$$over"; exit 1; }
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py check
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py makemigrations --check --dry-run
-	@! grep -rn "trust_remote_code=True\|pickle.load\|torch.load(" --include=*.py config accounts registry marketplace training serving workers || { echo "forbidden call (see RELIABILITY.md #1)"; exit 1; }
+	@! grep -rn "trust_remote_code=True\|pickle.load\|torch.load(" --include=*.py config core engine accounts registry marketplace files jobs training serving workers || { echo "forbidden call (see RELIABILITY.md #1)"; exit 1; }
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: setup

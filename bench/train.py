@@ -4,7 +4,7 @@ documentation topics as {"text": ...} lines) and hyperparameters (2 epochs, batc
 weight decay, gradients clipped at 1).
 
     job        a fine-tuning job created with training.jobs.create_job and run by the train worker's own loop
-               (workers.training.run_jobs, in this process): reading the file, loading the base from the registry,
+               (jobs.runner.run_jobs, in this process): reading the file, loading the base from the registry,
                metrics events, a checkpoint committed to the result model and the resumable state at each epoch.
                Its figure is the trained tokens over the wall time of the worker's training call (finetune.finetune
                with its metrics events, both checkpoints and the resumable state: everything but loading the base
@@ -95,13 +95,15 @@ def job_runner(checkpoint: Path, data: bytes) -> Callable[[int], tuple[int, floa
 
     from accounts import services as accounts
     from engine import finetune, train_state
+    from files import services as files
+    from jobs import runner
     from marketplace.money import MICRO
     from marketplace.services import ledger
     from registry import services as registry
     from registry.models import Commit, ValidationStatus
-    from training import files, jobs
+    from training import jobs
+    from training import run as training
     from training.models import FineTuningJob
-    from workers import training
 
     owner = accounts.create_user(username="provider", password="bench-password-1")
     ledger.top_up(user=owner, amount=1_000 * MICRO)
@@ -137,7 +139,7 @@ def job_runner(checkpoint: Path, data: bytes) -> Callable[[int], tuple[int, floa
                                                                              "learning_rate_multiplier": 1.0})  # fmt: skip
         spent.update(train=0.0, checkpoint=0.0)
         started = time.perf_counter()
-        assert training.run_jobs() == 1
+        assert runner.run_jobs() == 1
         seconds = time.perf_counter() - started
         job = FineTuningJob.objects.get(pk=job.pk)
         assert job.status == "succeeded", (job.status, job.error)

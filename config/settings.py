@@ -33,6 +33,8 @@ INSTALLED_APPS = [
     "accounts",
     "registry",
     "marketplace",
+    "files",
+    "jobs",
     "training",
     "serving",
     "workers",
@@ -198,12 +200,19 @@ MAX_JOB_SECONDS = env_int("MAX_JOB_SECONDS", 6 * 3600, minimum=1)
 MAX_JOB_ATTEMPTS = env_int("MAX_JOB_ATTEMPTS", 3, minimum=1)
 MAX_ACTIVE_JOBS_PER_USER = env_int("MAX_ACTIVE_JOBS_PER_USER", 2, minimum=1)
 JOB_LEASE_SECONDS = env_int("JOB_LEASE_SECONDS", 20, minimum=2)  # renewed every 2 s; a lost worker's job restarts
-REAP_JOBS_SECONDS = env_int("REAP_JOBS_SECONDS", 10, minimum=1)  # within lease + this (training/reaper.py)
+REAP_JOBS_SECONDS = env_int("REAP_JOBS_SECONDS", 10, minimum=1)  # within lease + this (jobs/reaper.py)
 MAX_PAUSE_SECONDS = env_int("MAX_PAUSE_SECONDS", 7 * 86400, minimum=60)  # a paused job's hold lasts this long
 # Resumable training state (weights, optimizer, RNGs, data position): a volume every train worker shares
 TRAINING_STATE_ROOT = Path(env_str("TRAINING_STATE_ROOT", str(VAR_DIR / "training-state")))
 CHECKPOINT_EVERY_STEPS = env_int("CHECKPOINT_EVERY_STEPS", 0, minimum=0)  # 0: at the end of each epoch only
-TRAIN_WORKER_CONCURRENCY = env_int("TRAIN_WORKER_CONCURRENCY", 1, minimum=1)  # train workers sharing this machine
+TRAIN_WORKER_CONCURRENCY = env_int("TRAIN_WORKER_CONCURRENCY", 1, minimum=1)  # job workers sharing this machine
+# Job workers by resource class (jobs/queues.py): the queue that wakes each class's workers. A worker woken on a
+# class's queue claims jobs of that class and of class `any`; JOB_WORKER_KINDS (comma-separated) narrows it to kinds.
+JOB_QUEUES = {"cpu": env_str("JOB_QUEUE_CPU", "jobs-cpu"), "gpu": env_str("JOB_QUEUE_GPU", "jobs-gpu")}
+JOB_WORKER_KINDS = tuple(env_list("JOB_WORKER_KINDS", []))
+TRAINING_RESOURCE_CLASS = env_str("TRAINING_RESOURCE_CLASS", "any")  # where fine-tuning and pretraining may run
+if TRAINING_RESOURCE_CLASS not in ("cpu", "gpu", "any"):
+    raise ImproperlyConfigured(f"TRAINING_RESOURCE_CLASS must be cpu, gpu or any, got {TRAINING_RESOURCE_CLASS!r}")
 
 # Inference workers
 INFER_CACHE_MB = env_int("INFER_CACHE_MB", 4096, minimum=1)  # loaded models per worker process, LRU beyond this
@@ -255,7 +264,6 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "registry.tasks.*": {"queue": "validate"},
     "workers.tasks.generate": {"queue": "infer"},
-    "workers.tasks.train": {"queue": "train"},
 }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -277,10 +285,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "marketplace.tasks.refresh_catalogue_usage",
         "schedule": float(CATALOGUE_REFRESH_SECONDS),
     },
-    # the train workers look for jobs: queued ones whose message was lost, and leases that expired
-    "look-for-training-work": {"task": "workers.tasks.train", "schedule": 30.0},
+    # queued jobs whose nudge was lost wake a worker of their class (one nudge waits per queue at most)
+    "look-for-job-work": {"task": "jobs.tasks.look_for_work", "schedule": 30.0},
     # jobs whose worker was lost go back to the queue with an event; paused jobs past MAX_PAUSE_SECONDS end
-    "reap-training-jobs": {"task": "training.tasks.reap_jobs", "schedule": float(REAP_JOBS_SECONDS)},
+    "reap-jobs": {"task": "jobs.tasks.reap_jobs", "schedule": float(REAP_JOBS_SECONDS)},
 }
 
 REST_FRAMEWORK = {

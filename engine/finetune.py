@@ -1,6 +1,6 @@
 """Supervised fine-tuning of a causal LM on dataset records (engine/datasets.py), full or with LoRA
 adapters (peft) merged back into full weights at every checkpoint, so every stock client loads the result.
-Plain torch: no Django. The train worker (workers/training.py) calls `finetune` and turns its checkpoints into
+Plain torch: no Django. A job worker (training/run.py) calls `finetune` and turns its checkpoints into
 commits.
 
 Loss is taken only on the tokens a record trains: a completion, an assistant message of weight 1, or the whole

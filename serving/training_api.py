@@ -1,13 +1,16 @@
 """/v1/files and /v1/fine_tuning/jobs in the OpenAI shape, for the stock `openai` client. The rules live in
-training/ (files.py, jobs.py); these views check the caller and the method, parse, and shape the answers."""
+files/services.py and, for jobs, in jobs/ with training/jobs.py as the fine-tuning adapter; these views check the
+caller and the method, parse, and shape the answers."""
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from core import json_input
 from core.exceptions import InvalidInput
+from files import services as files
+from files.models import File
+from jobs.models import Job, JobCheckpoint, JobEvent
 from serving.caller import v1_view
-from training import files, jobs, method
-from training.models import FineTuningJob, JobCheckpoint, JobEvent, TrainingFile
+from training import jobs, method
 
 READ, FINETUNE = "read", "finetune"
 MAX_PAGE = 100
@@ -28,7 +31,7 @@ def _listing(items: list, shape, limit: int) -> dict:
             "last_id": data[-1]["id"] if data else None, "has_more": len(items) == limit}  # fmt: skip
 
 
-def file_json(item: TrainingFile) -> dict:
+def file_json(item: File) -> dict:
     return {"id": item.public_id, "object": "file", "bytes": item.bytes, "created_at": int(item.created_at.timestamp()),
             "filename": item.filename, "purpose": item.purpose, "status": "processed", "status_details": None,
             "expires_at": None}  # fmt: skip
@@ -63,8 +66,10 @@ def file_content(request, user, api_key, file_id: str):  # noqa: ARG001  (every 
     return HttpResponse(files.read_file(user=user, file_id=file_id), content_type="application/octet-stream")
 
 
-def job_json(job: FineTuningJob) -> dict:
-    hyper = method.hyperparameters_of(job.method)
+def job_json(job: Job) -> dict:
+    resolved = job.params["method"]
+    hyper = method.hyperparameters_of(resolved)
+    train, valid = job.input("training"), job.input("validation")
 
     def stamp(value):
         return int(value.timestamp()) if value else None
@@ -73,12 +78,11 @@ def job_json(job: FineTuningJob) -> dict:
     return {
         "id": job.public_id, "object": "fine_tuning.job", "created_at": stamp(job.created_at),
         "finished_at": stamp(job.finished_at), "model": job.base_label,
-        "fine_tuned_model": job.fine_tuned_model or None if job.status == "succeeded" else None,
+        "fine_tuned_model": job.result_label or None if job.status == "succeeded" else None,
         "organization_id": job.owner.username, "status": job.status, "hyperparameters": hyper,
-        "training_file": job.training_file.public_id,
-        "validation_file": job.validation_file.public_id if job.validation_file else None,
-        "result_files": [], "trained_tokens": job.trained_tokens if job.is_finished else None,
-        "error": error, "seed": job.seed, "estimated_finish": stamp(job.estimated_finish), "method": job.method,
+        "training_file": train.public_id if train else None, "validation_file": valid.public_id if valid else None,
+        "result_files": [], "trained_tokens": job.units_done if job.is_finished else None,
+        "error": error, "seed": job.params["seed"], "estimated_finish": stamp(job.estimated_finish), "method": resolved,
         "metadata": job.metadata or None, "integrations": None,
     }  # fmt: skip
 

@@ -73,9 +73,11 @@ def start_infer_worker_process(log_path: Path, concurrency: int = 4) -> subproce
     503 until an infer worker beats)."""
     from serving import status
 
+    before = {seen.worker_id for seen in status.infer_workers() or ()}  # a worker killed just now may beat still
     worker = start_worker_process("-Q", "infer", "-P", "threads", "-c", str(concurrency), log_path=log_path)
     try:
-        wait_until(lambda: any(seen.is_alive for seen in status.infer_workers() or ()), timeout=90)
+        wait_until(lambda: any(seen.is_alive and seen.worker_id not in before for seen in status.infer_workers() or ()),
+                   timeout=90)  # fmt: skip
     except AssertionError:
         worker.kill()
         raise

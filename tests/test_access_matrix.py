@@ -17,13 +17,16 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts import services as accounts
 from accounts.models import ApiKey
+from files import services as training_files
+from files.models import File as TrainingFile
+from jobs.models import JobCheckpoint, JobEvent, JobFile
 from marketplace.models import Account, LedgerEntry, Listing, PriceCard, Reservation, UsageRecord
 from marketplace.services import listings
 from registry import services as registry
 from registry import uploads
 from registry.models import Blob, Commit, FileEntry, Model, Ref, UploadSession
-from training import files as training_files
-from training.models import FineTuningJob, JobCheckpoint, JobEvent, TrainingFile
+from tests.training.rows import fine_tuning_job
+from training.models import FineTuningJob
 
 pytestmark = pytest.mark.django_db
 METHODS = ("GET", "HEAD", "POST", "PUT", "DELETE")
@@ -177,8 +180,8 @@ def world(provider, outsider):
     key, owner_secret = accounts.create_api_key(user=provider, name="full", scopes=["read", "write", "infer"])
     data = training_files.create_file(user=provider, filename="d.jsonl", purpose="fine-tune",
                                       data=b'{"text": "a"}\n' * 10)  # fmt: skip
-    job = FineTuningJob.objects.create(owner=provider, base_model=model, base_commit=commit, base_label="x",
-                                       training_file=data, seed=1, estimated_tokens=10,
+    job = fine_tuning_job(owner=provider, commit=commit, base_label="x",
+                                       data=data, seed=1, estimated_tokens=10,
                                        method={"type": "supervised", "supervised": {"hyperparameters": {}}})  # fmt: skip
     registry.create_model(owner=outsider, name="mine")
     _, other_secret = accounts.create_api_key(user=outsider, name="other", scopes=["read", "write", "infer"])
@@ -189,7 +192,7 @@ def world(provider, outsider):
 def snapshot() -> list:
     """Everything a request could change, column for column (a key's last use is not a change to it)."""
     tables = [Model, Commit, FileEntry, Ref, Blob, UploadSession, Listing, PriceCard, Account, LedgerEntry,
-              Reservation, UsageRecord, TrainingFile, FineTuningJob, JobEvent, JobCheckpoint]  # fmt: skip
+              Reservation, UsageRecord, TrainingFile, FineTuningJob, JobFile, JobEvent, JobCheckpoint]  # fmt: skip
     rows = [list(table.objects.order_by("pk").values_list()) for table in tables]
     rows.append(list(ApiKey.objects.order_by("pk").values_list("pk", "name", "scopes", "revoked_at", "expires_at")))
     return rows

@@ -14,7 +14,7 @@ from core.exceptions import InvalidInput
 from registry import services
 from registry.models import Model, Ref
 from registry.paths import check_repo_path
-from training import jobs
+from training import kinds as jobs  # the fine-tuning kinds check the suffix
 
 pytestmark = pytest.mark.django_db
 

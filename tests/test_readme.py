@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 
 from marketplace.money import MICRO
@@ -38,7 +39,9 @@ def test_the_fine_tuning_example(live_server, consumer, make_key, infer_worker, 
     )
     assert code.count("time.sleep(2)") == 2
     code = code.replace("time.sleep(2)", "sleep(2)")
-    worker = start_worker_process("-Q", "train,validate", "-P", "solo", log_path=tmp_path / "train.log")
+    worker = start_worker_process(
+        "-Q", f"{settings.JOB_QUEUES['cpu']},validate", "-P", "solo", log_path=tmp_path / "train.log"
+    )
     try:
         exec(compile(code, "README.md", "exec"), {"sleep": sleep, "__name__": "readme"})
     finally:

@@ -9,10 +9,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from core.exceptions import DomainError
+from files import services as files
+from files.models import File, FilePurpose
 from registry import services as registry
-from training import files, jobs, method
+from training import jobs, kinds, method
+from training.base import SCRATCH, fine_tunable_base
 from training.forms import FineTuneForm, PretrainForm
-from training.models import FilePurpose, FineTuningJob, TrainingFile
+from training.models import FineTuningJob
 
 
 @login_required
@@ -29,7 +32,7 @@ def job_detail(request, job_id: str):
         raise Http404("No such job or model") from None
     checkpoints = job.checkpoints.select_related("commit").order_by("step_number")
     context = {"job": job, "checkpoints": checkpoints, "events": job.events.order_by("-id")[:50],
-               "result": job.result_model}  # fmt: skip
+               "result": job.result_model, "validation": job.input("validation")}  # fmt: skip
     return render(request, "training/job.html", context)
 
 
@@ -63,7 +66,7 @@ def new_fine_tune(request, namespace: str, name: str):
         base = registry.find_model(namespace=namespace, name=name, user=request.user)
     except DomainError:
         raise Http404("No such job or model") from None
-    training_data = TrainingFile.objects.filter(owner=request.user, purpose=FilePurpose.FINE_TUNE)
+    training_data = File.objects.filter(owner=request.user, purpose=FilePurpose.FINE_TUNE)
     own_files = training_data.order_by("-created_at")[:50]
     form = FineTuneForm(request.POST or None, request.FILES or None, files=own_files)
     context = {"base": base, "form": form, "estimate": None}
@@ -87,7 +90,7 @@ def new_fine_tune(request, namespace: str, name: str):
 @require_http_methods(["GET", "POST"])
 def new_from_scratch(request):
     """A new model pretrained from a corpus: the same check-then-confirm steps as a fine-tune."""
-    own_files = TrainingFile.objects.filter(
+    own_files = File.objects.filter(
         owner=request.user, purpose=FilePurpose.FINE_TUNE, format__in=("plain", "text")
     ).order_by("-created_at")
     form = PretrainForm(request.POST or None, request.FILES or None, files=own_files[:50])
@@ -98,13 +101,13 @@ def new_from_scratch(request):
             corpus = (files.create_file(user=request.user, filename=upload.name, purpose="fine-tune", data=files.read_upload(upload))
                       if upload is not None else files.get_file(user=request.user, file_id=form.cleaned_data["dataset"]))  # fmt: skip
             if request.POST.get("confirm") == "yes":
-                job = jobs.create_job(user=request.user, api_key=None, model=jobs.SCRATCH,
+                job = jobs.create_job(user=request.user, api_key=None, model=SCRATCH,
                                       training_file=corpus.public_id, method_spec=form.method_spec(),
                                       suffix=form.cleaned_data["suffix"] or None)  # fmt: skip
                 messages.success(request, f"Pretraining job {job.public_id} is queued; this page follows it.")
                 return redirect("job-detail", job_id=job.public_id)
             resolved = method.resolve(method=form.method_spec(), hyperparameters=None, examples=corpus.examples)
-            planned = jobs.estimate(train=corpus, resolved=resolved, commit=None)
+            planned = kinds.estimate(train=corpus, resolved=resolved, commit=None)
             context.update(dataset=corpus, estimate={"texts": corpus.examples, "bytes": planned.per_pass,
                                                      "epochs": planned.epochs, "cost": planned.cost})  # fmt: skip
         except DomainError as exc:
@@ -112,7 +115,7 @@ def new_from_scratch(request):
     return render(request, "training/new_from_scratch.html", context)
 
 
-def _dataset(request, form: FineTuneForm) -> TrainingFile:
+def _dataset(request, form: FineTuneForm) -> File:
     upload = form.cleaned_data.get("upload")
     if upload is not None:
         return files.create_file(
@@ -121,10 +124,10 @@ def _dataset(request, form: FineTuneForm) -> TrainingFile:
     return files.get_file(user=request.user, file_id=form.cleaned_data["dataset"])
 
 
-def _estimate(user, base, dataset: TrainingFile, form: FineTuneForm) -> dict:
-    """What the job would train and cost, as create_job will hold it (jobs.estimate)."""
-    commit = jobs.fine_tunable_base(user=user, model_id=base.repo_id)[1]
+def _estimate(user, base, dataset: File, form: FineTuneForm) -> dict:
+    """What the job would train and cost, as create_job will hold it (kinds.estimate)."""
+    commit = fine_tunable_base(user=user, model_id=base.repo_id)[1]
     resolved = method.resolve(method=form.method_spec(), hyperparameters=None, examples=dataset.examples)
-    planned = jobs.estimate(train=dataset, resolved=resolved, commit=commit)
+    planned = kinds.estimate(train=dataset, resolved=resolved, commit=commit)
     return {"examples": dataset.examples, "format": dataset.get_format_display(), "tokens": planned.per_pass,
             "epochs": planned.epochs, "hyperparameters": method.hyperparameters_of(resolved), "cost": planned.cost}  # fmt: skip

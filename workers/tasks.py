@@ -1,9 +1,12 @@
-"""Background work of the workers app: inference on the `infer` queue (threads pool: many calls per process)."""
+"""Background work of the workers app: inference on the `infer` queue (threads pool: many calls per process) and
+long jobs on the job queues (solo pool: one job at a time per process)."""
 
 from celery import shared_task
+from django.conf import settings
 
+from jobs import queues, runner
 from serving.protocol import GenerateRequest
-from workers import inference, training
+from workers import inference
 
 
 # acks_late=False: a call whose worker died is answered by the gateway (worker_lost), never run twice.
@@ -15,10 +18,11 @@ def ping() -> str:
 
 
 @shared_task(acks_late=False, ignore_result=True)
-def train() -> int:
-    """Look for training work and run every job that can be claimed. The message is only a nudge (the jobs are
-    rows), so it is acknowledged at once: a worker that dies mid-job leaves a lease that expires, not a message."""
-    return training.run_jobs()
+def run_jobs(resource: str) -> int:
+    """Look for jobs of `resource`'s class (and `any`) and run every one that can be claimed. The message is only a
+    nudge (the jobs are rows), so it is acknowledged at once: a worker that dies mid-job leaves a lease that expires,
+    not a message. JOB_WORKER_KINDS narrows this worker to some kinds."""
+    return runner.run_jobs(resources=queues.resources_of(resource), kind_names=settings.JOB_WORKER_KINDS)
 
 
 @shared_task(acks_late=False, ignore_result=True)

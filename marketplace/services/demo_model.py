@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
 
@@ -140,7 +141,7 @@ def build_in_background(*, steps: int = demo.STEPS, vocab_size: int = 4096) -> b
     from marketplace.tasks import build_demo_model  # the task module imports this one
 
     record(state="queued", step=0, steps=steps)
-    build_demo_model.apply_async(kwargs={"steps": steps, "vocab_size": vocab_size}, queue="train")
+    build_demo_model.apply_async(kwargs={"steps": steps, "vocab_size": vocab_size}, queue=settings.JOB_QUEUES["cpu"])
     return True
 
 

@@ -188,7 +188,7 @@ def _release_open(request_id: str, status: str) -> UsageRecord | None:
     return record
 
 
-TRAINING_HOLD_PREFIX = "ftjob-"
+JOB_HOLD_MARK = "job-"  # every job id is f"{kind prefix}job-{hex}" (jobs/kinds.py); a call's is "req_{hex}"
 
 
 def void_stale_reservations(*, now: dt.datetime | None = None) -> int:
@@ -196,7 +196,7 @@ def void_stale_reservations(*, now: dt.datetime | None = None) -> int:
     now = now or timezone.now()
     stale = (
         Reservation.objects.filter(expires_at__lt=now)
-        .exclude(request_id__startswith=TRAINING_HOLD_PREFIX)  # a job's hold ends with the job (training/reaper.py)
+        .exclude(request_id__contains=JOB_HOLD_MARK)  # a job's hold ends with the job (jobs/reaper.py)
         .values_list("request_id", flat=True)[:1000]
     )
     return sum(_release_open(request_id, UsageStatus.EXPIRED) is not None for request_id in stale)

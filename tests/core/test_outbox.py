@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from core import outbox
 from core.models import OutboxEvent
+from jobs import leases
+from jobs.models import JobStatus
 from marketplace.models import ConsumerUsageDaily
 from marketplace.money import MICRO
 from marketplace.services import alerts, ledger, listings
@@ -18,8 +20,7 @@ from registry.models import ValidationStatus
 from tests.conftest import wait_until
 from tests.marketplace.conftest import add_commit, submitted_listing
 from tests.training.test_leases import make_job  # noqa: F401  (a fixture)
-from training import jobs, leases
-from training.models import JobStatus
+from training import jobs
 
 pytestmark = pytest.mark.django_db
 seen: list[tuple[str, dict]] = []
@@ -100,7 +101,7 @@ def test_the_store_records_its_domain_events(provider, consumer, make_job, setti
     listings.review_listing(listing_id=listing.pk, approve=True)
     listings.review_listing(listing_id=listing.pk, approve=False, reason="spam")
     claimed = leases.claim_job(worker="w1")
-    leases.finish_job(claimed, status=JobStatus.SUCCEEDED, tokens=0)
+    leases.finish_job(claimed, status=JobStatus.SUCCEEDED, units=0)
     jobs.pause_job(user=provider, job_id=queued.public_id)
     ledger.top_up(user=consumer, amount=MICRO)
     ConsumerUsageDaily.objects.create(day=timezone.now().date(), user=consumer, model_label="x/y", requests=1)

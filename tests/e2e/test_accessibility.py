@@ -2,12 +2,12 @@
 
 import pytest
 
+from files import services as files
 from marketplace.money import MICRO
 from marketplace.services import ledger
 from tests.e2e.conftest import log_in, screenshot_path, serious_violations
 from tests.marketplace.conftest import publish
-from training import files
-from training.models import FineTuningJob
+from tests.training.rows import fine_tuning_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -18,8 +18,7 @@ def test_main_pages_have_no_serious_violations(page, live_server, provider, cons
     publish(consumer, "coder", summary="Completes code.", prices=("0", "0"), downloadable=True)
     ledger.top_up(user=consumer, amount=5 * MICRO)
     data = files.create_file(user=consumer, filename="d.jsonl", purpose="fine-tune", data=b'{"text": "a"}\n' * 10)
-    job = FineTuningJob.objects.create(owner=consumer, base_model=served_commit.model, base_commit=served_commit,
-                                       base_label="alice/tiny-gpt", training_file=data, seed=1, estimated_tokens=10,
+    job = fine_tuning_job(owner=consumer, commit=served_commit, base_label="alice/tiny-gpt", data=data, seed=1, estimated_tokens=10,
                                        method={"type": "supervised", "supervised": {"hyperparameters": {}}})  # fmt: skip
     base = live_server.url
     problems = {}

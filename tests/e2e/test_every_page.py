@@ -11,6 +11,8 @@ from django.utils import timezone
 from accounts import notifications
 from accounts import services as accounts
 from accounts.models import ApiKey
+from files import services as files
+from jobs.models import JobEvent
 from marketplace.money import MICRO
 from marketplace.services import ledger, listing_stats, listings, metering, reviews
 from registry import services as registry
@@ -19,8 +21,7 @@ from tests.conftest import PASSWORD
 from tests.e2e.conftest import log_in, screenshot_path
 from tests.e2e.layout_checks import layout_problems
 from tests.marketplace.conftest import publish
-from training import files
-from training.models import FineTuningJob, JobEvent
+from tests.training.rows import fine_tuning_job
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -79,8 +80,7 @@ def _store(provider, consumer, outsider, served_commit):
     data = files.create_file(
         user=consumer, filename="poems.jsonl", purpose="fine-tune", data=b'{"text": "a poem"}\n' * 20
     )
-    job = FineTuningJob.objects.create(owner=consumer, base_model=served_commit.model, base_commit=served_commit,
-                                       base_label="alice/tiny-gpt", training_file=data, seed=1, estimated_tokens=400,
+    job = fine_tuning_job(owner=consumer, commit=served_commit, base_label="alice/tiny-gpt", data=data, seed=1, estimated_tokens=400,
                                        status="cancelled", finished_at=timezone.now(), total_steps=40, step=12,
                                        method={"type": "supervised", "supervised": {"hyperparameters": {}}})  # fmt: skip
     for message in ("Validating training file: poems.jsonl", "Fine-tuning started", "Step 12/40: training loss=2.81",

@@ -5,14 +5,16 @@ cancel a second job. SCREENSHOTS=<folder> also saves the pages at desktop and ph
 import json
 
 import pytest
+from django.conf import settings
 from playwright.sync_api import expect
 
+from jobs.models import JobStatus
 from marketplace.money import MICRO
 from marketplace.services import ledger
 from tests.conftest import start_worker_process
 from tests.e2e.conftest import log_in, shoot
 from training import jobs
-from training.models import FineTuningJob, JobStatus
+from training.models import FineTuningJob
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 EXAMPLES = "\n".join(json.dumps({"prompt": f"Question {i % 4}:", "completion": " yes yes yes"}) for i in range(12))
@@ -42,7 +44,9 @@ def test_fine_tune_from_the_model_page_and_follow_the_job(page, live_server, pro
     job = FineTuningJob.objects.get()
     assert page.inner_text("#job-status") == "queued"
 
-    worker = start_worker_process("-Q", "train,validate", "-P", "solo", log_path=tmp_path / "train.log")
+    worker = start_worker_process(
+        "-Q", f"{settings.JOB_QUEUES['cpu']},validate", "-P", "solo", log_path=tmp_path / "train.log"
+    )
     try:
         expect(page.locator("#chart-points")).not_to_have_text("0", timeout=120_000)  # the chart got points
         expect(page.locator("#job-status")).to_have_text("succeeded", timeout=120_000)

@@ -4,12 +4,12 @@ import pytest
 from django.test import Client
 
 from accounts.models import ApiKey, User
+from files import services as files
 from marketplace.models import LedgerTransaction, Listing, Payout
 from marketplace.money import MICRO
 from marketplace.services import ledger
 from tests.marketplace.conftest import submitted_listing
-from training import files
-from training.models import FineTuningJob
+from tests.training.rows import fine_tuning_job
 
 pytestmark = pytest.mark.django_db
 
@@ -92,14 +92,13 @@ def test_operator_revokes_keys_and_lists_them_by_search(operator, consumer, make
 
 def test_operator_sees_and_cancels_training_jobs(operator, provider, served_commit):
     data = files.create_file(user=provider, filename="d.jsonl", purpose="fine-tune", data=b'{"text": "a"}\n' * 10)
-    job = FineTuningJob.objects.create(owner=provider, base_model=served_commit.model, base_commit=served_commit,
-                                       base_label="alice/tiny-gpt", training_file=data, seed=1, estimated_tokens=10,
-                                       method={})  # fmt: skip
-    listed = operator.get("/admin/training/finetuningjob/?status__exact=queued&q=alice")
+    job = fine_tuning_job(owner=provider, commit=served_commit, base_label="alice/tiny-gpt", data=data, seed=1, estimated_tokens=10,
+                                       method=None)  # fmt: skip
+    listed = operator.get("/admin/jobs/job/?status__exact=queued&q=alice")
     assert listed.status_code == 200 and job.public_id in listed.content.decode()
-    assert operator.get(f"/admin/training/trainingfile/?q={data.public_id}").status_code == 200
+    assert operator.get(f"/admin/files/file/?q={data.public_id}").status_code == 200
 
-    operator.post("/admin/training/finetuningjob/", {"action": "cancel", "_selected_action": [job.pk]})
+    operator.post("/admin/jobs/job/", {"action": "cancel", "_selected_action": [job.pk]})
 
     job.refresh_from_db()
     assert job.status == "cancelled"

@@ -3,6 +3,7 @@
 import io
 
 import pytest
+from django.conf import settings
 from django.core.management import call_command
 
 from marketplace.models import Listing, PriceCard
@@ -14,11 +15,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 @pytest.fixture(autouse=True)
 def _no_queued_build():
-    """No build task of an earlier test waits in the broker's `train` list."""
+    """No build task of an earlier test waits in the broker's CPU job queue."""
     from workers.celery import app
 
     with app.connection_for_write() as connection:
-        connection.default_channel.client.delete("train")
+        connection.default_channel.client.delete(settings.JOB_QUEUES["cpu"])
 
 
 def test_bootstrap_demo_publishes_a_public_valid_model_once(client):
@@ -47,11 +48,11 @@ def test_bootstrap_demo_publishes_a_public_valid_model_once(client):
 
 
 def _queued_builds() -> int:
-    """Build tasks waiting in the broker's `train` list (Redis)."""
+    """Build tasks waiting in the broker's CPU job queue (Redis)."""
     from workers.celery import app
 
     with app.connection_for_write() as connection:
-        return connection.default_channel.client.llen("train")
+        return connection.default_channel.client.llen(settings.JOB_QUEUES["cpu"])
 
 
 def test_make_run_serves_at_once_and_the_home_page_follows_the_demo_build(client):
@@ -75,7 +76,12 @@ def test_make_run_serves_at_once_and_the_home_page_follows_the_demo_build(client
     assert 'id="demo-progress"' in home and "Queued for the train worker" in home
 
     with start_worker(
-        app, pool="threads", concurrency=1, queues=["train"], perform_ping_check=False, loglevel="WARNING"
+        app,
+        pool="threads",
+        concurrency=1,
+        queues=[settings.JOB_QUEUES["cpu"]],
+        perform_ping_check=False,
+        loglevel="WARNING",
     ):
         wait_until(lambda: (demo_model.progress() or {}).get("state") in ("published", "failed"), timeout=120)
 

@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from accounts import services as accounts
 from accounts.models import ApiKey
+from files import services as files
 from marketplace.models import ConsumerUsageDaily, Listing, Payout, PriceCard, ProviderEarningsDaily
 from marketplace.money import MICRO
 from marketplace.services import ledger, listings
@@ -16,8 +17,7 @@ from marketplace.views.charts import daily_chart
 from marketplace.views.provider import CHART_WORDS
 from tests.conftest import PASSWORD
 from tests.marketplace.conftest import publish
-from training import files
-from training.models import FineTuningJob
+from tests.training.rows import fine_tuning_job
 
 pytestmark = pytest.mark.django_db
 
@@ -301,9 +301,8 @@ def test_the_consumers_dashboard_lists_keys_with_limits_spend_and_last_use_and_j
     ConsumerUsageDaily.objects.create(day=timezone.now().date(), user=provider, key_id=api_key.pk,
                                       model_label="bob/x", requests=2, cost=1_250_000)  # fmt: skip
     data = files.create_file(user=provider, filename="d.jsonl", purpose="fine-tune", data=b'{"text": "a"}\n' * 10)
-    job = FineTuningJob.objects.create(owner=provider, base_model=served_commit.model, base_commit=served_commit,
-                                       base_label="alice/tiny-gpt", training_file=data, seed=1, estimated_tokens=10,
-                                       method={})  # fmt: skip
+    job = fine_tuning_job(owner=provider, commit=served_commit, base_label="alice/tiny-gpt", data=data, seed=1, estimated_tokens=10,
+                                       method=None)  # fmt: skip
     client.force_login(provider)
 
     page = client.get("/settings/usage")

@@ -3,12 +3,12 @@ for the owner only; a model other records need is refused whole, on the page and
 
 import pytest
 
+from files import services as files
 from registry import services as registry
 from registry.models import Commit, Model
 from tests.conftest import PASSWORD
 from tests.marketplace.conftest import add_commit
-from training import files
-from training.models import FineTuningJob
+from tests.training.rows import fine_tuning_job
 
 pytestmark = pytest.mark.django_db
 
@@ -58,8 +58,8 @@ def test_deleting_needs_the_name_typed(client, model):
 def test_a_fine_tuning_base_is_not_deleted(client, model, provider, make_key):
     commit = Commit.objects.get(model=model)
     data = files.create_file(user=provider, filename="d.jsonl", purpose="fine-tune", data=b'{"text": "a"}\n' * 10)
-    FineTuningJob.objects.create(owner=provider, base_model=model, base_commit=commit, base_label="x",
-                                 training_file=data, seed=1, estimated_tokens=10, method={})  # fmt: skip
+    fine_tuning_job(owner=provider, commit=commit, base_label="x",
+                                 data=data, seed=1, estimated_tokens=10, method=None)  # fmt: skip
     client.login(username="alice", password=PASSWORD)
 
     page = client.post("/alice/tiny-gpt/settings", {"delete": "1", "confirm": "alice/tiny-gpt"})
@@ -67,7 +67,7 @@ def test_a_fine_tuning_base_is_not_deleted(client, model, provider, make_key):
                         content_type="application/json", HTTP_AUTHORIZATION=f"Bearer {make_key(provider)}")  # fmt: skip
 
     assert page.status_code == 200
-    assert "cannot be deleted while other records refer to it (fine tuning jobs)" in page.content.decode()
+    assert "cannot be deleted while other records refer to it (jobs)" in page.content.decode()
     assert (hub.status_code, hub.json()["error"]) == (409, "this model cannot be deleted while other records refer to "
-                                                             "it (fine tuning jobs); make it private instead")  # fmt: skip
+                                                             "it (jobs); make it private instead")  # fmt: skip
     assert Commit.objects.filter(model=model).count() == 1 and model.refs.count() == 1

@@ -6,11 +6,13 @@ import json
 import openai
 import pytest
 
+from files.models import File as TrainingFile
+from jobs.models import JobStatus
 from marketplace.models import AccountKind, Reservation
 from marketplace.money import MICRO
 from marketplace.services import ledger, listings
 from registry.models import Model
-from training.models import FineTuningJob, JobStatus, TrainingFile
+from training.models import FineTuningJob
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

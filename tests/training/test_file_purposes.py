@@ -7,8 +7,9 @@ import json
 import openai
 import pytest
 
+from files.models import File as TrainingFile
 from tests.training.test_api import EXAMPLES, owner  # noqa: F401  (a fixture)
-from training.models import FineTuningJob, TrainingFile
+from training.models import FineTuningJob
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -13,7 +13,7 @@ from huggingface_hub.errors import RepositoryNotFoundError
 from marketplace.models import AccountKind
 from marketplace.money import MICRO
 from marketplace.services import ledger
-from marketplace.services.training_charges import training_cost
+from marketplace.services.job_charges import training_cost
 from registry.models import Blob, Commit
 from tests.training.worker import train_until_valid
 from training.models import FineTuningJob

@@ -10,13 +10,15 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from files import services as files
+from jobs import leases, reaper, runner
+from jobs.models import JobStatus
 from marketplace.models import AccountKind, LedgerEntry, Reservation
 from marketplace.money import MICRO
 from marketplace.services import ledger, metering
-from marketplace.services.training_charges import training_cost
-from training import files, jobs, leases, reaper
-from training.models import FineTuningJob, JobStatus
-from workers import training
+from marketplace.services.job_charges import training_cost
+from training import jobs
+from training.models import FineTuningJob
 
 pytestmark = pytest.mark.django_db(transaction=True)
 EXAMPLES = "\n".join(json.dumps({"prompt": f"Q{i}:", "completion": f" answer {i}"}) for i in range(12)).encode()
@@ -43,17 +45,17 @@ def messages(job) -> list[str]:
 def test_a_cancel_stops_the_next_step_and_charges_what_was_trained_before_it(job, provider, monkeypatch):
     """The owner cancels when step 10's metrics arrive; before, the worker read it up to 2 s later (40 steps on)."""
     reported = {}
-    record = leases.record_metrics
+    record = leases.record_progress
 
-    def cancel_at_step_10(claimed, metrics):
-        record(claimed, metrics)
-        if metrics["step"] == 10:
-            reported.update(metrics)
+    def cancel_at_step_10(claimed, **progress):
+        record(claimed, **progress)
+        if progress["step"] == 10:
+            reported.update(progress["data"])
             jobs.cancel_job(user=provider, job_id=claimed.public_id)
 
-    monkeypatch.setattr(leases, "record_metrics", cancel_at_step_10)
-    claimed = leases.claim_job(worker=training.WORKER)
-    training.run_job(claimed)
+    monkeypatch.setattr(leases, "record_progress", cancel_at_step_10)
+    claimed = leases.claim_job(worker=runner.WORKER)
+    runner.run_job(claimed)
 
     done = FineTuningJob.objects.get(pk=job.pk)
     assert done.status == JobStatus.CANCELLED
@@ -94,7 +96,7 @@ def test_a_job_that_lost_its_last_attempt_fails_and_gives_the_hold_back(job, pro
 
 def test_a_paused_job_keeps_its_hold_then_is_cancelled_and_settled(job, provider):
     jobs.pause_job(user=provider, job_id=job.public_id)
-    FineTuningJob.objects.filter(pk=job.pk).update(trained_tokens=120)
+    FineTuningJob.objects.filter(pk=job.pk).update(units_done=120)
     Reservation.objects.filter(request_id=job.public_id).update(expires_at=timezone.now() - dt.timedelta(days=1))
 
     assert metering.void_stale_reservations() == 0  # a call's stale hold goes; a job's stays with its job

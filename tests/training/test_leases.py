@@ -7,9 +7,12 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import Notification
+from files import services as files
+from jobs import leases
+from jobs.models import Job as FineTuningJob
+from jobs.models import JobStatus
 from tests.conftest import commit_valid_checkpoint
-from training import files, leases
-from training.models import FineTuningJob, JobStatus
+from tests.training.rows import fine_tuning_job
 
 pytestmark = pytest.mark.django_db
 
@@ -20,8 +23,7 @@ def make_job(provider, tiny_checkpoint):
 
     def make(owner, **fields):
         data = files.create_file(user=owner, filename="d.jsonl", purpose="fine-tune", data=b'{"text": "a"}\n' * 10)
-        return FineTuningJob.objects.create(owner=owner, base_model=commit.model, base_commit=commit, base_label="x",
-                                            training_file=data, seed=1, estimated_tokens=10, method={}, **fields)  # fmt: skip
+        return fine_tuning_job(owner=owner, commit=commit, data=data, **fields)
 
     return make
 
@@ -53,12 +55,12 @@ def test_an_expired_lease_is_claimed_again_with_one_more_attempt(make_job, provi
 
 def test_the_owner_hears_when_a_job_ends(make_job, provider):
     done, broken, stopped = make_job(provider), make_job(provider), make_job(provider)
-    FineTuningJob.objects.filter(pk=done.pk).update(fine_tuned_model="alice/tiny-gpt-ft-x")
-    leases.finish_job(done, status=JobStatus.SUCCEEDED, tokens=0)
+    FineTuningJob.objects.filter(pk=done.pk).update(result_label="alice/tiny-gpt-ft-x")
+    leases.finish_job(done, status=JobStatus.SUCCEEDED, units=0)
     leases.finish_job(
-        broken, status=JobStatus.FAILED, error={"code": "worker_lost", "message": "the worker died"}, tokens=0
+        broken, status=JobStatus.FAILED, error={"code": "worker_lost", "message": "the worker died"}, units=0
     )
-    leases.finish_job(stopped, status=JobStatus.CANCELLED, tokens=0)
+    leases.finish_job(stopped, status=JobStatus.CANCELLED, units=0)
 
     assert list(Notification.objects.order_by("pk").values_list("kind", "message", "link")) == [
         ("job_succeeded", f"Job {done.public_id} succeeded, result alice/tiny-gpt-ft-x.", f"/jobs/{done.public_id}"),

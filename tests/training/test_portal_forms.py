@@ -4,10 +4,11 @@ confirmation creates the job and holds its estimate; a bad corpus is a form erro
 import pytest
 from django.test import Client
 
+from files.models import File as TrainingFile
 from marketplace.money import MICRO
 from marketplace.services import ledger
-from marketplace.services.training_charges import training_cost
-from training.models import FineTuningJob, TrainingFile
+from marketplace.services.job_charges import training_cost
+from training.models import FineTuningJob
 
 pytestmark = pytest.mark.django_db
 CORPUS = b"The with statement wraps a block.\n\nA list comprehension builds a list.\n\nExceptions are raised.\n"

@@ -7,15 +7,19 @@ import os
 import signal
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
+from files import services as files
+from jobs import queues
+from jobs.models import JobStatus
 from marketplace.money import MICRO
 from marketplace.services import ledger
-from marketplace.services.training_charges import training_cost
+from marketplace.services.job_charges import training_cost
 from registry.models import Commit
 from tests.conftest import commit_valid_checkpoint, start_worker_process, wait_until
-from training import files, jobs
-from training.models import FineTuningJob, JobStatus
+from training import jobs
+from training.models import FineTuningJob
 
 pytestmark = pytest.mark.django_db(transaction=True)
 WORDS = [
@@ -61,7 +65,7 @@ def start(provider, dataset, suffix: str) -> FineTuningJob:
 
 def worker(tmp_path, name: str):
     os.environ.update(JOB_LEASE_SECONDS="3", CHECKPOINT_EVERY_STEPS="3")  # read by the worker processes only
-    return start_worker_process("-Q", "train", "-P", "solo", log_path=tmp_path / f"{name}.log")
+    return start_worker_process("-Q", settings.JOB_QUEUES["cpu"], "-P", "solo", log_path=tmp_path / f"{name}.log")
 
 
 def final_weights(job: FineTuningJob) -> str:
@@ -101,7 +105,7 @@ def test_a_killed_worker_is_replaced_and_the_job_ends_as_if_never_interrupted(pr
     second = worker(tmp_path, "second")
     try:
         wait_for(killed, lambda job: job.lease_expires_at < timezone.now())  # the dead worker's lease ran out
-        jobs.ask_for_work()  # what beat's look-for-training-work sends every 30 s
+        queues.ask_for_work("cpu")  # what beat's look-for-job-work sends every 30 s
         wait_for(killed, lambda job: job.status == JobStatus.SUCCEEDED)
     finally:
         second.terminate()
@@ -123,7 +127,7 @@ def test_a_job_whose_workers_keep_dying_fails_with_worker_lost_and_settles(provi
         process = worker(tmp_path, f"doomed-{attempt}")
         try:
             if attempt > 1:
-                jobs.ask_for_work()
+                queues.ask_for_work("cpu")
             wait_for(doomed, lambda job, attempt=attempt, step=step: job.attempts == attempt and job.step >= step)
         finally:
             process.send_signal(signal.SIGKILL)
@@ -131,7 +135,7 @@ def test_a_job_whose_workers_keep_dying_fails_with_worker_lost_and_settles(provi
         wait_for(doomed, lambda job: job.lease_expires_at < timezone.now())
     last = worker(tmp_path, "doomed-3")
     try:
-        jobs.ask_for_work()
+        queues.ask_for_work("cpu")
         wait_for(doomed, lambda job: job.status == JobStatus.FAILED)
     finally:
         last.terminate()

@@ -3,13 +3,13 @@ usage page, the provider's earnings page), as the store panel on a model page is
 
 from django import template
 
-from training.models import FineTuningJob
+from jobs.models import Job
 
 register = template.Library()
 RECENT = 5
 
 
 @register.simple_tag
-def recent_jobs(user) -> list[FineTuningJob]:
-    found = FineTuningJob.objects.filter(owner=user).select_related("base_model__owner", "result_model__owner")
+def recent_jobs(user) -> list[Job]:
+    found = Job.objects.filter(owner=user).select_related("base_model__owner", "result_model__owner")
     return list(found.order_by("-created_at")[:RECENT])

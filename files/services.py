@@ -1,5 +1,6 @@
-"""Files (/v1/files: training data, evals items, batch requests): upload, list, read, delete. A file is checked whole at upload; a bad one is
-refused with its first problems named by line, and nothing is stored. Only its owner ever sees it."""
+"""Files (/v1/files): upload, list, read, delete. A file is checked whole at upload by its purpose's rules; a bad one
+is refused with its first problems named by line, and nothing is stored. Only its owner ever sees it, and a file a
+job uses cannot be deleted while the job exists."""
 
 from django.conf import settings
 from django.db.models import ProtectedError
@@ -8,14 +9,14 @@ from accounts.models import User
 from core import jsonl_files
 from core.exceptions import Conflict, InvalidInput, NotFound, PayloadTooLarge
 from engine import datasets
+from files.models import File, FileFormat, FilePurpose
 from registry import services as registry
 from registry.storage import open_blob
-from training.models import FileFormat, FilePurpose, TrainingFile
 
 MAX_FILENAME = 255
 
 
-def create_file(*, user: User, filename: str, purpose: str, data: bytes) -> TrainingFile:
+def create_file(*, user: User, filename: str, purpose: str, data: bytes) -> File:
     if purpose not in FilePurpose.values:
         raise InvalidInput(f"purpose must be one of {', '.join(FilePurpose.values)}, got {purpose!r}", param="purpose")
     _check_size(len(data))
@@ -30,17 +31,18 @@ def create_file(*, user: User, filename: str, purpose: str, data: bytes) -> Trai
         kind = "training" if purpose == FilePurpose.FINE_TUNE else purpose
         raise InvalidInput(f"the {kind} file is not valid: {'; '.join(errors)}", param="file")
     blob = registry.ingest_upload(user=user, incoming_stream=[data], size=len(data))
-    return TrainingFile.objects.create(
+    return File.objects.create(
         owner=user, filename=filename, purpose=purpose, blob=blob, format=file_format, examples=examples
     )
 
 
-def training_data(*, user: User, file_id: str, param: str) -> TrainingFile:
-    """The caller's file for a fine-tuning job's `param`: it must have been uploaded for `fine-tune`."""
+def input_file(*, user: User, file_id: str, purpose: str, param: str, use: str) -> File:
+    """The caller's file as the input `param` of `use` (say "a fine-tuning job"): it must have been uploaded for
+    `purpose`."""
     found = get_file(user=user, file_id=file_id)
-    if found.purpose != FilePurpose.FINE_TUNE:
-        raise InvalidInput(f"{file_id} was uploaded with purpose {found.purpose!r}; a fine-tuning job needs a file "
-                           "uploaded with purpose 'fine-tune'", param=param)  # fmt: skip
+    if found.purpose != purpose:
+        raise InvalidInput(f"{file_id} was uploaded with purpose {found.purpose!r}; {use} needs a file uploaded with "
+                           f"purpose {str(purpose)!r}", param=param)  # fmt: skip
     return found
 
 
@@ -57,16 +59,16 @@ def _check_size(size: int) -> None:
                               param="file")  # fmt: skip
 
 
-def get_file(*, user: User, file_id: str) -> TrainingFile:
+def get_file(*, user: User, file_id: str) -> File:
     """The caller's file, or NotFound (another user's file does not exist for them)."""
-    found = TrainingFile.objects.filter(owner=user, public_id=file_id).select_related("blob").first()
+    found = File.objects.filter(owner=user, public_id=file_id).select_related("blob").first()
     if found is None:
         raise NotFound(f"No such File object: {file_id}", param="file_id")
     return found
 
 
-def list_files(*, user: User, purpose: str | None, after: str | None, limit: int, order: str) -> list[TrainingFile]:
-    files = TrainingFile.objects.filter(owner=user).select_related("blob")
+def list_files(*, user: User, purpose: str | None, after: str | None, limit: int, order: str) -> list[File]:
+    files = File.objects.filter(owner=user).select_related("blob")
     if purpose:
         files = files.filter(purpose=purpose)
     files = files.order_by("created_at", "id") if order == "asc" else files.order_by("-created_at", "-id")
@@ -78,21 +80,19 @@ def list_files(*, user: User, purpose: str | None, after: str | None, limit: int
 
 
 def read_file(*, user: User, file_id: str) -> bytes:
-    training_file = get_file(user=user, file_id=file_id)
-    with open_blob(training_file.blob) as handle:
+    return read_bytes(get_file(user=user, file_id=file_id))
+
+
+def read_bytes(file: File) -> bytes:
+    """A file's bytes, for the job that takes it as input."""
+    with open_blob(file.blob) as handle:
         return handle.read()
 
 
-def read_records(training_file: TrainingFile) -> list[dict]:
-    """The file's examples, as the engine trains on them (the file was checked at upload)."""
-    with open_blob(training_file.blob) as handle:
-        return datasets.parse(handle.read()).records
-
-
 def delete_file(*, user: User, file_id: str) -> str:
-    training_file = get_file(user=user, file_id=file_id)
+    found = get_file(user=user, file_id=file_id)
     try:
-        training_file.delete()
+        found.delete()
     except ProtectedError:
-        raise Conflict(f"{file_id} is used by a fine-tuning job and cannot be deleted", param="file_id") from None
+        raise Conflict(f"{file_id} is used by a job and cannot be deleted", param="file_id") from None
     return file_id

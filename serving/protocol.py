@@ -4,7 +4,8 @@ here, so web processes never import the ML runtime), and the entries of a call's
 import dataclasses
 import json
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 
 def stream_key(request_id: str) -> str:
@@ -163,3 +164,45 @@ def decode(fields: dict) -> Entry:
         reasons = tuple(json.loads(fields.get("finish_reasons") or "[]")) or (fields["finish_reason"],)
         return Done(reasons, int(fields["prompt_tokens"]), int(fields["completion_tokens"]), fields.get("error", ""))
     return Failure(fields.get("message", "unknown error"))
+
+
+class InferenceCall(Protocol):
+    """One call on an inference backend, from `InferenceBackend.submit` to its last entry."""
+
+    request_id: str
+
+    def run(self) -> None:
+        """Start the work: a batched call joins the engine's batch and returns at once; a call the backend computes
+        alone (beam search) computes here, in the worker's thread. Either way the backend wakes the writer as entries come."""
+
+    def drain(self) -> list[Token | Done]:
+        """The entries made since the last drain, in order; the call's last drain ends with its Done. Called from
+        the worker's one writer thread, which sends every call's entries of a step in one Redis round trip."""
+        ...
+
+    def cancel(self) -> None:
+        """Stop as soon as the backend can (the caller went away); the call still ends with a Done."""
+
+
+class InferenceBackend(Protocol):
+    """An inference engine as a worker runs it (docs/architecture.md, "A new inference backend"): the store's own
+        continuous batching (workers/batching_backend.py) is one; vLLM on GPU nodes would be another. The worker
+        (workers/inference.py) owns what every backend shares: the request's deadline and backend checks, the stream's
+        Start, writing the entries to Redis, the caller's cancel, and a Failure when the call cannot start. A backend is
+    made with the writer's `wake`, which it calls when calls have entries to drain (after each engine step)."""
+
+    name: str
+
+    def is_loaded(self, request: GenerateRequest) -> bool:
+        """Whether the request's model is ready (loading may take seconds: the worker says who works on it first)."""
+        ...
+
+    def load(self, request: GenerateRequest) -> None:
+        """Make the request's model ready; raises when it cannot be served (the call ends with a Failure)."""
+
+    def submit(self, request: GenerateRequest) -> InferenceCall:
+        """Check and prepare the call, raising if it cannot run (its prompt does not fit); `run` starts it."""
+        ...
+
+
+BackendFactory = Callable[[Callable[[], None]], InferenceBackend]  # made with the writer's `wake`

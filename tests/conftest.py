@@ -190,7 +190,7 @@ def infer_worker(transactional_db):
     """A real Celery worker on the `infer` queue (threads pool, as in production), in this process."""
     from celery.contrib.testing.worker import start_worker
 
-    from workers import heartbeat, inference
+    from workers import batching_backend, heartbeat
     from workers.celery import app
 
     with start_worker(app, pool="threads", concurrency=8, queues=["infer"], perform_ping_check=False,
@@ -198,9 +198,9 @@ def infer_worker(transactional_db):
         heartbeat.heartbeat()  # a `celery worker` announces itself on worker_ready, which the test worker never sends
         yield
     heartbeat.stop_heartbeat()  # the test worker lives in this process: its heartbeat must end with it
-    for loaded in inference.model_cache()._models.values():
+    for loaded in batching_backend.model_cache()._models.values():
         loaded.engine.stop()
-    inference.model_cache.cache_clear()
+    batching_backend.model_cache.cache_clear()
 
 
 def commit_valid_checkpoint(owner, name: str, directory: Path, *, context_length: int):

@@ -54,7 +54,7 @@ def test_calls_in_flight_when_redis_dies_get_503_or_an_error_event_and_cost_noth
         except openai.APIError as exc:
             outcomes["stream"] = exc.code
 
-    from workers import heartbeat, inference
+    from workers import batching_backend, heartbeat
 
     heartbeat.heartbeat()  # an infer worker is up (it beats) but takes no call yet: nothing consumes `infer`
     callers = [threading.Thread(target=plain), threading.Thread(target=stream)]
@@ -80,9 +80,9 @@ def test_calls_in_flight_when_redis_dies_get_503_or_an_error_event_and_cost_noth
         wait_until(lambda: broker.zcard("infer:workers") == 1)  # the heartbeat beats again on the new Redis
         completion = client.completions.create(model="alice/tiny-gpt", prompt="x", max_tokens=4, temperature=0)
     heartbeat.stop_heartbeat()
-    for loaded in inference.model_cache()._models.values():
+    for loaded in batching_backend.model_cache()._models.values():
         loaded.engine.stop()
-    inference.model_cache.cache_clear()
+    batching_backend.model_cache.cache_clear()
     assert completion.usage.completion_tokens >= 1
     wait_until(lambda: UsageRecord.objects.filter(status="ok").count() == 1)
     assert ledger.audit_ledger().ok

@@ -14,7 +14,7 @@ from marketplace.money import MICRO
 from marketplace.services import ledger, listings
 from serving import protocol
 from serving.protocol import GenerateRequest
-from workers import heartbeat, inference
+from workers import batching_backend, heartbeat, inference
 from workers.celery import app
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -43,9 +43,9 @@ def alt_queue_worker(transactional_db):
         heartbeat.heartbeat()
         yield
     heartbeat.stop_heartbeat()
-    for loaded in inference.model_cache()._models.values():
+    for loaded in batching_backend.model_cache()._models.values():
         loaded.engine.stop()
-    inference.model_cache.cache_clear()
+    batching_backend.model_cache.cache_clear()
 
 
 def test_calls_go_to_the_queue_that_configuration_names_for_the_backend(settings, live_server, served_commit,
@@ -72,7 +72,7 @@ def test_a_worker_refuses_a_request_for_another_backend_and_says_why(served_comm
     assert protocol.decode(fields) == protocol.Failure(
         "LookupError: this worker runs the 'batching' inference backend, not 'vllm': check INFERENCE_BACKEND_QUEUES"
     )
-    assert served_commit.sha not in inference.model_cache()  # nothing was loaded for it
+    assert served_commit.sha not in batching_backend.model_cache()  # nothing was loaded for it
 
 
 def test_a_backend_without_live_workers_answers_503_at_once_and_charges_nothing(settings, live_server, served_commit,

@@ -72,28 +72,25 @@ def test_a_cancel_request_stops_the_generation(infer_worker, served_commit, tiny
 
 
 def test_a_relay_that_cannot_reach_redis_fails_its_calls_and_stops_them_and_goes_on(tiny_checkpoint):
-    from functools import partial
+    from types import SimpleNamespace
 
-    from engine.batching import BatchEngine, Generation, SamplingParams
-    from engine.serving import TextStream
-    from workers.inference import Relay, _Call
+    from engine.batching import BatchEngine
+    from workers.batching_backend import BatchedCall
+    from workers.inference import Relay
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_checkpoint)
     relay = Relay(redis.Redis.from_url("redis://127.0.0.1:1/0"))  # nothing listens there
     engine = BatchEngine(AutoModelForCausalLM.from_pretrained(tiny_checkpoint), on_step=relay.wake).start()
+    loaded = SimpleNamespace(engine=engine, tokenizer=tokenizer)
     try:
         for request_id in ("req_lost_1", "req_lost_2"):  # the second shows the relay outlived the first failure
-            call = _Call(request_id, protocol.stream_key(request_id), prompt_tokens=3, started=True)
-            call.texts.append(TextStream(tokenizer))
-            call.generations.append(
-                Generation([5, 6, 7], SamplingParams(max_tokens=100, temperature=0.0),
-                           on_token=partial(relay.on_token, call, 0), on_finish=partial(relay.on_finish, call, 0))
-            )  # fmt: skip
-            engine.submit(call.generations[0])
-            relay.add(call)
+            request = protocol.GenerateRequest(request_id, 1, "sha", (5, 6, 7), {"max_tokens": 100, "temperature": 0.0})
+            call = BatchedCall(request, loaded)
+            writing = relay.add(call, protocol.stream_key(request_id), started=True)
+            call.run()
 
-            assert call.ended.wait(10)
-            assert isinstance(call.failure, redis.ConnectionError) and call.summary is None
+            assert writing.ended.wait(10)
+            assert isinstance(writing.failure, redis.ConnectionError) and writing.summary is None
             assert call.generations[0].wait(10) and call.generations[0].finish_reason == "cancelled"
             assert len(call.generations[0].tokens) < 100
         assert relay.thread.is_alive()
@@ -104,9 +101,9 @@ def test_a_relay_that_cannot_reach_redis_fails_its_calls_and_stops_them_and_goes
 @pytest.mark.parametrize("gone", ["deadline", "cancelled"])
 def test_a_generation_nobody_waits_for_is_dropped_without_computing(served_commit, gone):
     """A redelivered or long-queued call whose gateway gave up (504) or whose client left is not computed."""
-    from workers import inference
+    from workers import batching_backend, inference
 
-    inference.model_cache.cache_clear()
+    batching_backend.model_cache.cache_clear()
     request = {"request_id": f"req_gone_{gone}", "commit_id": served_commit.pk, "commit_sha": served_commit.sha,
                "prompt_ids": [1, 2, 3], "params": {"max_tokens": 4, "temperature": 0.0}, "stop": [],
                "deadline": time.time() - 1 if gone == "deadline" else time.time() + 60}  # fmt: skip
@@ -119,5 +116,5 @@ def test_a_generation_nobody_waits_for_is_dropped_without_computing(served_commi
     reason = "its deadline passed" if gone == "deadline" else "its caller went away"
     assert (summary["finish_reason"], summary["completion_tokens"]) == ("cancelled", 0)
     assert summary["error"].startswith(f"dropped: {reason}")
-    assert served_commit.sha not in inference.model_cache()  # the model was never even loaded
+    assert served_commit.sha not in batching_backend.model_cache()  # the model was never even loaded
     assert read_stream(request["request_id"]) == [{**{k: str(v) for k, v in summary.items()}}]  # only its end

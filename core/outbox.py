@@ -41,7 +41,9 @@ def consumer(kind: str):
 def record(kind: str, **payload) -> OutboxEvent:
     """Write the event in the current transaction (call it inside the change's `transaction.atomic()`)."""
     event = OutboxEvent.objects.create(kind=kind, payload=payload)
-    transaction.on_commit(_nudge)
+    pending = transaction.get_connection().run_on_commit  # (savepoint ids, function, robust) of this transaction
+    if not any(entry[1] is _nudge for entry in pending):  # one nudge a transaction, however many events it records
+        transaction.on_commit(_nudge)
     return event
 
 

@@ -1,6 +1,7 @@
 """Jobs as their owner sees them, whatever their kind: submit (checked whole by the kind, credits held, nothing
-created on refusal), read, list, cancel, pause, resume, events and checkpoints. The worker's side is jobs/leases.py
-and jobs/runner.py; each API (OpenAI's fine-tuning, evals) is an adapter over these."""
+created on refusal), cancel, pause, resume, events and checkpoints (finding the caller's job, in its API's words,
+is the adapter's: training/jobs.py). The worker's side is jobs/leases.py and jobs/runner.py; each API (OpenAI's
+fine-tuning, evals) is an adapter over these."""
 
 import secrets
 import shutil
@@ -8,12 +9,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import ApiKey, User
 from core import outbox
-from core.exceptions import Conflict, InvalidInput, NotFound
+from core.exceptions import Conflict, InvalidInput
 from jobs import kinds, queues
 from jobs.models import FINISHED, EventLevel, Job, JobCheckpoint, JobEvent, JobFile, JobStatus
 from marketplace.services import job_charges
@@ -46,27 +46,6 @@ def submit(*, user: User, api_key: ApiKey | None, kind: str, spec: dict) -> Job:
             add_event(job, message.format(job=job))
         transaction.on_commit(lambda: queues.ask_for_work(job.resource_class))
     return job
-
-
-def jobs_of(user: User, *, kind_names: tuple[str, ...] | None = None) -> QuerySet[Job]:
-    found = Job.objects.filter(owner=user).select_related("owner").prefetch_related("inputs__file")
-    return found.filter(kind__in=kind_names) if kind_names else found
-
-
-def get_job(*, user: User, job_id: str, kind_names: tuple[str, ...] | None = None, noun: str = "job",
-            param: str = "job_id") -> Job:  # fmt: skip
-    """The caller's job (of one of `kind_names`), or NotFound: another user's job does not exist for them."""
-    job = jobs_of(user, kind_names=kind_names).filter(public_id=job_id).first()
-    if job is None:
-        raise NotFound(f"No such {noun}: {job_id}", param=param)
-    return job
-
-
-def list_jobs(*, user: User, after: Job | None, limit: int, kind_names: tuple[str, ...] | None = None) -> list[Job]:
-    found = jobs_of(user, kind_names=kind_names)
-    if after is not None:
-        found = found.filter(id__lt=after.pk)
-    return list(found.order_by("-id")[:limit])
 
 
 def list_events(job: Job, *, after: int | None, limit: int) -> list[JobEvent]:

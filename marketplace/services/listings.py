@@ -161,16 +161,26 @@ def submit_listing(*, listing_id: int, by: User) -> Listing:
         if listing.status == ListingStatus.SUSPENDED and not settings.REVIEW_LISTINGS:
             raise Conflict(f"the listing is suspended: {listing.review_note}")
         _check_publishable(listing)
+        was = listing.status
         if settings.REVIEW_LISTINGS:
             listing.status = ListingStatus.PENDING_REVIEW
         else:
             listing.status = ListingStatus.PUBLISHED
             listing.published_at = timezone.now()
-            outbox.record("listing.published", listing_id=listing.pk, model=listing.model.repo_id)
         listing.updated_at = timezone.now()
         listing.save(update_fields=["status", "published_at", "updated_at"])
+        _announce(listing, was=was)
         page_cache.changed()
     return listing
+
+
+def _announce(listing: Listing, *, was: str) -> None:
+    """The domain event of a listing that went live or was suspended, in the transaction that changed it: the one
+    place both the provider's publish and the operator's review record it."""
+    if listing.status == was or listing.status not in (ListingStatus.PUBLISHED, ListingStatus.SUSPENDED):
+        return
+    kind = "listing.published" if listing.status == ListingStatus.PUBLISHED else "listing.suspended"
+    outbox.record(kind, listing_id=listing.pk, model=listing.model.repo_id, reason=listing.review_note)
 
 
 def review_listing(*, listing_id: int, approve: bool, reason: str = "", by: User | None = None) -> Listing:
@@ -194,9 +204,7 @@ def review_listing(*, listing_id: int, approve: bool, reason: str = "", by: User
         listing.reviewed_by = by
         listing.updated_at = timezone.now()
         listing.save(update_fields=["status", "published_at", "review_note", "reviewed_by", "updated_at"])
-        if listing.status != was:
-            outbox.record("listing.published" if approve else "listing.suspended", listing_id=listing.pk, model=listing.model.repo_id,
-                          reason=listing.review_note)  # fmt: skip
+        _announce(listing, was=was)
         page_cache.changed()
     if by is not None:  # an operator decided (publish_now, the operator's own shortcut, needs no news)
         link = f"/{listing.model.repo_id}/listing"

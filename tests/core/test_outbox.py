@@ -59,6 +59,21 @@ def test_an_event_commits_or_rolls_back_with_its_change():
     assert events() == [("test.flaky", {"fail_times": 0})]
 
 
+def test_a_transaction_nudges_the_worker_once_however_many_events_it_records(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks() as nudges, transaction.atomic():
+        for number in range(3):
+            outbox.record("test.flaky", fail_times=number)
+        try:
+            with transaction.atomic():  # a savepoint rolled back takes its own nudge with it, not the outer one
+                outbox.record("test.flaky", fail_times=9)
+                raise RuntimeError("inner change failed")
+        except RuntimeError:
+            pass
+
+    assert [callback.__name__ for callback in nudges] == ["_nudge"]
+    assert [payload["fail_times"] for _, payload in events()] == [0, 1, 2]
+
+
 def test_a_failing_consumer_is_retried_with_backoff_then_delivered():
     seen.clear()
     event = outbox.record("test.flaky", fail_times=2)

@@ -27,7 +27,10 @@ def ask_for_work(resource_class: str, *, unless_waiting: bool = False) -> None:
     that comes back find it. `unless_waiting` (beat's) skips a queue that already holds a nudge, so a class with no
     worker (no GPU node yet) collects one message, not one per beat."""
     for resource in wakes(resource_class):
-        if unless_waiting and waiting(settings.JOB_QUEUES[resource]):
+        # An `any` job wakes the GPU queue only when no nudge waits there: a store with no GPU worker yet keeps one
+        # message in it, not one per job (the CPU queue is always served).
+        spare = resource_class == ResourceClass.ANY and resource != ResourceClass.CPU
+        if (unless_waiting or spare) and waiting(settings.JOB_QUEUES[resource]):
             continue
         try:
             current_app.send_task("workers.tasks.run_jobs", args=[resource], queue=settings.JOB_QUEUES[resource],

@@ -69,6 +69,19 @@ def funded(provider):
     return provider
 
 
+@pytest.fixture
+def empty_queues():
+    """The job queues in the broker hold nothing before the test, and nothing it sent after it."""
+
+    def empty():
+        with app.connection_for_write() as connection:
+            connection.default_channel.client.delete(*settings.JOB_QUEUES.values())
+
+    empty()
+    yield
+    empty()
+
+
 def wallet(user) -> tuple[int, int]:
     account = ledger.account_for(user.pk, AccountKind.WALLET)
     return account.balance, account.held
@@ -104,10 +117,7 @@ def test_it_is_held_for_claimed_run_settled_and_logged(funded):
                          "0 to go", "Job succeeded (5 seconds used, 0.005000 credits charged)"]  # fmt: skip
 
 
-def test_a_gpu_job_waits_for_a_gpu_worker_and_its_queue(funded):
-    with app.connection_for_write() as connection:
-        for queue in settings.JOB_QUEUES.values():
-            connection.default_channel.client.delete(queue)
+def test_a_gpu_job_waits_for_a_gpu_worker_and_its_queue(funded, empty_queues):
     job = submit(funded, steps=2, resource="gpu")
 
     assert (queues.waiting(settings.JOB_QUEUES["gpu"]), queues.waiting(settings.JOB_QUEUES["cpu"])) == (1, 0)
@@ -115,6 +125,13 @@ def test_a_gpu_job_waits_for_a_gpu_worker_and_its_queue(funded):
     assert Job.objects.get(pk=job.pk).status == JobStatus.QUEUED
     assert runner.run_jobs(resources=queues.resources_of("gpu")) == 1
     assert Job.objects.get(pk=job.pk).status == JobStatus.SUCCEEDED
+
+
+def test_jobs_that_may_run_anywhere_leave_one_nudge_in_a_queue_nobody_serves(funded, empty_queues):
+    for _ in range(3):
+        submit(funded, steps=1, resource="any")
+
+    assert (queues.waiting(settings.JOB_QUEUES["cpu"]), queues.waiting(settings.JOB_QUEUES["gpu"])) == (3, 1)
 
 
 def test_a_worker_named_for_other_kinds_leaves_it(funded):

@@ -9,7 +9,7 @@ A kind says:
 - `run`: do the work in a worker, reporting through the `Run` it is given, asking `run.should_stop()` between
   steps, and returning the units it used; raising `Stopped` when asked to cancel or pause;
 - `admit` (optional): a side effect due once the request is accepted, before the job exists (a paid download);
-- `created`: the events that open the job's log."""
+- `Plan.events`: the events that open the job's log ("{job}" in one stands for the new job's id)."""
 
 import dataclasses
 from collections.abc import Callable
@@ -38,7 +38,7 @@ class Plan:
     base_label: str = ""
     resource_class: str = ResourceClass.CPU
     metadata: dict = dataclasses.field(default_factory=dict)
-    events: list[str] = dataclasses.field(default_factory=list)
+    events: list[str] = dataclasses.field(default_factory=list)  # "{job}" becomes the id; nothing else is formatted
     admit: Callable[[], None] | None = None  # run once accepted, before the job and its hold are written
 
 

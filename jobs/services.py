@@ -43,7 +43,7 @@ def submit(*, user: User, api_key: ApiKey | None, kind: str, spec: dict) -> Job:
         job.save()
         JobFile.objects.bulk_create([JobFile(job=job, file=file, role=role) for role, file in plan.inputs.items()])
         for message in plan.events:
-            add_event(job, message.format(job=job))
+            add_event(job, message.replace("{job}", job.public_id))  # never format(): a filename may hold braces
         transaction.on_commit(lambda: queues.ask_for_work(job.resource_class))
     return job
 

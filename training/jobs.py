@@ -5,7 +5,7 @@
 from accounts.models import ApiKey, User
 from core.exceptions import NotFound, PermissionDenied
 from jobs import services
-from jobs.models import JobCheckpoint, JobEvent
+from jobs.models import Job, JobCheckpoint, JobEvent
 from training.base import SCRATCH
 from training.models import FineTuningJob
 
@@ -64,16 +64,13 @@ def list_checkpoints(*, user: User, job_id: str, after: str | None, limit: int) 
     return services.list_checkpoints(job, after=services.cursor(after, "ftckpt-") if after else None, limit=limit)
 
 
-def cancel_job(*, user: User, job_id: str) -> FineTuningJob:
-    services.cancel(get_job(user=user, job_id=job_id), param=PARAM)
-    return get_job(user=user, job_id=job_id)
+def cancel_job(*, user: User, job_id: str) -> Job:
+    return services.cancel(get_job(user=user, job_id=job_id), param=PARAM)
 
 
-def pause_job(*, user: User, job_id: str) -> FineTuningJob:
-    services.pause(get_job(user=user, job_id=job_id), param=PARAM)
-    return get_job(user=user, job_id=job_id)
+def pause_job(*, user: User, job_id: str) -> Job:
+    return services.pause(get_job(user=user, job_id=job_id), param=PARAM)
 
 
-def resume_job(*, user: User, job_id: str) -> FineTuningJob:
-    services.resume(get_job(user=user, job_id=job_id), param=PARAM)
-    return get_job(user=user, job_id=job_id)
+def resume_job(*, user: User, job_id: str) -> Job:
+    return services.resume(get_job(user=user, job_id=job_id), param=PARAM)

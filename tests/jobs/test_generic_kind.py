@@ -36,7 +36,7 @@ class Countdown(kinds.JobKind):
         if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 50:
             raise InvalidInput("steps must be an integer between 1 and 50", param="steps")
         return kinds.Plan(params={"steps": steps}, estimated_units=steps, resource_class=spec.get("resource", "cpu"),
-                          events=[f"Created a countdown of {steps}"])  # fmt: skip
+                          events=[f"Created a countdown of {steps}"] + [f"{note} ({{job}})" for note in spec.get("notes", [])])  # fmt: skip
 
     def price(self, units: int) -> int:
         return units * PER_SECOND
@@ -101,6 +101,12 @@ def test_a_bad_parameter_is_refused_by_name_and_nothing_is_created_or_held(funde
 
     assert (refused.value.param, refused.value.message) == ("steps", "steps must be an integer between 1 and 50")
     assert (Job.objects.count(), Reservation.objects.count(), wallet(funded)) == (0, 0, (MICRO, 0))
+
+
+def test_an_opening_event_names_the_job_and_keeps_the_callers_braces(funded):
+    job = services.submit(user=funded, api_key=None, kind=Countdown.name, spec={"steps": 1, "notes": ["data{0}.jsonl"]})
+
+    assert log(job) == ["Created a countdown of 1", f"data{{0}}.jsonl ({job.public_id})"]
 
 
 def test_it_is_held_for_claimed_run_settled_and_logged(funded):

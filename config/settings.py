@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "files",
     "jobs",
     "training",
+    "evaluation",
     "serving",
     "workers",
 ]
@@ -213,6 +214,11 @@ JOB_WORKER_KINDS = tuple(env_list("JOB_WORKER_KINDS", []))
 TRAINING_RESOURCE_CLASS = env_str("TRAINING_RESOURCE_CLASS", "any")  # where fine-tuning and pretraining may run
 if TRAINING_RESOURCE_CLASS not in ("cpu", "gpu", "any"):
     raise ImproperlyConfigured(f"TRAINING_RESOURCE_CLASS must be cpu, gpu or any, got {TRAINING_RESOURCE_CLASS!r}")
+# Evaluation (docs/evaluation.md): every commit that becomes valid is evaluated by the store, on a worker of this class
+EVALUATE_VALID_COMMITS = env_bool("EVALUATE_VALID_COMMITS", True)
+EVALUATION_RESOURCE_CLASS = env_str("EVALUATION_RESOURCE_CLASS", "any")
+if EVALUATION_RESOURCE_CLASS not in ("cpu", "gpu", "any"):
+    raise ImproperlyConfigured(f"EVALUATION_RESOURCE_CLASS must be cpu, gpu or any, got {EVALUATION_RESOURCE_CLASS!r}")
 
 # Inference workers
 INFER_CACHE_MB = env_int("INFER_CACHE_MB", 4096, minimum=1)  # loaded models per worker process, LRU beyond this

@@ -58,6 +58,7 @@ class JobKind:
     noun: ClassVar[str] = "job"  # "fine-tuning job": how messages name it
     started: ClassVar[str] = "Job started"  # the event of a claim
     charge_key: ClassVar[str] = "job"  # the ledger's idempotency key is f"{charge_key}:{job id}"
+    notifies: ClassVar[bool] = True  # tell the owner when a job succeeds or fails
 
     def plan(self, *, user: User, api_key: ApiKey | None, spec: dict) -> Plan:
         raise NotImplementedError

@@ -26,10 +26,11 @@ KEEP_CHECKPOINTS = 3
 CPU_WORKER = (ResourceClass.CPU, ResourceClass.ANY)
 
 
-def claim_job(*, worker: str, resources: tuple[str, ...] = CPU_WORKER, kind_names: tuple[str, ...] = ()) -> Job | None:
+def claim_job(*, worker: str, resources: tuple[str, ...] = CPU_WORKER, kind_names: tuple[str, ...] = (),
+              job_id: int | None = None) -> Job | None:  # fmt: skip
     """Take the oldest job this worker may run now: of its resource classes (a CPU worker's unless named) and kinds
-    (any this process knows unless named), queued or running with an expired lease. Users at
-    MAX_ACTIVE_JOBS_PER_USER running jobs wait. None when there is nothing to do."""
+    (any this process knows unless named), queued or running with an expired lease; with `job_id`, that job only.
+    Users at MAX_ACTIVE_JOBS_PER_USER running jobs wait. None when there is nothing to do."""
     now = timezone.now()
     busy = (
         Job.objects.filter(status=JobStatus.RUNNING, lease_expires_at__gte=now)
@@ -39,6 +40,8 @@ def claim_job(*, worker: str, resources: tuple[str, ...] = CPU_WORKER, kind_name
         .values("owner_id")
     )
     mine = Job.objects.claimable(now=now).filter(resource_class__in=resources, kind__in=kind_names or kinds.names())
+    if job_id is not None:
+        mine = mine.filter(pk=job_id)
     for job in mine.exclude(owner_id__in=busy).order_by("created_at")[:20]:
         claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, lease_expires_at__lt=now)
         was_lost = job.status == JobStatus.RUNNING  # its worker stopped renewing: no reaper requeued it first
@@ -145,13 +148,20 @@ def finish_job(job: Job, *, status: str, error: dict | None = None, units: int |
     detail = f": {error['message']}" if error else ""
     add_event(job, f"Job {status}{detail} ({used} {_done(job)}, {format_credits(charged)} credits charged)",
               level=level)  # fmt: skip
-    if status in (JobStatus.SUCCEEDED, JobStatus.FAILED):  # a cancel is the owner's own act: nothing to tell
+    if status in (JobStatus.SUCCEEDED, JobStatus.FAILED) and _notifies(job):  # a cancel is the owner's own act
         made = Job.objects.filter(pk=job.pk).values_list("result_label", flat=True).first()
         result_words = f", result {made}" if status == JobStatus.SUCCEEDED and made else ""
         notifications.notify(
             user=job.owner, kind=NotificationKind.JOB_SUCCEEDED if status == JobStatus.SUCCEEDED else NotificationKind.JOB_FAILED,
             message=f"Job {job.public_id} {status}{detail}{result_words}.", link=f"/jobs/{job.public_id}",
         )  # fmt: skip
+
+
+def _notifies(job: Job) -> bool:
+    try:
+        return kinds.get(job.kind).notifies
+    except LookupError:
+        return True
 
 
 def _done(job: Job) -> str:

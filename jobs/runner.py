@@ -7,6 +7,7 @@ import os
 import socket
 import threading
 from pathlib import Path
+from typing import Protocol
 
 from django.conf import settings
 from django.db import connection
@@ -19,10 +20,15 @@ logger = logging.getLogger(__name__)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 
 
-class Run:
-    """What a kind's `run` is handed: its job, the worker's reasons to stop, and where to report."""
+class Beat(Protocol):
+    def reason(self) -> str | None: ...
 
-    def __init__(self, job: Job, heartbeat: "Heartbeat"):
+
+class Run:
+    """What a kind's `run` is handed: its job, the worker's reasons to stop (its heartbeat's, or nobody's for a job
+    run in its caller's process), and where to report."""
+
+    def __init__(self, job: Job, heartbeat: Beat):
         self.job = job
         self._heartbeat = heartbeat
 

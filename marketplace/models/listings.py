@@ -15,6 +15,7 @@ MAX_TAGS = 10
 class ListingStatus(models.TextChoices):
     DRAFT = "draft"
     PENDING_REVIEW = "pending_review", "pending review"
+    EVALUATING = "evaluating", "waiting for its evaluation"  # the provider asked to publish; live once it succeeded
     PUBLISHED = "published"
     SUSPENDED = "suspended"
 

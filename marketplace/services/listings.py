@@ -1,5 +1,7 @@
 """Listings and price cards: create, edit, price, submit for review, review, publish, unpublish."""
 
+import contextlib
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
@@ -11,7 +13,7 @@ from core.exceptions import Conflict, InvalidInput, NotFound
 from marketplace.models import Category, Listing, ListingStatus, PriceCard
 from marketplace.models.listings import LICENSE_PATTERN, MAX_TAGS, TAG_PATTERN
 from marketplace.money import parse_credits, short_credits
-from marketplace.services import listing_stats, offers
+from marketplace.services import listing_stats, offers, publish_gate
 from registry import page_cache
 from registry.exceptions import RevisionNotFound
 from registry.models import Commit, Model
@@ -88,13 +90,17 @@ def save_listing(
     }
     with transaction.atomic():
         if listing is None:
-            listing = Listing(model=model, **fields)
+            listing, changed = Listing(model=model, **fields), set(fields)
         else:
             listing = Listing.objects.select_for_update().get(pk=listing.pk)
+            changed = {name for name, value in fields.items() if getattr(listing, name) != value}
             for name, value in fields.items():
                 setattr(listing, name, value)
         if listing.status == ListingStatus.PUBLISHED:
-            served_commit(listing=listing)  # raises if the new revision cannot be served
+            serves = served_commit(listing=listing)  # raises if the new revision cannot be served
+            verdict = publish_gate.check(serves) if "revision" in changed else publish_gate.READY
+            if not verdict.ready:  # a live listing moves only to an evaluated commit
+                raise InvalidInput(verdict.reason, param="revision")
         listing.updated_at = timezone.now()
         listing.save()
         listing_stats.refresh_listing(listing)
@@ -140,12 +146,27 @@ def served_commit(*, listing: Listing) -> Commit:
         ) from None
 
 
-def _check_publishable(listing: Listing) -> None:
+def _check_publishable(listing: Listing) -> publish_gate.Verdict:
+    """Refuses what the provider must fix; returns the gate's verdict on the served commit, READY or pending (its
+    evaluation has not finished: the listing waits for it)."""
     if listing.model.is_private:
         raise InvalidInput("the model is private; make it public before publishing its listing", param="model")
     if listing.price_card is None:
         raise InvalidInput("set a price card before publishing (0 means free)", param="price_card")
-    served_commit(listing=listing)
+    verdict = publish_gate.check(served_commit(listing=listing))
+    if not verdict.ready and not verdict.pending:
+        raise InvalidInput(verdict.reason, param="revision")
+    return verdict
+
+
+def _go_live(listing: Listing) -> None:
+    """Published, or to review when REVIEW_LISTINGS is on (the row is saved by the caller)."""
+    if settings.REVIEW_LISTINGS:
+        listing.status = ListingStatus.PENDING_REVIEW
+    else:
+        listing.status = ListingStatus.PUBLISHED
+        listing.published_at = timezone.now()
+    listing.review_note = ""
 
 
 def submit_listing(*, listing_id: int, by: User) -> Listing:
@@ -160,18 +181,50 @@ def submit_listing(*, listing_id: int, by: User) -> Listing:
             return listing
         if listing.status == ListingStatus.SUSPENDED and not settings.REVIEW_LISTINGS:
             raise Conflict(f"the listing is suspended: {listing.review_note}")
-        _check_publishable(listing)
+        verdict = _check_publishable(listing)
         was = listing.status
-        if settings.REVIEW_LISTINGS:
-            listing.status = ListingStatus.PENDING_REVIEW
+        if verdict.pending:  # goes live by itself when the evaluation succeeds (evaluation_finished)
+            listing.status, listing.review_note = ListingStatus.EVALUATING, verdict.reason
         else:
-            listing.status = ListingStatus.PUBLISHED
-            listing.published_at = timezone.now()
+            _go_live(listing)
         listing.updated_at = timezone.now()
-        listing.save(update_fields=["status", "published_at", "updated_at"])
+        listing.save(update_fields=["status", "published_at", "review_note", "updated_at"])
         _announce(listing, was=was)
         page_cache.changed()
     return listing
+
+
+def evaluation_finished(*, model_id: int) -> list[Listing]:
+    """After an evaluation of one of the model's commits: a listing waiting for its evaluation goes live (or to
+    review) when its served commit passes the gate now, and back to draft with the reason when it failed. Returns
+    the listings that changed."""
+    changed = []
+    with transaction.atomic():
+        waiting = Listing.objects.select_for_update(of=("self",)).select_related("model", "price_card")
+        for listing in waiting.filter(model_id=model_id, status=ListingStatus.EVALUATING):
+            try:
+                verdict = _check_publishable(listing)
+            except InvalidInput as exc:
+                listing.status, listing.review_note = ListingStatus.DRAFT, f"Not published: {exc.message}"
+            else:
+                if verdict.pending:
+                    continue
+                _go_live(listing)
+            listing.updated_at = timezone.now()
+            listing.save(update_fields=["status", "published_at", "review_note", "updated_at"])
+            _announce(listing, was=ListingStatus.EVALUATING)
+            changed.append(listing)
+        if changed:
+            page_cache.changed()
+    for listing in changed:
+        live = listing.status != ListingStatus.DRAFT
+        notifications.notify(
+            user=listing.model.owner, link=f"/{listing.model.repo_id}/listing",
+            kind=NotificationKind.LISTING_APPROVED if live else NotificationKind.LISTING_SUSPENDED,
+            message=f"Your listing {listing.title} ({listing.model.repo_id}) is {listing.get_status_display()}"
+            + ("." if live else f": {listing.review_note}"),
+        )  # fmt: skip
+    return changed
 
 
 def _announce(listing: Listing, *, was: str) -> None:
@@ -192,7 +245,9 @@ def review_listing(*, listing_id: int, approve: bool, reason: str = "", by: User
         )
         was = listing.status
         if approve:
-            _check_publishable(listing)
+            verdict = _check_publishable(listing)
+            if verdict.pending:
+                raise InvalidInput(verdict.reason, param="revision")
             listing.status = ListingStatus.PUBLISHED
             listing.published_at = listing.published_at or timezone.now()
             listing.review_note = ""
@@ -225,7 +280,7 @@ def unpublish_listing(*, listing_id: int, by: User) -> Listing:
         listing = Listing.objects.select_for_update(of=("self",)).select_related("model").filter(pk=listing_id).first()
         if listing is None or listing.model.owner_id != by.pk:
             raise NotFound("no such listing")
-        if listing.status in (ListingStatus.PUBLISHED, ListingStatus.PENDING_REVIEW):
+        if listing.status in (ListingStatus.PUBLISHED, ListingStatus.PENDING_REVIEW, ListingStatus.EVALUATING):
             listing.status = ListingStatus.DRAFT
             listing.updated_at = timezone.now()
             listing.save(update_fields=["status", "updated_at"])
@@ -243,7 +298,12 @@ def publish_now(
     is_downloadable: bool | None = None,
     title: str | None = None,
 ) -> Listing:
-    """The operator's shortcut: create or update the listing and publish it without review. All or nothing."""
+    """The operator's shortcut: create or update the listing and publish it without review, evaluating the commit it
+    will serve first if the store has not (publish_gate.prepare). All or nothing."""
+    existing = Listing.objects.filter(model=model).first()
+    with contextlib.suppress(RevisionNotFound, offers.NotServable):  # save_listing refuses it with the reason
+        publish_gate.prepare(offers.servable_commit(model=model, revision=revision or (
+            existing.revision if existing else "main")))  # fmt: skip
     with transaction.atomic():
         return _publish_now(model, prompt_price, completion_price, download_price, revision, is_downloadable, title)
 

@@ -9,17 +9,20 @@ from marketplace.money import MICRO
 from marketplace.services import ledger, limits, listings
 from registry import services as registry
 from registry.models import Commit, Ref, RefKind, ValidationStatus
+from tests.conftest import record_evaluation
 
 
-def add_commit(model, *, status=ValidationStatus.VALID, parent=None, message="weights"):
+def add_commit(model, *, status=ValidationStatus.VALID, parent=None, message="weights", evaluated=True):
     """A commit in the given validation state, as the validate task would have left it (no files needed:
-    the marketplace only reads its sha and status)."""
+    the marketplace only reads its sha and status), and a valid one evaluated unless `evaluated` is False."""
     sha = hashlib.sha1(f"{model.pk}:{message}:{Commit.objects.count()}".encode()).hexdigest()
     commit = Commit.objects.create(
         model=model, sha=sha, parent=parent, message=message, author=model.owner, validation_status=status,
         validated_at=timezone.now(),
     )  # fmt: skip
     Ref.objects.update_or_create(model=model, kind=RefKind.BRANCH, name="main", defaults={"commit": commit})
+    if evaluated and status == ValidationStatus.VALID:
+        record_evaluation(commit)
     return commit
 
 
@@ -61,6 +64,8 @@ def publish(owner, name, *, title=None, summary="", card="", category="general",
         validation_status=ValidationStatus.VALID, lineage=lineage or {},
         validation_report={"parameters": parameters, "context_length": context, "architecture": arch},
     )  # fmt: skip
+    if card:
+        record_evaluation(commit, parameters=parameters)
     listing = listings.save_listing(model=model, by=owner, title=title or name, summary=summary, category=category,
                                     tags=tags, license=license, is_downloadable=downloadable)  # fmt: skip
     listings.set_prices(listing=listing, by=owner, prompt_price=prices[0], completion_price=prices[1])

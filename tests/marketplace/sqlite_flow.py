@@ -21,6 +21,7 @@ def main() -> None:
     from marketplace.services import catalogue, ledger, limits, listings, metering
     from registry import services as registry
     from registry.models import Commit, Ref, RefKind, ValidationStatus
+    from tests.conftest import record_evaluation
 
     call_command("migrate", verbosity=0)
     limits.client().flushdb()
@@ -30,6 +31,7 @@ def main() -> None:
     commit = Commit.objects.create(model=model, sha="c" * 40, message="w", author=provider,
                                    validation_status=ValidationStatus.VALID, validated_at=timezone.now())  # fmt: skip
     Ref.objects.create(model=model, kind=RefKind.BRANCH, name="main", commit=commit)
+    record_evaluation(commit)  # the gate's precondition, as every listed commit has one
     listing = listings.publish_now(model=model, prompt_price="2", completion_price="6")
     ledger.top_up(user=consumer, amount=MICRO)
     api_key, secret = accounts.create_api_key(user=consumer, name="k", scopes=["infer"])

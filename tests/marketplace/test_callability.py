@@ -12,6 +12,7 @@ from marketplace.models import Listing, ListingStatus
 from marketplace.services import charge_pg, listings, offers
 from registry import services as registry
 from registry.models import Commit, Ref, RefKind, ValidationStatus
+from tests.conftest import record_evaluation
 from tests.marketplace.conftest import add_commit
 
 PRICES = {"prompt_price": "2", "completion_price": "6"}  # credits per 1M tokens, as micro-credits below
@@ -32,6 +33,7 @@ class World:
         self.dev_head = Commit.objects.create(model=self.listed, sha="d" * 40, parent=self.first, message="dev",
                                               author=provider, validation_status=ValidationStatus.VALID)  # fmt: skip
         Ref.objects.create(model=self.listed, kind=RefKind.BRANCH, name="dev", commit=self.dev_head)
+        record_evaluation(self.dev_head)
         self.pending = Commit.objects.create(model=self.listed, sha="e" * 40, parent=self.first, message="wip",
                                              author=provider, validation_status=ValidationStatus.PENDING)  # fmt: skip
         self.listing = listings.publish_now(model=self.listed, title="Listed", revision="v1", is_downloadable=True,
@@ -55,6 +57,7 @@ class World:
         self.draft_dev = Commit.objects.create(model=self.draft, sha="f" * 40, parent=self.draft_head, message="fd",
                                                author=provider, validation_status=ValidationStatus.VALID)  # fmt: skip
         Ref.objects.create(model=self.draft, kind=RefKind.BRANCH, name="dev", commit=self.draft_dev)
+        record_evaluation(self.draft_dev)
         draft = listings.publish_now(model=self.draft, title="Draft", revision="dev", **PRICES)
         listings.unpublish_listing(listing_id=draft.pk, by=provider)
 

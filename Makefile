@@ -78,12 +78,12 @@ test: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	@over=$$(find config core engine accounts registry marketplace files jobs training serving workers tests bench -name '*.py' -not -path '*/migrations/*' \
+	@over=$$(find config core engine accounts registry marketplace files jobs training evaluation serving evals workers tests bench -name '*.py' -not -path '*/migrations/*' \
 	  -exec wc -l {} + | awk '$$2 != "total" && $$1 > 400'); \
 	  [ -z "$$over" ] || { echo "modules over 400 lines (split them by topic):"; echo "$$over"; exit 1; }
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py check
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/python manage.py makemigrations --check --dry-run
-	@! grep -rn "trust_remote_code=True\|pickle.load\|torch.load(" --include=*.py config core engine accounts registry marketplace files jobs training serving workers || { echo "forbidden call (see RELIABILITY.md #1)"; exit 1; }
+	@! grep -rn "trust_remote_code=True\|pickle.load\|torch.load(" --include=*.py config core engine accounts registry marketplace files jobs training evaluation serving evals workers || { echo "forbidden call (see RELIABILITY.md #1)"; exit 1; }
 	DATABASE_URL=$(TEST_DATABASE_URL) $(BIN)/pytest -q $(PYTEST_ARGS)
 
 lint: setup

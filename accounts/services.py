@@ -25,6 +25,7 @@ RESERVED_NAMESPACES = frozenset(
         "account",
         "keys",
         "models",
+        "leaderboard",
         "new",
         "settings",
         "login",

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "training",
     "evaluation",
     "serving",
+    "evals",
     "workers",
 ]
 
@@ -217,6 +218,8 @@ if TRAINING_RESOURCE_CLASS not in ("cpu", "gpu", "any"):
 # Evaluation (docs/evaluation.md): every commit that becomes valid is evaluated by the store, on a worker of this class
 EVALUATE_VALID_COMMITS = env_bool("EVALUATE_VALID_COMMITS", True)
 EVALUATION_RESOURCE_CLASS = env_str("EVALUATION_RESOURCE_CLASS", "any")
+EVAL_MAX_ITEMS = env_int("EVAL_MAX_ITEMS", 500, minimum=1)  # rows in one run of the Evals API
+EVAL_DEFAULT_MAX_TOKENS = env_int("EVAL_DEFAULT_MAX_TOKENS", 256, minimum=1)  # a run's completion bound when unset
 if EVALUATION_RESOURCE_CLASS not in ("cpu", "gpu", "any"):
     raise ImproperlyConfigured(f"EVALUATION_RESOURCE_CLASS must be cpu, gpu or any, got {EVALUATION_RESOURCE_CLASS!r}")
 

@@ -13,12 +13,14 @@ from serving.status import status_page
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("v1/", include("serving.urls")),
+    path("v1/", include("evals.urls")),
     # any other /v1 path answers 404 in the OpenAI shape here, before the web's routes (owner/name) see it
     re_path(r"^v1/", csrf_exempt(not_found)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
     path("api/", include("accounts.api_urls")),
     path("api/", include("marketplace.api.urls")),
+    path("api/", include("evaluation.api_urls")),
     path("api/", include("registry.api.portal_urls")),
     *api_urlpatterns,
     path("status", status_page, name="status"),
@@ -27,6 +29,8 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("marketplace.urls")),
     path("", include("training.urls")),
+    path("", include("evaluation.urls")),
+    path("", include("evals.web_urls")),
     *file_urlpatterns,
     path("", include("registry.urls")),
     *profile_urlpatterns,

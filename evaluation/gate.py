@@ -19,6 +19,8 @@ def evaluated(commit: Commit) -> Verdict:
     running = job is not None and job.status not in FINISHED
     if result is not None and result.status == EvaluationStatus.SUCCEEDED:
         return publish_gate.READY
+    if result is not None and job is not None and result.job_id == job.pk:  # the latest job's own verdict: failed
+        return Verdict(ready=False, reason=f"the store's evaluation of commit {short} failed: {result.error}")
     waiting = (f"commit {short} is being evaluated by the store (job {job.public_id if job is not None and running else 'queued'}); "
                "the listing goes live when the evaluation succeeds")  # fmt: skip
     if running:

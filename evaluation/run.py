@@ -29,6 +29,23 @@ def context_length(model, tokenizer) -> int:
 
 
 def evaluate(run) -> int:
+    """The kind's `run`: every result stored, or, when the commit cannot be evaluated at all (it does not load), a
+    failed result on the standard set that says why, before the job fails with the same reason."""
+    try:
+        return _evaluate(run)
+    except Stopped:
+        raise
+    except Exception as exc:
+        standard = standard_set.load()
+        reason = f"{type(exc).__name__}: {exc}"[:2000]
+        services.record_results(job=run.job, commit=run.job.base_commit, device="", outcomes=[services.Outcome(
+            kind=DatasetKind.STANDARD, name=standard.name, version=standard.version, sha256=standard.sha256,
+            form="text", status=EvaluationStatus.FAILED, metrics={}, reports={}, error=reason, seconds=0.0)])  # fmt: skip
+        listings.evaluation_finished(model_id=run.job.base_commit.model_id)
+        raise
+
+
+def _evaluate(run) -> int:
     job = run.job
     commit = job.base_commit
     began = time.monotonic()

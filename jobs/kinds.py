@@ -40,6 +40,7 @@ class Plan:
     metadata: dict = dataclasses.field(default_factory=dict)
     events: list[str] = dataclasses.field(default_factory=list)  # "{job}" becomes the id; nothing else is formatted
     admit: Callable[[], None] | None = None  # run once accepted, before the job and its hold are written
+    hold: int | None = None  # micro-credits to hold, when not the kind's price(estimated_units) (a model's price)
 
 
 class Stopped(Exception):
@@ -54,6 +55,7 @@ class Stopped(Exception):
 class JobKind:
     name: ClassVar[str]
     id_prefix: ClassVar[str] = ""  # ids are f"{id_prefix}job-{24 hex}": "ftjob-..." for fine-tuning
+    public_prefix: ClassVar[str] = ""  # or f"{public_prefix}{24 hex}" where an API fixes the shape ("evalrun_")
     unit: ClassVar[str] = "token"  # what price() counts
     noun: ClassVar[str] = "job"  # "fine-tuning job": how messages name it
     started: ClassVar[str] = "Job started"  # the event of a claim

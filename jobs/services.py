@@ -20,7 +20,7 @@ from marketplace.services import job_charges
 
 
 def new_id(kind: kinds.JobKind) -> str:
-    return f"{kind.id_prefix}job-{secrets.token_hex(12)}"
+    return f"{kind.public_prefix or kind.id_prefix + 'job-'}{secrets.token_hex(12)}"
 
 
 def submit(*, user: User, api_key: ApiKey | None, kind: str, spec: dict) -> Job:
@@ -36,8 +36,9 @@ def submit(*, user: User, api_key: ApiKey | None, kind: str, spec: dict) -> Job:
             base_model=plan.base_model, base_commit=plan.base_commit, base_label=plan.base_label, params=plan.params,
             metadata=plan.metadata, unit=runs.unit, estimated_units=plan.estimated_units,
         )  # fmt: skip
+        amount = plan.hold if plan.hold is not None else runs.price(plan.estimated_units)
         job.held = job_charges.hold_job(
-            user=user, job_id=job.public_id, amount=runs.price(plan.estimated_units), units=plan.estimated_units,
+            user=user, job_id=job.public_id, amount=amount, units=plan.estimated_units,
             unit_price=runs.price(1_000_000), model=plan.base_model, commit=plan.base_commit, label=f"{runs.unit}s",
         )  # fmt: skip
         job.save()

@@ -17,9 +17,13 @@ from django.urls import URLPattern, URLResolver, get_resolver
 
 from accounts import services as accounts
 from accounts.models import ApiKey
+from evals.models import Eval, OutputItem
+from evaluation.models import Evaluation
 from files import services as training_files
 from files.models import File as TrainingFile
-from jobs.models import JobCheckpoint, JobEvent, JobFile
+from jobs import kinds
+from jobs.models import Job, JobCheckpoint, JobEvent, JobFile
+from jobs.services import new_id
 from marketplace.models import Account, LedgerEntry, Listing, PriceCard, Reservation, UsageRecord
 from marketplace.services import listings
 from registry import services as registry
@@ -71,6 +75,7 @@ PRIVATE = {
         json.dumps({"operation": "upload", "objects": [{"oid": "a" * 64, "size": 1}]}),
     ),
     "api-validation": Row("/api/models/{repo}/commits/{sha}/validation", "read"),
+    "api-evaluations": Row("/api/v1/models/{repo}/evaluations", "read"),
     "api-upload-detail": Row("/api/uploads/{upload}", "write"),
     "api-uploads": Row("/api/uploads", "write", '{"repo": "{repo}", "path": "a.txt", "size": 1}'),
     "api-uploads-commit": Row("/api/uploads/commit", "write", '{"repo": "{repo}", "uploads": [{upload}]}'),
@@ -85,6 +90,7 @@ PRIVATE = {
     "model-commit": Row("/{repo}/commit/{sha}"),
     "model-commits": Row("/{repo}/commits"),
     "model-revalidate": Row("/{repo}/commit/{sha}/revalidate"),
+    "model-evaluate": Row("/{repo}/commit/{sha}/evaluate"),
     "model-upload": Row("/{repo}/upload"),
     "model-edit-card": Row("/{repo}/edit"),
     "model-settings": Row("/{repo}/settings"),
@@ -100,6 +106,12 @@ PRIVATE = {
     "v1-fine-tuning-job-events": Row("/v1/fine_tuning/jobs/{job}/events", "read"),
     "v1-fine-tuning-job-checkpoints": Row("/v1/fine_tuning/jobs/{job}/checkpoints", "read"),
     "job-detail": Row("/jobs/{job}"),
+    "v1-eval": Row("/v1/evals/{eval}", "read"),
+    "v1-eval-runs": Row("/v1/evals/{eval}/runs", "read"),
+    "v1-eval-run": Row("/v1/evals/{eval}/runs/{run}", "read"),
+    "v1-eval-output-items": Row("/v1/evals/{eval}/runs/{run}/output_items", "read"),
+    "v1-eval-output-item": Row("/v1/evals/{eval}/runs/{run}/output_items/{item}", "read"),
+    "eval-report": Row("/evals/{eval}/runs/{run}"),
     "job-action": Row("/jobs/{job}/cancel"),
     "fine-tune-new": Row("/{repo}/fine-tune"),
     "revoke-key": Row("/settings/keys/{key}/revoke"),
@@ -114,6 +126,8 @@ NOT_PRIVATE = {
     "compare": "published listings only (tests/marketplace/test_reviews.py)",
     "provider": "a provider's published listings only (tests/marketplace/test_catalogue.py)",
     "api-listings": "the catalogue as JSON: published listings only (tests/marketplace/test_catalogue.py)",
+    "leaderboard": "published listings only (tests/evaluation/test_leaderboard.py)",
+    "api-leaderboard": "the leaderboard as JSON: published listings only (tests/evaluation/test_leaderboard.py)",
     "signup": "creates an account",
     "login": "signs in",
     "logout": "signs out the caller",
@@ -143,6 +157,7 @@ NOT_PRIVATE = {
     "v1-models": "lists what the caller may call (tests/serving/test_openai_api.py)",
     "v1-files": "lists and uploads the caller's own files (tests/training/test_api.py)",
     "v1-fine-tuning-jobs": "lists and creates the caller's own jobs (tests/training/test_api.py)",
+    "v1-evals": "lists and creates the caller's own evals (tests/evals/test_evals_api.py)",
     "schema": "the OpenAPI document",
     "status": "public: which infer workers run (tests/serving/test_no_worker.py)",
     "favicon": "a redirect to the static icon (tests/test_error_pages.py)",
@@ -183,16 +198,25 @@ def world(provider, outsider):
     job = fine_tuning_job(owner=provider, commit=commit, base_label="x",
                                        data=data, seed=1, estimated_tokens=10,
                                        method={"type": "supervised", "supervised": {"hyperparameters": {}}})  # fmt: skip
+    evaluation = Eval.objects.create(
+        owner=provider, name="secret eval", item_schema={"type": "object", "properties": {}}
+    )
+    run = Job.objects.create(public_id=new_id(kinds.get("evalrun")), kind="evalrun", owner=provider, base_label="x",
+                             params={"eval_id": evaluation.public_id, "model": "alice/secret", "template": [],
+                                     "sampling": {}, "items": [{}], "source": {}}, status="succeeded")  # fmt: skip
+    item = OutputItem.objects.create(run=run, eval=evaluation, datasource_item_id=0, status="pass")
     registry.create_model(owner=outsider, name="mine")
     _, other_secret = accounts.create_api_key(user=outsider, name="other", scopes=["read", "write", "infer"])
     return {"sha": commit.sha, "upload": upload.pk, "key": key.pk, "owner_secret": owner_secret,
-            "other_secret": other_secret, "file": data.public_id, "job": job.public_id}  # fmt: skip
+            "other_secret": other_secret, "file": data.public_id, "job": job.public_id, "eval": evaluation.public_id,
+            "run": run.public_id, "item": item.public_id}  # fmt: skip
 
 
 def snapshot() -> list:
     """Everything a request could change, column for column (a key's last use is not a change to it)."""
     tables = [Model, Commit, FileEntry, Ref, Blob, UploadSession, Listing, PriceCard, Account, LedgerEntry,
-              Reservation, UsageRecord, TrainingFile, FineTuningJob, JobFile, JobEvent, JobCheckpoint]  # fmt: skip
+              Reservation, UsageRecord, TrainingFile, FineTuningJob, Job, JobFile, JobEvent, JobCheckpoint,
+              Evaluation, Eval, OutputItem]  # fmt: skip
     rows = [list(table.objects.order_by("pk").values_list()) for table in tables]
     rows.append(list(ApiKey.objects.order_by("pk").values_list("pk", "name", "scopes", "revoked_at", "expires_at")))
     return rows
@@ -202,7 +226,10 @@ def address(row: Row, world: dict, *, missing: bool) -> tuple[str, str | None]:
     values = {"repo": MISSING if missing else SECRET, "sha": world["sha"], "upload": 999_999 if missing else world[
         "upload"], "key": 999_999 if missing else world["key"],
         "file": "file-000000000000000000000000" if missing else world["file"],
-        "job": "ftjob-000000000000000000000000" if missing else world["job"]}  # fmt: skip
+        "job": "ftjob-000000000000000000000000" if missing else world["job"],
+        "eval": "eval_000000000000000000000000" if missing else world["eval"],
+        "run": "evalrun_000000000000000000000000" if missing else world["run"],
+        "item": "outputitem_000000000000000000000000" if missing else world["item"]}  # fmt: skip
     values["repo_body"] = repo_body(values["repo"])
     return fill(row.url, values), fill(row.body, values) if row.body else None
 
@@ -224,6 +251,7 @@ def normalized(response) -> tuple[int, str]:
     content = b"".join(response.streaming_content) if response.streaming else response.content
     text = content.decode(errors="replace").replace(SECRET, "<repo>").replace(MISSING, "<repo>")
     text = re.sub(r"\b(file|ftjob)-[0-9a-f]{24}\b", r"\1-<id>", text)
+    text = re.sub(r"\b(eval|evalrun|outputitem)_[0-9a-f]{24}\b", r"\1_<id>", text)
     text = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "<csrf token>", text)  # masked anew on every page
     return response.status_code, text.replace("secret", "<name>").replace("nothing", "<name>")
 

@@ -9,6 +9,7 @@ from marketplace.models import Listing
 from marketplace.services import listings
 from registry import services as registry
 from registry.models import Commit, Model, ValidationStatus
+from tests.conftest import record_evaluation
 
 pytestmark = pytest.mark.django_db
 
@@ -20,6 +21,7 @@ def add_models(owner, count: int, start: int = 0) -> None:
         commit = registry.commit_changes(model_id=model.pk, author=owner, message="x",
                                          operations=[registry.AddFile("config.json", blob)])  # fmt: skip
         Commit.objects.filter(pk=commit.pk).update(validation_status=ValidationStatus.VALID)
+        record_evaluation(commit)
         listings.publish_now(model=model, prompt_price="1", completion_price="1", title=f"M{index}")
 
 
@@ -50,8 +52,9 @@ def test_api_lists_run_the_same_queries_for_3_or_9_rows(client, provider, url, e
     assert few == queries(client, url, **auth) == expected
 
 
-# the header counts unread notifications: one query on every signed-in page; a model page lists its derived models
-@pytest.mark.parametrize(("url", "expected"), [("/alice/m0", 9), ("/settings/keys", 5)])
+# the header counts unread notifications: one query on every signed-in page; a model page lists its derived models,
+# and its evaluation panel reads the commit's and its parent's results in one query and its latest job in another
+@pytest.mark.parametrize(("url", "expected"), [("/alice/m0", 11), ("/settings/keys", 5)])
 def test_pages_run_the_same_queries_for_3_or_9_rows(client, provider, url, expected, settings):
     settings.REVIEW_LISTINGS = False
     add_models(provider, 3)

@@ -17,7 +17,7 @@ from marketplace.money import MICRO
 from marketplace.services import alerts, ledger, listings
 from registry import validation
 from registry.models import ValidationStatus
-from tests.conftest import wait_until
+from tests.conftest import record_evaluation, wait_until
 from tests.marketplace.conftest import add_commit, submitted_listing
 from tests.training.test_leases import make_job  # noqa: F401  (a fixture)
 from training import jobs
@@ -112,6 +112,7 @@ def test_the_store_records_its_domain_events(provider, consumer, make_job, setti
     commit = add_commit(job.base_model, message="to validate", status=ValidationStatus.PENDING)
     assert validation.claim_validation(commit_id=commit.pk, task_id="t1")
     validation.finish_validation(commit_id=commit.pk, task_id="t1", report={"ok": True})
+    record_evaluation(commit)  # what the evaluation job would record (no outbox worker runs here)
     listing = submitted_listing(provider, job.base_model, prompt_price="1", completion_price="1")
     listings.review_listing(listing_id=listing.pk, approve=True)
     listings.review_listing(listing_id=listing.pk, approve=False, reason="spam")

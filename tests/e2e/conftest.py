@@ -38,8 +38,7 @@ def sign_up(page, base_url, username, password="a-long-password-1"):
     page.click("main form button[type=submit]")
 
 
-def list_and_publish(page, title: str, prompt_price: str, completion_price: str, summary: str = ""):
-    """From a model page: the listing form with a price card, saved, then published."""
+def _save_and_publish(page, title: str, prompt_price: str, completion_price: str, summary: str) -> None:
     page.click("text=Store listing")
     page.fill("#id_title", title)
     page.fill("#id_summary", summary)
@@ -48,7 +47,24 @@ def list_and_publish(page, title: str, prompt_price: str, completion_price: str,
     page.click("#listing-form button[type=submit]")
     page.wait_for_selector("text=Listing saved.")
     page.click("text=Publish")
+
+
+def list_and_publish(page, title: str, prompt_price: str, completion_price: str, summary: str = ""):
+    """From a model page: the listing form with a price card, saved, then published (its commit is evaluated)."""
+    _save_and_publish(page, title, prompt_price, completion_price, summary)
     page.wait_for_selector("text=The listing is published.")
+
+
+def publish_after_evaluation(page, title: str, prompt_price: str, completion_price: str, summary: str = ""):
+    """As list_and_publish, for a commit the store has not evaluated yet: the listing waits for its evaluation,
+    which a job worker's loop (run here) does; then it is live."""
+    from jobs import runner
+
+    _save_and_publish(page, title, prompt_price, completion_price, summary)
+    page.wait_for_selector("text=The listing is waiting for its evaluation.")
+    assert runner.run_jobs(kind_names=("evaluate",)) == 1
+    page.reload()
+    page.wait_for_selector("#listing-status >> text=published")
 
 
 def log_in(page, base_url, username, password=PASSWORD):

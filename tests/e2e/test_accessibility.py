@@ -23,7 +23,7 @@ def test_main_pages_have_no_serious_violations(page, live_server, provider, cons
     base = live_server.url
     problems = {}
     for path in ("/", "/models", "/models?q=poetry", "/alice/poetry-gpt", "/compare?m=alice/poetry-gpt&m=bob/coder",
-                 "/signup", "/login", "/alice"):  # fmt: skip
+                 "/signup", "/login", "/alice", "/leaderboard"):  # fmt: skip
         page.goto(f"{base}{path}")
         problems[path] = serious_violations(page)
     log_in(page, base, "bob")

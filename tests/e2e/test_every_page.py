@@ -44,7 +44,7 @@ REPORT = {"architecture": "GPT2LMHeadModel", "model_type": "gpt2", "parameters":
 
 ANONYMOUS = ["/", "/models", "/models?q=tiny", "/models?category=code&sort=cheapest", "/alice/tiny-gpt",
              "/alice/tiny-gpt/commits", "/compare?m=alice/tiny-gpt&m=mallory/tiny-but-pricey", "/alice", "/signup",
-             "/login", "/password-reset", "/status", "/no/such-model"]  # fmt: skip
+             "/login", "/password-reset", "/status", "/leaderboard", "/leaderboard?sort=speed", "/no/such-model"]  # fmt: skip
 CONSUMER = ["/", "/alice/tiny-gpt", "/settings/keys", "/settings/wallet", "/settings/usage", "/settings/jobs",
             "/jobs/{job}", "/settings/notifications", "/alice/tiny-gpt/fine-tune", "/new/from-scratch"]  # fmt: skip
 PROVIDER = ["/alice/tiny-gpt", "/alice/tiny-gpt/listing", "/alice/tiny-gpt/edit", "/alice/tiny-gpt/upload",

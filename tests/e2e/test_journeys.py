@@ -12,7 +12,7 @@ from marketplace.models import Review
 from marketplace.money import MICRO
 from marketplace.services import ledger, listing_stats, listings, metering
 from tests.conftest import PASSWORD, wait_until
-from tests.e2e.conftest import list_and_publish, log_in, menu, shoot, sign_up
+from tests.e2e.conftest import log_in, menu, publish_after_evaluation, shoot, sign_up
 from tests.e2e.test_portal import create_and_upload
 from tests.marketplace.conftest import publish
 
@@ -98,7 +98,7 @@ def test_a_providers_journey(page, live_server, consumer, celery_worker, tiny_ch
     assert "141k (141,056)" in page.inner_text("#validation .report")
     shoot(page, "journey-provider-validated")
 
-    list_and_publish(page, "Verse GPT", "100", "300", summary="Writes verse about Python.")
+    publish_after_evaluation(page, "Verse GPT", "100", "300", summary="Writes verse about Python.")
     page.goto(f"{base}/models?q=verse")
     expect(page.locator(".listing-card h3")).to_have_text(["Verse GPT"])
 

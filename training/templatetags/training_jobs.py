@@ -3,13 +3,14 @@ usage page, the provider's earnings page), as the store panel on a model page is
 
 from django import template
 
-from jobs.models import Job
+from training.models import FineTuningJob
 
 register = template.Library()
 RECENT = 5
 
 
 @register.simple_tag
-def recent_jobs(user) -> list[Job]:
-    found = Job.objects.filter(owner=user).select_related("base_model__owner", "result_model__owner")
+def recent_jobs(user) -> list[FineTuningJob]:
+    """Training jobs only: a model's evaluations show on its page, eval runs on their reports."""
+    found = FineTuningJob.objects.filter(owner=user).select_related("base_model__owner", "result_model__owner")
     return list(found.order_by("-created_at")[:RECENT])

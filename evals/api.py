@@ -131,6 +131,12 @@ def run_detail(request, user, api_key, eval_id: str, run_id: str):  # noqa: ARG0
     return JsonResponse(run_json(request, services.get_run(user=user, eval_id=eval_id, run_id=run_id)))
 
 
+@v1_view({"POST": WRITE})
+def run_cancel(request, user, api_key, eval_id: str, run_id: str):  # noqa: ARG001
+    """The client's runs.cancel (POST …/cancel; the REST reference also cancels with POST on the run itself)."""
+    return JsonResponse(run_json(request, services.cancel_run(user=user, eval_id=eval_id, run_id=run_id)))
+
+
 @v1_view({"GET": READ})
 def output_items(request, user, api_key, eval_id: str, run_id: str):  # noqa: ARG001
     run = services.get_run(user=user, eval_id=eval_id, run_id=run_id)

@@ -109,6 +109,7 @@ PRIVATE = {
     "v1-eval": Row("/v1/evals/{eval}", "read"),
     "v1-eval-runs": Row("/v1/evals/{eval}/runs", "read"),
     "v1-eval-run": Row("/v1/evals/{eval}/runs/{run}", "read"),
+    "v1-eval-run-cancel": Row("/v1/evals/{eval}/runs/{run}/cancel", "infer", "{}"),
     "v1-eval-output-items": Row("/v1/evals/{eval}/runs/{run}/output_items", "read"),
     "v1-eval-output-item": Row("/v1/evals/{eval}/runs/{run}/output_items/{item}", "read"),
     "eval-report": Row("/evals/{eval}/runs/{run}"),

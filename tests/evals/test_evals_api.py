@@ -98,7 +98,7 @@ def test_an_eval_round_trip_is_charged_exactly(client, consumer, live_server):
     browser = Client()
     browser.force_login(consumer)
     report = browser.get(f"/evals/{made.id}/runs/{run.id}").content.decode()
-    assert f"Eval run <code class=\"id\">{run.id}</code>" in report and report.count("<tr><td>") == 3
+    assert f'Eval run <code class="id">{run.id}</code>' in report and report.count("<tr><td>") == 3
     assert client.evals.runs.list(made.id).data[0].id == run.id
     assert client.evals.runs.delete(run.id, eval_id=made.id).deleted is True
     assert client.evals.delete(made.id).deleted is True
@@ -143,3 +143,21 @@ def test_bad_input_answers_400_naming_the_field_with_nothing_created_or_charged(
     assert (wallet.balance, wallet.held) == (10 * MICRO, 0)
     with pytest.raises(openai.NotFoundError):  # another user's eval does not exist for them
         others.evals.retrieve(made.id)
+
+
+def test_a_queued_run_is_cancelled_and_its_hold_given_back(live_server, consumer, make_key, served_commit):
+    listings.publish_now(model=served_commit.model, prompt_price="2", completion_price="6", title="Tiny GPT")
+    ledger.top_up(user=consumer, amount=10 * MICRO)
+    client = openai.OpenAI(base_url=f"{live_server.url}/v1", api_key=make_key(consumer, scopes=("read", "infer")),
+                           max_retries=0)  # fmt: skip
+    made = client.evals.create(data_source_config={"type": "custom", "item_schema": SCHEMA}, testing_criteria=CRITERIA)
+    run = client.evals.runs.create(made.id, data_source=DATA_SOURCE | {"source": {"type": "file_content",
+                                                                                  "content": ROWS}})  # fmt: skip
+    wallet = ledger.account_for(consumer.pk, AccountKind.WALLET)
+    assert wallet.held == Reservation.objects.get(request_id=run.id).max_cost > 0
+    cancelled = client.evals.runs.cancel(run.id, eval_id=made.id)
+    assert cancelled.status == "canceled" and cancelled.result_counts.total == 0
+    wallet = ledger.account_for(consumer.pk, AccountKind.WALLET)
+    assert (wallet.balance, wallet.held) == (10 * MICRO, 0) and UsageRecord.objects.count() == 0
+    assert client.evals.delete(made.id).deleted is True  # a cancelled run is finished: its eval may go
+    assert Job.objects.filter(kind="evalrun").count() == 0

@@ -10,7 +10,7 @@ from rest_framework.views import APIView
 
 from accounts.authentication import ScopeRequired
 from core.exceptions import InvalidInput
-from evaluation import services
+from evaluation import services, standard_set
 from evaluation.models import Evaluation
 from registry import services as registry
 from registry.exceptions import RepoNotFound
@@ -44,8 +44,6 @@ def pending_json(commit: Commit) -> dict | None:
     job = services.latest_job(commit)
     if job is None or job.status in ("succeeded", "failed", "cancelled"):
         return None
-    from evaluation import standard_set
-
     return {"object": "model.evaluation", "commit": commit.sha,
             "dataset": standard_set.load().describe() | {"kind": "standard"}, "form": "text",
             "status": "running" if job.status == "running" else "queued", "verified": True, "device": "",

@@ -2,7 +2,6 @@
 `client.evals.runs.output_items`). The rules are evals/services.py's; these views check the caller, parse and shape.
 Reading needs a key's `read` scope, creating and changing `infer` (a run calls models)."""
 
-from django.db.models import Count, Q
 from django.http import HttpRequest, JsonResponse
 from django.urls import reverse
 
@@ -50,13 +49,12 @@ def eval_json(evaluation: Eval) -> dict:
 
 def run_json(request: HttpRequest, run: Job) -> dict:
     params = run.params
-    items = OutputItem.objects.filter(run=run)
-    counts = items.aggregate(total=Count("id"), passed=Count("id", filter=Q(status="pass")),
-                             failed=Count("id", filter=Q(status="fail")))  # fmt: skip
-    errored = sum(1 for sample in items.values_list("sample", flat=True) if sample.get("error"))
+    counts = {"total": 0, "passed": 0, "failed": 0, "errored": 0}
     per_criterion: dict[str, list[int]] = {}
     usage = {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0, "cached_tokens": 0, "invocation_count": 0}
-    for results, sample in items.values_list("results", "sample"):
+    for status, results, sample in OutputItem.objects.filter(run=run).values_list("status", "results", "sample"):
+        counts["total"] += 1  # one pass over the rows: counts, each criterion's tally and the usage
+        counts["errored" if sample.get("error") else "passed" if status == "pass" else "failed"] += 1
         for result in results:
             per_criterion.setdefault(result["name"], [0, 0])[0 if result["passed"] else 1] += 1
         if sample.get("usage"):
@@ -70,8 +68,7 @@ def run_json(request: HttpRequest, run: Job) -> dict:
         "data_source": {"type": "completions", "model": params["model"], "source": params["source"],
                         "input_messages": {"type": "template", "template": params["template"]},
                         "sampling_params": params["sampling"]},
-        "result_counts": {"total": counts["total"], "errored": errored, "failed": counts["failed"] - errored,
-                          "passed": counts["passed"]},
+        "result_counts": counts,
         "per_model_usage": [usage | {"model_name": params["model"]}] if usage["invocation_count"] else [],
         "per_testing_criteria_results": [{"testing_criteria": name, "passed": tally[0], "failed": tally[1]}
                                          for name, tally in per_criterion.items()],

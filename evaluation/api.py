@@ -41,8 +41,8 @@ def evaluation_json(row: Evaluation, commit: Commit) -> dict:
 
 def pending_json(commit: Commit) -> dict | None:
     """The evaluation under way, as an item without figures (status queued or running)."""
-    job = services.latest_job(commit)
-    if job is None or job.status in ("succeeded", "failed", "cancelled"):
+    job = services.job_under_way(commit)
+    if job is None:
         return None
     return {"object": "model.evaluation", "commit": commit.sha,
             "dataset": standard_set.load().describe() | {"kind": "standard"}, "form": "text",

@@ -6,7 +6,7 @@ from django.db import transaction
 
 from accounts.models import User
 from evaluation import standard_set
-from evaluation.models import DatasetKind, Evaluation, EvaluationStatus
+from evaluation.models import DatasetKind, Evaluation
 from jobs import services as jobs
 from jobs.models import FINISHED, Job
 from registry.models import Commit, Model
@@ -18,12 +18,19 @@ def latest_job(commit: Commit) -> Job | None:
     return Job.objects.filter(kind=KIND, base_commit=commit).order_by("-id").first()
 
 
+def job_under_way(commit: Commit) -> Job | None:
+    """The commit's evaluation job that has not finished (queued or running), if any: the one rule the gate, the
+    API and the model page read."""
+    job = latest_job(commit)
+    return job if job is not None and job.status not in FINISHED else None
+
+
 def request_evaluation(commit: Commit) -> Job:
     """The commit's evaluation job: the one queued or running, else a new one (owned by the model's owner)."""
     with transaction.atomic():
         Commit.objects.select_for_update().filter(pk=commit.pk).first()  # two asks at once make one job
-        running = latest_job(commit)
-        if running is not None and running.status not in FINISHED:
+        running = job_under_way(commit)
+        if running is not None:
             return running
         return jobs.submit(user=commit.model.owner, api_key=None, kind=KIND, spec={"commit_id": commit.pk})
 
@@ -81,9 +88,6 @@ def comparison_base(commit: Commit) -> Commit | None:
 
 def may_ask(user: User, model: Model) -> bool:
     return user.is_authenticated and model.owner_id == user.pk
-
-
-SUCCEEDED = EvaluationStatus.SUCCEEDED
 
 
 def evaluate_now(commit: Commit) -> Job:

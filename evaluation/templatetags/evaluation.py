@@ -62,7 +62,7 @@ def evaluation_panel(commit: Commit | None, model: Model, is_owner: bool) -> dic
     standard = next((row for row in mine if row.dataset_kind == DatasetKind.STANDARD), None)
     base = next((row for row in found if row.commit_id == base_id and row.dataset_kind == DatasetKind.STANDARD
                  and row.dataset_sha256 == current and row.status == EvaluationStatus.SUCCEEDED), None)  # fmt: skip
-    job = services.latest_job(commit)
+    job = services.job_under_way(commit)
     return {
         "standard": standard,
         "figures": figure_rows(standard.metrics, base.metrics if base else None)
@@ -70,7 +70,7 @@ def evaluation_panel(commit: Commit | None, model: Model, is_owner: bool) -> dic
         else [],
         "base_commit": base.commit if base else None,
         "files": [row for row in mine if row.dataset_kind == DatasetKind.PROVIDER],
-        "pending": job if job is not None and job.status in ("queued", "running") else None,
+        "pending": job,
         "claimed": claimed(model),
         "model": model,
         "is_owner": is_owner,

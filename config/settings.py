@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "jobs",
     "training",
     "evaluation",
+    "compression",
     "serving",
     "evals",
     "workers",

@@ -21,6 +21,7 @@ urlpatterns = [
     path("api/", include("accounts.api_urls")),
     path("api/", include("marketplace.api.urls")),
     path("api/", include("evaluation.api_urls")),
+    path("api/", include("compression.urls")),
     path("api/", include("registry.api.portal_urls")),
     *api_urlpatterns,
     path("status", status_page, name="status"),

@@ -4,6 +4,7 @@ then load it with transformers and generate a few tokens. Raises BadCheckpoint w
 import fnmatch
 import json
 import os
+import re
 import time
 from pathlib import Path
 
@@ -28,10 +29,13 @@ ALLOWED_FILES = (
 )
 CAUSAL_LM_TYPES = frozenset(
     {"gpt2", "gpt_neo", "gpt_neox", "gptj", "llama", "mistral", "mixtral", "qwen2", "qwen3", "phi", "phi3",
-     "gemma", "gemma2", "opt", "bloom", "falcon", "olmo", "olmo2", "stablelm", "starcoder2", "smollm3"}
+     "gemma", "gemma2", "opt", "bloom", "falcon", "olmo", "olmo2", "stablelm", "starcoder2", "smollm3", "gpt_bigcode"}
 )  # fmt: skip
 TOKENIZER_FILE_SETS = (("tokenizer.json",), ("vocab.json", "merges.txt"))
 MAX_CONFIG_BYTES = 1024 * 1024
+QUANT_METHODS = ("torchao",)  # quantization_config.quant_method values the store loads (docs/compression.md)
+# torchao keeps a quantized weight `w` as `_w_qdata` (one value per weight) and its scales beside it
+TORCHAO_META = re.compile(r"(^|\.)_[A-Za-z0-9_]+_(scale|zero_point|scale_and_zero|per_tensor_scale|act_pre_scale)$")
 SMOKE_PROMPT = "The"
 SMOKE_TOKENS = 8
 
@@ -84,6 +88,12 @@ def read_config(directory: Path) -> dict:
         raise BadCheckpoint(
             "config.json has auto_map, which asks for custom code; only built-in architectures are accepted"
         )
+    quantization = config.get("quantization_config")
+    if quantization is not None and (not isinstance(quantization, dict) or quantization.get("quant_method")
+                                     not in QUANT_METHODS):  # fmt: skip
+        method = quantization.get("quant_method") if isinstance(quantization, dict) else quantization
+        raise BadCheckpoint(f"quantization_config {method!r} is not one the store loads; accepted: "
+                            f"{', '.join(QUANT_METHODS)}")  # fmt: skip
     model_type = config.get("model_type")
     if model_type not in CAUSAL_LM_TYPES:
         raise BadCheckpoint(
@@ -111,6 +121,15 @@ def read_headers(directory: Path, files: list[str]) -> dict[str, SafetensorsHead
     if len(names) != len(set(names)):
         raise BadCheckpoint("the same tensor name appears in more than one safetensors file")
     return headers
+
+
+def stored_parameters(headers: dict[str, SafetensorsHeader], *, quantized: bool) -> int:
+    """The parameters the files hold: every tensor's elements, or for a torchao checkpoint, its plain tensors and one
+    per quantized weight (not its scales and zero points)."""
+    if not quantized:
+        return sum(header.parameter_count for header in headers.values())
+    return sum(info.numel for header in headers.values() for name, info in header.tensors.items()
+               if not TORCHAO_META.search(name))  # fmt: skip
 
 
 def expected_parameters(config: dict) -> int:
@@ -171,7 +190,7 @@ def inspect_checkpoint(directory: Path, *, load: bool = True) -> dict:
     check_files(directory, files)
     config = read_config(directory)
     headers = read_headers(directory, files)
-    stored = sum(header.parameter_count for header in headers.values())
+    stored = stored_parameters(headers, quantized=bool(config.get("quantization_config")))
     expected = expected_parameters(config)
     if stored != expected:
         raise BadCheckpoint(

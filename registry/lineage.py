@@ -38,6 +38,27 @@ def descendants(model: Model) -> list[Commit]:
     return list(Commit.objects.raw(sql, [model.pk, MAX_DEPTH]))
 
 
+def family(commit: Commit, model: Model) -> list[Commit]:
+    """`ancestors(commit)` (depth -1 the nearest) and `descendants(model)` (depth 1 the nearest) in one query, each
+    with `base_repo_id`, its base commit's model: ancestors oldest first, then descendants nearest first."""
+    table = Commit._meta.db_table
+    sql = f"""WITH RECURSIVE up(id, depth) AS (
+        SELECT base_commit_id, 1 FROM {table} WHERE id = %s AND base_commit_id IS NOT NULL
+        UNION ALL
+        SELECT p.base_commit_id, up.depth + 1 FROM {table} p JOIN up ON p.id = up.id
+        WHERE p.base_commit_id IS NOT NULL AND up.depth < %s
+    ), down(id, depth) AS (
+        SELECT d.id, 1 FROM {table} d JOIN {table} own ON d.base_commit_id = own.id WHERE own.model_id = %s
+        UNION ALL
+        SELECT d.id, down.depth + 1 FROM {table} d JOIN down ON d.base_commit_id = down.id WHERE down.depth < %s
+    ), walk(id, depth) AS (SELECT id, -depth FROM up UNION ALL SELECT id, depth FROM down)
+    SELECT {_COLUMNS}, bu.username || '/' || bm.name AS base_repo_id FROM walk {_JOINS}
+    LEFT JOIN {table} b ON b.id = c.base_commit_id LEFT JOIN {Model._meta.db_table} bm ON bm.id = b.model_id
+    LEFT JOIN {User._meta.db_table} bu ON bu.id = bm.owner_id
+    ORDER BY walk.depth, c.id"""
+    return list(Commit.objects.raw(sql, [commit.pk, MAX_DEPTH, model.pk, MAX_DEPTH]))
+
+
 # How HF Hub's model pages name a base model's children, by relation.
 CHILDREN_LABELS = {BaseRelation.FINETUNE: "Fine-tunes", BaseRelation.ADAPTER: "Adapters", BaseRelation.MERGE: "Merges",
                    BaseRelation.QUANTIZED: "Quantizations", BaseRelation.PRUNED: "Pruned",

@@ -95,11 +95,10 @@ def jobs_collection(request, user, api_key):
     body = json_input.loads(request.body, what="the request body")
     if not isinstance(body, dict):
         raise InvalidInput("the request body must be a JSON object")
-    for name in ("model", "training_file"):
-        if not isinstance(body.get(name), str) or not body[name]:
-            raise InvalidInput(f"{name} is required", param=name)
+    if not isinstance(body.get("model"), str) or not body["model"]:
+        raise InvalidInput("model is required", param="model")
     job = jobs.create_job(
-        user=user, api_key=api_key, model=body["model"], training_file=body["training_file"],
+        user=user, api_key=api_key, model=body["model"], training_file=body.get("training_file"),
         validation_file=body.get("validation_file"), method_spec=body.get("method"),
         hyperparameters=body.get("hyperparameters"), suffix=body.get("suffix"), seed=body.get("seed"),
         metadata=body.get("metadata"),

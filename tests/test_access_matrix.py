@@ -76,6 +76,7 @@ PRIVATE = {
     ),
     "api-validation": Row("/api/models/{repo}/commits/{sha}/validation", "read"),
     "api-evaluations": Row("/api/v1/models/{repo}/evaluations", "read"),
+    "api-lineage": Row("/api/v1/models/{repo}/lineage", "read"),
     "api-upload-detail": Row("/api/uploads/{upload}", "write"),
     "api-uploads": Row("/api/uploads", "write", '{"repo": "{repo}", "path": "a.txt", "size": 1}'),
     "api-uploads-commit": Row("/api/uploads/commit", "write", '{"repo": "{repo}", "uploads": [{upload}]}'),

@@ -53,8 +53,9 @@ def test_api_lists_run_the_same_queries_for_3_or_9_rows(client, provider, url, e
 
 
 # the header counts unread notifications: one query on every signed-in page; a model page lists its derived models,
-# and its evaluation panel reads the commit's and its parent's results in one query and its latest job in another
-@pytest.mark.parametrize(("url", "expected"), [("/alice/m0", 11), ("/settings/keys", 5)])
+# its evaluation panel reads the commit's and its parent's results in one query and its latest job in another, and its
+# lineage panel walks the family in one (and, for a model with relatives, their models and figures in two more)
+@pytest.mark.parametrize(("url", "expected"), [("/alice/m0", 12), ("/settings/keys", 5)])
 def test_pages_run_the_same_queries_for_3_or_9_rows(client, provider, url, expected, settings):
     settings.REVIEW_LISTINGS = False
     add_models(provider, 3)

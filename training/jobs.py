@@ -1,5 +1,5 @@
 """/v1/fine_tuning/jobs over the generic job system: a fine-tuning job is a job of kind `finetune` or `pretrain`
-(training/kinds.py). This module turns the OpenAI request into a kind's spec and keeps the API's words (its
+(training/kinds.py), or of a compression kind that `method.type` names (quantize, prune, distill: compression/). This module turns the OpenAI request into a kind's spec and keeps the API's words (its
 `fine_tuning_job_id` param, "No such fine-tuning job"); jobs/services.py does the rest."""
 
 from accounts.models import ApiKey, User
@@ -7,7 +7,7 @@ from core.exceptions import NotFound, PermissionDenied
 from jobs import services
 from jobs.models import Job, JobCheckpoint, JobEvent
 from training.base import SCRATCH
-from training.models import FineTuningJob
+from training.models import COMPRESSION, FineTuningJob
 
 PARAM = "fine_tuning_job_id"
 
@@ -17,7 +17,7 @@ def create_job(
     user: User,
     api_key: ApiKey | None,
     model: str,
-    training_file: str,
+    training_file: str | None,
     validation_file: str | None = None,
     method_spec: dict | None = None,
     hyperparameters: dict | None = None,
@@ -29,10 +29,13 @@ def create_job(
     job `queued` and wake a worker. Any refusal creates and charges nothing."""
     if api_key is not None and not api_key.has_scope("finetune"):
         raise PermissionDenied("this API key lacks the 'finetune' scope")
-    scratch = model == SCRATCH or (isinstance(method_spec, dict) and method_spec.get("type") == "pretrain")
+    kind = method_spec.get("type") if isinstance(method_spec, dict) else None
+    if kind not in COMPRESSION:
+        scratch = model == SCRATCH or kind == "pretrain"
+        kind = "pretrain" if scratch else "finetune"
     spec = {"model": model, "training_file": training_file, "validation_file": validation_file, "method": method_spec,
             "hyperparameters": hyperparameters, "suffix": suffix, "seed": seed, "metadata": metadata}  # fmt: skip
-    job = services.submit(user=user, api_key=api_key, kind="pretrain" if scratch else "finetune", spec=spec)
+    job = services.submit(user=user, api_key=api_key, kind=kind, spec=spec)
     return get_job(user=user, job_id=job.public_id)
 
 

@@ -107,6 +107,8 @@ class Pretrain(_Training):
 def _common(spec: dict, *, user: User) -> tuple[File, File | None, dict]:
     """What both kinds check first, in the order the API always answered: the model id, the files, the method."""
     json_input.model_id(spec["model"])
+    if not isinstance(spec.get("training_file"), str) or not spec["training_file"]:
+        raise InvalidInput("training_file is required", param="training_file")
     train = _training_data(user, spec["training_file"], "training_file")
     valid = _training_data(user, spec["validation_file"], "validation_file") if spec.get("validation_file") else None
     resolved = method.resolve(method=spec.get("method"), hyperparameters=spec.get("hyperparameters"),

@@ -35,7 +35,7 @@ def resolve(*, method: dict | None, hyperparameters: dict | None, examples: int)
         return _pretrain(method.get("pretrain") or {})
     if method.get("type") != "supervised":
         raise InvalidInput(
-            f"method.type {method.get('type')!r} is not supported here: use 'supervised' or 'pretrain'",
+            f"method.type {method.get('type')!r} is not supported: use 'supervised', 'pretrain', 'quantize', 'prune' or 'distill'",
             param="method.type",
         )
     supervised = method.get("supervised") or {}
@@ -53,7 +53,7 @@ def resolve(*, method: dict | None, hyperparameters: dict | None, examples: int)
         "batch_size": min(16, max(1, examples // 100)),
         "learning_rate_multiplier": 1.0,
     }
-    resolved = {name: _number(name, given.get(name, "auto"), auto[name]) for name in LIMITS}
+    resolved = {name: number(name, given.get(name, "auto"), auto[name]) for name in LIMITS}
     result: dict = {"type": "supervised", "supervised": {"hyperparameters": resolved}}
     if supervised.get("lora") is not None:
         result["supervised"]["lora"] = _lora(supervised["lora"])
@@ -91,12 +91,12 @@ def _pretrain(pretrain: dict) -> dict:
         raise InvalidInput("hyperparameters: n_epochs, batch_size, learning_rate_multiplier",
                            param="method.pretrain.hyperparameters")  # fmt: skip
     auto = {"n_epochs": 3, "batch_size": 16, "learning_rate_multiplier": 1.0}
-    resolved = {name: _number(name, given.get(name, "auto"), auto[name], kind="pretrain") for name in LIMITS}
+    resolved = {name: number(name, given.get(name, "auto"), auto[name], kind="pretrain") for name in LIMITS}
     return {"type": "pretrain", "pretrain": {"preset": preset, "vocab_size": vocab, "seq_len": seq_len,
                                              "hyperparameters": resolved}}  # fmt: skip
 
 
-def _number(name: str, value, auto, *, kind: str = "supervised"):
+def number(name: str, value, auto, *, kind: str = "supervised"):
     param = f"method.{kind}.hyperparameters.{name}"
     if value == "auto":
         return auto

@@ -1,5 +1,5 @@
 """A fine-tuning job as OpenAI's fine-tuning API names it: a proxy of the generic job (jobs.models.Job) of kind
-`finetune` or `pretrain`, with that API's words for the job's columns. It has no table of its own."""
+`finetune` or `pretrain` (or a compression kind), with that API's words for the job's columns. It has no table of its own."""
 
 import secrets
 
@@ -7,7 +7,8 @@ from django.db import models
 
 from jobs.models import Job, JobQuerySet
 
-KINDS = ("finetune", "pretrain")
+COMPRESSION = ("quantize", "prune", "distill")  # compression/kinds.py: created through the same API
+KINDS = ("finetune", "pretrain", *COMPRESSION)
 
 
 def job_id() -> str:  # the default of the table that migration 0005 moved into jobs.Job; migrations 0001-0004 name it

@@ -124,22 +124,29 @@ def _checkpoint(job: Job, lineage: dict, metrics: finetune.Metrics, save) -> Non
     if job.checkpoints.filter(step_number=metrics.step).exists():
         return
     model = result_model(job)
+    facts = {**lineage, "metrics": metrics.as_dict()}
     with tempfile.TemporaryDirectory(prefix=f"{job.public_id}-") as folder:
-        directory = save(Path(folder))
-        facts = {**lineage, "metrics": metrics.as_dict()}
-        (directory / "README.md").write_text(_card(job, facts))
-        operations: list[registry.Operation] = []
-        for path in sorted(directory.iterdir()):
-            data = path.read_bytes()
-            blob = registry.ingest_upload(user=job.owner, incoming_stream=[data], size=len(data))
-            operations.append(registry.AddFile(path=path.name, blob=blob))
-    commit = registry.commit_changes(
-        model_id=model.pk, author=job.owner, operations=operations, lineage=facts, base_commit=job.base_commit,
-        base_relation=BaseRelation.PRETRAIN if job.base_commit is None else BaseRelation.FINETUNE,
-        message=f"{'Pretrain' if job.base_model_id is None else 'Fine-tune'} {job.public_id}: epoch {metrics.epoch}, "
-                f"step {metrics.step}",
-    )  # fmt: skip
+        commit = commit_folder(
+            job, model, save(Path(folder)), card=_card(job, facts), lineage=facts,
+            relation=BaseRelation.PRETRAIN if job.base_commit is None else BaseRelation.FINETUNE,
+            message=f"{'Pretrain' if job.base_model_id is None else 'Fine-tune'} {job.public_id}: epoch {metrics.epoch}, "
+                    f"step {metrics.step}",
+        )  # fmt: skip
     leases.record_checkpoint(job, commit=commit, metrics=metrics.as_dict())
+
+
+def commit_folder(job: Job, model: Model, directory: Path, *, card: str, lineage: dict, relation: str,
+                  message: str) -> Commit:  # fmt: skip
+    """Commit every file of `directory`, with `card` as its README.md, to `model`'s main, derived from the job's base
+    commit by `relation`."""
+    (directory / "README.md").write_text(card)
+    operations: list[registry.Operation] = []
+    for path in sorted(directory.iterdir()):
+        data = path.read_bytes()
+        blob = registry.ingest_upload(user=job.owner, incoming_stream=[data], size=len(data))
+        operations.append(registry.AddFile(path=path.name, blob=blob))
+    return registry.commit_changes(model_id=model.pk, author=job.owner, operations=operations, lineage=lineage,
+                                   base_commit=job.base_commit, base_relation=relation, message=message)  # fmt: skip
 
 
 def _card(job: Job, facts: dict) -> str:
@@ -160,8 +167,8 @@ def _card(job: Job, facts: dict) -> str:
     return f"{yaml}\n\n{title}\n\n```json\n{json.dumps(facts, indent=2, sort_keys=True)}\n```\n"
 
 
-def result_model(job: Job) -> Model:
-    """The job's private result model `owner/<base-name>-ft-<suffix or job id>` (`owner/gpt-<preset>-...` from
+def result_model(job: Job, *, infix: str = "ft") -> Model:
+    """The job's private result model `owner/<base-name>-<infix>-<suffix or job id>` (`owner/gpt-<preset>-...` from
     scratch), made on its first checkpoint."""
     if job.result_model_id:
         return Model.objects.get(pk=job.result_model_id)
@@ -169,7 +176,7 @@ def result_model(job: Job) -> Model:
     if job.base_model is None:  # pretrained from scratch
         name = f"gpt-{job.params['method']['pretrain']['preset']}-{tail}"
     else:
-        name = f"{job.base_model.name}-ft-{tail}"
+        name = f"{job.base_model.name}-{infix}-{tail}"
     with transaction.atomic():
         model = registry.create_model(owner=job.owner, name=name[:96].rstrip("-_."), is_private=True)
         job.result_model = model

@@ -18,7 +18,7 @@ def fine_tunable_base(*, user: User, model_id: str) -> tuple[Model, Commit]:
     if base is None:
         raise ModelNotFound(f"The model '{model_id}' does not exist or you do not have access to it.", param="model")
     if offers.download_price(model=base, user=user) is None:
-        raise GatedRepo(f"{base.repo_id} is offered for calls only: its weights cannot be fine-tuned")
+        raise GatedRepo(f"{base.repo_id} is offered for calls only: its weights cannot be fine-tuned", param="model")
     try:
         commit = offers.servable_commit(model=base, revision=revision or "main")
     except RevisionNotFound:

@@ -6,6 +6,7 @@ from accounts.models import ApiKey, User
 from core.exceptions import NotFound, PermissionDenied
 from jobs import services
 from jobs.models import Job, JobCheckpoint, JobEvent
+from training import method
 from training.base import SCRATCH
 from training.models import COMPRESSION, FineTuningJob
 
@@ -30,6 +31,8 @@ def create_job(
     if api_key is not None and not api_key.has_scope("finetune"):
         raise PermissionDenied("this API key lacks the 'finetune' scope")
     kind = method_spec.get("type") if isinstance(method_spec, dict) else None
+    if isinstance(method_spec, dict) and kind not in method.TYPES:
+        method.unsupported(kind)
     if kind not in COMPRESSION:
         scratch = model == SCRATCH or kind == "pretrain"
         kind = "pretrain" if scratch else "finetune"

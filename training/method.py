@@ -34,10 +34,7 @@ def resolve(*, method: dict | None, hyperparameters: dict | None, examples: int)
     if method.get("type") == "pretrain":
         return _pretrain(method.get("pretrain") or {})
     if method.get("type") != "supervised":
-        raise InvalidInput(
-            f"method.type {method.get('type')!r} is not supported: use 'supervised', 'pretrain', 'quantize', 'prune' or 'distill'",
-            param="method.type",
-        )
+        unsupported(method.get("type"))
     supervised = method.get("supervised") or {}
     if not isinstance(supervised, dict):
         raise InvalidInput("method.supervised must be an object", param="method.supervised")
@@ -58,6 +55,14 @@ def resolve(*, method: dict | None, hyperparameters: dict | None, examples: int)
     if supervised.get("lora") is not None:
         result["supervised"]["lora"] = _lora(supervised["lora"])
     return result
+
+
+TYPES = ("supervised", "pretrain", "quantize", "prune", "distill")  # the last three: compression/method.py
+
+
+def unsupported(kind) -> None:
+    raise InvalidInput(f"method.type {kind!r} is not supported: use {', '.join(repr(t) for t in TYPES)}",
+                       param="method.type")  # fmt: skip
 
 
 VOCAB_SIZES = (300, 32_000)

@@ -378,4 +378,6 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # torchao warns at import about each CUDA kernel library a CPU build cannot load: noise in every worker's log
+    "loggers": {"torchao": {"level": "ERROR"}},
 }

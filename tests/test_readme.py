@@ -1,6 +1,6 @@
-"""The README's fine-tuning example runs as it is written: a consumer fine-tunes the demo model (built here by
-bootstrap_demo, a few steps) through the stock openai client, against a live server, a real train worker process
-and an infer worker. Only the server's address, the key and the waiting are swapped in."""
+"""The README's fine-tuning and compression examples run as they are written: a consumer fine-tunes, then quantizes,
+the demo model (built here by bootstrap_demo, a few steps) through the stock openai client, against a live server, a
+real job worker process and an infer worker. Only the server's address, the key and the waiting are swapped in."""
 
 import io
 import re
@@ -24,10 +24,11 @@ def readme_block(heading: str) -> str:
     return re.search(r"```python\n(.*?)```", section, re.DOTALL).group(1)
 
 
-def test_the_fine_tuning_example(live_server, consumer, make_key, infer_worker, tmp_path, capsys):
+def run_example(heading: str, live_server, consumer, make_key, tmp_path) -> None:
+    """Run the README's block under `heading` as a consumer with 10 credits, beside a job worker that validates."""
     call_command("bootstrap_demo", "--steps", "3", "--vocab-size", "400", stdout=io.StringIO(), stderr=io.StringIO())
     ledger.top_up(user=consumer, amount=10 * MICRO)
-    code = readme_block("Fine-tune")
+    code = readme_block(heading)
     deadline = time.monotonic() + 240
 
     def sleep(seconds: float) -> None:
@@ -48,12 +49,22 @@ def test_the_fine_tuning_example(live_server, consumer, make_key, infer_worker, 
         worker.terminate()
         worker.wait(timeout=30)
 
+
+def test_the_fine_tuning_example(live_server, consumer, make_key, infer_worker, tmp_path, capsys):
+    run_example("Fine-tune", live_server, consumer, make_key, tmp_path)
     lines = capsys.readouterr().out.splitlines()
     status, model, tokens = lines[0].split()
     assert (status, model) == ("succeeded", "bob/pydoc-gpt-ft-keywords") and int(tokens) > 0
     assert lines[1].split(" ", 1)[1].startswith(f"Job succeeded ({tokens} tokens trained, ")  # the newest event
     assert all(re.fullmatch(r"\d+ \S.*", line) for line in lines[1:6])  # five events: when, what
     assert len(lines) >= 6  # and the answer, which may be blank lines only for a model trained 3 steps
+
+
+def test_the_compression_example(live_server, consumer, make_key, infer_worker, tmp_path, capsys):
+    run_example("Compress", live_server, consumer, make_key, tmp_path)
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "succeeded bob/pydoc-gpt-int8-small"
+    assert len(lines) >= 2  # and the answer of the quantized model, through /v1
 
 
 @pytest.mark.django_db(transaction=False)

@@ -86,7 +86,8 @@ def wrap(student, teacher, *, temperature: float, alpha: float):
             teacher.to(*args, **kwargs)
             return super().to(*args, **kwargs)
 
-        def forward(self, input_ids, attention_mask, labels):
+        def forward(self, input_ids, attention_mask=None, labels=None):
+            labels = input_ids if labels is None else labels
             output = self.student(input_ids=input_ids, attention_mask=attention_mask, labels=labels)
             with torch.no_grad():
                 target = teacher(input_ids=input_ids, attention_mask=attention_mask).logits

@@ -15,6 +15,7 @@ tokens together, the best of 3, each model in a fresh process. Ratios are to the
 Last line: int8_size=R int8_speed=R int8_bpb_loss_pct=P prune_size=R prune_bpb_loss_pct=P distill_speed=R
 distill_bpb_loss_pct=P"""
 
+import functools
 import json
 import multiprocessing
 import os
@@ -31,6 +32,7 @@ STEPS = int(os.environ.get("BENCH_COMPRESS_STEPS", 300))
 RECOVERY = int(os.environ.get("BENCH_COMPRESS_RECOVERY", 800))
 DISTILL = int(os.environ.get("BENCH_COMPRESS_DISTILL", 1600))
 CONTEXT = 512
+print = functools.partial(print, flush=True)
 
 
 def corpus() -> list[str]:

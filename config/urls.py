@@ -32,6 +32,7 @@ urlpatterns = [
     path("", include("training.urls")),
     path("", include("evaluation.urls")),
     path("", include("evals.web_urls")),
+    path("", include("compression.web_urls")),
     *file_urlpatterns,
     path("", include("registry.urls")),
     *profile_urlpatterns,

@@ -116,6 +116,7 @@ PRIVATE = {
     "eval-report": Row("/evals/{eval}/runs/{run}"),
     "job-action": Row("/jobs/{job}/cancel"),
     "fine-tune-new": Row("/{repo}/fine-tune"),
+    "compress-new": Row("/{repo}/compress"),
     "revoke-key": Row("/settings/keys/{key}/revoke"),
     "key-limits": Row("/settings/keys/{key}/limits"),
 }

@@ -32,8 +32,13 @@ def job_detail(request, job_id: str):
         raise Http404("No such job or model") from None
     checkpoints = job.checkpoints.select_related("commit").order_by("step_number")
     context = {"job": job, "checkpoints": checkpoints, "events": job.events.order_by("-id")[:50],
-               "result": job.result_model, "validation": job.input("validation")}  # fmt: skip
+               "result": job.result_model, "validation": job.input("validation"),
+               "title": TITLES.get(job.kind, "Fine-tuning job")}  # fmt: skip
     return render(request, "training/job.html", context)
+
+
+TITLES = {"pretrain": "Pretraining job", "quantize": "Quantization job", "prune": "Pruning job",
+          "distill": "Distillation job"}  # fmt: skip
 
 
 @login_required

@@ -76,3 +76,30 @@ def test_the_lineage_graph_and_the_trade_off_table(page, live_server, provider, 
     expect(page.locator(".lineage-children li")).to_have_count(2)  # the pruned model, and its quantized child
     shoot(page, "compression-derived-models")
     assert console_errors == []
+
+
+def test_compress_from_the_model_page(page, live_server, provider, served_commit, console_errors):
+    from jobs.models import Job
+    from tests.e2e.conftest import log_in
+
+    base = live_server.url
+    log_in(page, base, "alice")
+    page.goto(f"{base}/alice/tiny-gpt")
+    page.click("#compress-link")
+    page.check("input[name=method][value=prune]")
+    page.fill("#id_ratio", "1.5")
+    page.click("#start")
+    expect(page.locator("#compress-form .errorlist")).to_have_text(
+        ["ratio must be a number between 0 and 1 (exclusive), got 1.5"])  # fmt: skip
+    assert Job.objects.count() == 0  # a refusal creates nothing
+    shoot(page, "compress-form")
+    assert serious_violations(page) == []
+
+    page.check("input[name=method][value=quantize]")
+    page.fill("#id_suffix", "portal")
+    page.click("#start")
+    expect(page.locator("h1")).to_contain_text("Quantization job")
+    job = Job.objects.get()
+    assert (job.kind, job.params["method"], job.params["suffix"]) == (
+        "quantize", {"type": "quantize", "quantize": {"bits": 8, "hyperparameters": {}}}, "portal")  # fmt: skip
+    assert console_errors == []

@@ -54,7 +54,7 @@ class _Compression(JobKind):
         base, commit = fine_tunable_base(user=user, model_id=spec["model"])
         config = commit_config(commit)
         inputs = self.check(resolved, Base(config=config, commit=commit, user=user))
-        suffix, seed, metadata = (training._suffix(spec.get("suffix")), training._seed(spec.get("seed")),
+        suffix, seed, metadata = (training.checked_suffix(spec.get("suffix")), training.checked_seed(spec.get("seed")),
                                   json_input.metadata(spec.get("metadata")))  # fmt: skip
         units = 0
         if train is not None:

@@ -46,22 +46,21 @@ def family(model: Model, commit: Commit | None, *, viewer) -> list[Node]:
     commit of a descendant model that links it. Three queries; one when the model has no relatives."""
     if commit is None:
         return []
-    found = [c for c in lineage.family(commit, model) if c.model_id != model.pk]
+    found = [r for r in lineage.family(commit, model) if r.commit.model_id != model.pk]
     if not found:
         return []
-    models = Model.objects.visible_to(viewer).select_related("owner").in_bulk({c.model_id for c in found})
-    up = [c for c in found if c.depth < 0 and c.model_id in models]
-    down: dict[int, Commit] = {}
+    models = Model.objects.visible_to(viewer).select_related("owner").in_bulk({r.commit.model_id for r in found})
+    up = [r for r in found if r.depth < 0 and r.commit.model_id in models]
+    down: dict[int, lineage.Relative] = {}
     for relative in found:
-        if relative.depth > 0 and relative.model_id in models:
-            down[relative.model_id] = relative  # by depth, then id: the latest linking commit of each model wins
+        if relative.depth > 0 and relative.commit.model_id in models:
+            down[relative.commit.model_id] = relative  # by depth, then id: the latest linking commit of each model wins
     models[model.pk] = model
-    base = next((c.repo_id for c in up if c.depth == -1), None)  # the direct base, when the viewer may see it
-    commit.depth, commit.base_repo_id = 0, base  # type: ignore[attr-defined]
-    commits = [*up, commit, *down.values()]
-    figures = figures_of(commits)
-    return [Node(model=models[c.model_id], commit=c, relation=c.base_relation, depth=c.depth,
-                 base_model=c.base_repo_id, figures=figures.get(c.pk, {})) for c in commits]  # fmt: skip
+    base = next((r.repo_id for r in up if r.depth == -1), None)  # the direct base, when the viewer may see it
+    walk = [*up, lineage.Relative(commit=commit, depth=0, repo_id=model.repo_id, base_repo_id=base), *down.values()]
+    figures = figures_of([r.commit for r in walk])
+    return [Node(model=models[r.commit.model_id], commit=r.commit, relation=r.commit.base_relation, depth=r.depth,
+                 base_model=r.base_repo_id, figures=figures.get(r.commit.pk, {})) for r in walk]  # fmt: skip
 
 
 def figures_of(commits: list[Commit]) -> dict[int, dict]:

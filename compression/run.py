@@ -44,7 +44,7 @@ def compress(run: Run) -> int:
             facts = quantize.quantize(Path(base), Path(out))
             _commit(job, Path(out), lineage | {"quantization": facts}, metrics={"step": 1})
         return 0
-    model, tokenizer = training._base(job.base_commit)
+    model, tokenizer = training.load_base(job.base_commit)
     train_file = job.input("training")
     records = read_records(train_file) if train_file else []
     if train_file:
@@ -73,7 +73,7 @@ def compress(run: Run) -> int:
             finetune.Hyperparameters(n_epochs=hyper["n_epochs"], batch_size=hyper["batch_size"],
                                      learning_rate_multiplier=hyper["learning_rate_multiplier"],
                                      seed=job.params["seed"]),
-            on_metrics=functools.partial(training._progress, run),
+            on_metrics=functools.partial(training.report_progress, run),
             on_checkpoint=functools.partial(_checkpoint, job, lineage), should_stop=run.should_stop,
             state_dir=run.state_dir, state_every=settings.CHECKPOINT_EVERY_STEPS, device=pick_device(),
         )  # fmt: skip

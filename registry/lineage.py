@@ -2,6 +2,9 @@
 commits derived from it or from any commit of its model (its descendants), each walked in one recursive query on
 `Commit.base_commit`. Each commit returned carries `depth` (1: the direct base or child) and `repo_id`."""
 
+import dataclasses
+from typing import Any
+
 from django.db.models import F
 
 from accounts.models import User
@@ -38,9 +41,19 @@ def descendants(model: Model) -> list[Commit]:
     return list(Commit.objects.raw(sql, [model.pk, MAX_DEPTH]))
 
 
-def family(commit: Commit, model: Model) -> list[Commit]:
-    """`ancestors(commit)` (depth -1 the nearest) and `descendants(model)` (depth 1 the nearest) in one query, each
-    with `base_repo_id`, its base commit's model: ancestors oldest first, then descendants nearest first."""
+@dataclasses.dataclass(frozen=True)
+class Relative:
+    """A commit of a model's family: `depth` < 0 an ancestor (-1 the direct base), > 0 a descendant (1 a child)."""
+
+    commit: Commit
+    depth: int
+    repo_id: str
+    base_repo_id: str | None  # the model of its base commit
+
+
+def family(commit: Commit, model: Model) -> list[Relative]:
+    """`ancestors(commit)` (depth -1 the nearest) and `descendants(model)` (depth 1 the nearest) in one query:
+    ancestors oldest first, then descendants nearest first."""
     table = Commit._meta.db_table
     sql = f"""WITH RECURSIVE up(id, depth) AS (
         SELECT base_commit_id, 1 FROM {table} WHERE id = %s AND base_commit_id IS NOT NULL
@@ -56,7 +69,8 @@ def family(commit: Commit, model: Model) -> list[Commit]:
     LEFT JOIN {table} b ON b.id = c.base_commit_id LEFT JOIN {Model._meta.db_table} bm ON bm.id = b.model_id
     LEFT JOIN {User._meta.db_table} bu ON bu.id = bm.owner_id
     ORDER BY walk.depth, c.id"""
-    return list(Commit.objects.raw(sql, [commit.pk, MAX_DEPTH, model.pk, MAX_DEPTH]))
+    rows: list[Any] = list(Commit.objects.raw(sql, [commit.pk, MAX_DEPTH, model.pk, MAX_DEPTH]))  # with the extras
+    return [Relative(commit=row, depth=row.depth, repo_id=row.repo_id, base_repo_id=row.base_repo_id) for row in rows]
 
 
 # How HF Hub's model pages name a base model's children, by relation.

@@ -54,8 +54,8 @@ class FineTune(_Training):
                 f"{settings.MIN_FINE_TUNE_EXAMPLES}", param="training_file",
             )  # fmt: skip
         suffix, seed, metadata = (
-            _suffix(spec.get("suffix")),
-            _seed(spec.get("seed")),
+            checked_suffix(spec.get("suffix")),
+            checked_seed(spec.get("seed")),
             json_input.metadata(spec.get("metadata")),
         )
         result_name = f"{base.name}-ft-{suffix}" if suffix else None
@@ -89,8 +89,8 @@ class Pretrain(_Training):
         if train.format not in ("plain", "text"):
             raise InvalidInput('a pretraining corpus is plain text or {"text": ...} lines', param="training_file")
         suffix, seed, metadata = (
-            _suffix(spec.get("suffix")),
-            _seed(spec.get("seed")),
+            checked_suffix(spec.get("suffix")),
+            checked_seed(spec.get("seed")),
             json_input.metadata(spec.get("metadata")),
         )
         planned = estimate(train=train, resolved=resolved, commit=None)
@@ -154,7 +154,7 @@ def estimate(*, train: File, resolved: dict, commit: Commit | None) -> Estimate:
     return planned
 
 
-def _suffix(suffix) -> str:
+def checked_suffix(suffix) -> str:
     if suffix in (None, ""):
         return ""
     if not isinstance(suffix, str) or not SUFFIX.fullmatch(suffix):
@@ -163,7 +163,7 @@ def _suffix(suffix) -> str:
     return suffix
 
 
-def _seed(seed) -> int:
+def checked_seed(seed) -> int:
     if seed is None:
         return secrets.randbelow(2**31)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**31:

@@ -49,13 +49,13 @@ def train(run: Run) -> int:
         }
     else:
         assert job.base_model is not None and job.base_commit is not None  # a fine-tune has a base
-        model, tokenizer = _base(job.base_commit)
+        model, tokenizer = load_base(job.base_commit)
         lineage |= {"base_model": job.base_model.repo_id, "parent_commit": job.base_commit.sha,
                     "lora": resolved["supervised"].get("lora")}  # fmt: skip
     try:
         metrics = finetune.finetune(
             model, tokenizer, records, _hyperparameters(job), valid_records=valid,
-            on_metrics=functools.partial(_progress, run), on_checkpoint=functools.partial(_checkpoint, job, lineage),
+            on_metrics=functools.partial(report_progress, run), on_checkpoint=functools.partial(_checkpoint, job, lineage),
             should_stop=run.should_stop, state_dir=run.state_dir, state_every=settings.CHECKPOINT_EVERY_STEPS,
             device=pick_device(),
         )  # fmt: skip
@@ -64,13 +64,13 @@ def train(run: Run) -> int:
     return metrics.tokens
 
 
-def _progress(run: Run, metrics: finetune.Metrics) -> None:
+def report_progress(run: Run, metrics: finetune.Metrics) -> None:
     facts = metrics.as_dict()
     run.progress(step=metrics.step, total_steps=metrics.total_steps, units=metrics.tokens, data=facts,
                  message=f"Step {metrics.step}/{metrics.total_steps}: training loss={facts['train_loss']:.4f}")  # fmt: skip
 
 
-def _base(commit: Commit):
+def load_base(commit: Commit):
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 

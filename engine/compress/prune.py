@@ -9,6 +9,7 @@ What goes is chosen on calibration text:
 Unstructured magnitude pruning of dense tensors saves nothing and is not done. No Django here."""
 
 import dataclasses
+from typing import Any
 
 
 @dataclasses.dataclass(frozen=True)
@@ -19,7 +20,7 @@ class Pruning:
 
 @dataclasses.dataclass(frozen=True)
 class Pruned:
-    model: object  # a GPT2LMHeadModel
+    model: Any  # a GPT2LMHeadModel
     kept_layers: list[int]
     n_inner: int
     block_influence: list[float]

@@ -12,18 +12,20 @@ from django.conf import settings
 from accounts.models import ApiKey, User
 from compression import method
 from core import json_input
-from core.exceptions import InvalidInput, NotFound
+from core.exceptions import Conflict, InvalidInput, NotFound
 from engine.compress.shapes import gpt2_parameters
 from files import services as files
 from files.models import File, FilePurpose
 from jobs.kinds import JobKind, Plan, register
 from marketplace.services import downloads, job_charges
-from registry.models import BaseRelation, Commit
+from registry.models import BaseRelation, Commit, Model
 from registry.storage import open_blob
 from training import kinds as training
 from training.base import fine_tunable_base
 
 MAX_CONFIG_BYTES = 1024 * 1024
+RELATIONS = {"quantize": BaseRelation.QUANTIZED, "prune": BaseRelation.PRUNED, "distill": BaseRelation.DISTILLED}
+NAMES = {"quantize": "int8", "prune": "pruned", "distill": "distilled"}  # the result is <base>-<this>-<suffix or id>
 
 
 class _Compression(JobKind):
@@ -56,6 +58,9 @@ class _Compression(JobKind):
         inputs = self.check(resolved, Base(config=config, commit=commit, user=user))
         suffix, seed, metadata = (training.checked_suffix(spec.get("suffix")), training.checked_seed(spec.get("seed")),
                                   json_input.metadata(spec.get("metadata")))  # fmt: skip
+        result_name = f"{base.name}-{NAMES[self.name]}-{suffix}" if suffix else None
+        if result_name and Model.objects.filter(owner=user, name=result_name).exists():
+            raise Conflict(f"you already have a model named {result_name}: choose another suffix", param="suffix")
         units = 0
         if train is not None:
             units = training.estimate(train=train, resolved=resolved, commit=commit).tokens

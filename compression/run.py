@@ -12,6 +12,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from compression.kinds import NAMES, RELATIONS
 from engine import finetune
 from engine.compress import distill, prune, quantize
 from evaluation import standard_set
@@ -20,12 +21,8 @@ from jobs.kinds import Stopped
 from jobs.models import Job
 from jobs.runner import Run
 from registry.checkout import checkout
-from registry.models import BaseRelation
 from training import run as training
 from training.records import read_records
-
-RELATIONS = {"quantize": BaseRelation.QUANTIZED, "prune": BaseRelation.PRUNED, "distill": BaseRelation.DISTILLED}
-NAMES = {"quantize": "int8", "prune": "pruned", "distill": "distilled"}
 
 
 def compress(run: Run) -> int:

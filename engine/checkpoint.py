@@ -40,7 +40,13 @@ SMOKE_PROMPT = "The"
 SMOKE_TOKENS = 8
 
 
+# a provider's eval files (engine/evalfiles.py, docs/evaluation.md): JSONL data the evaluation reads, never runs
+EVAL_FILE = re.compile(r"evals/[^/]+\.jsonl")
+
+
 def _is_allowed(name: str) -> bool:
+    if EVAL_FILE.fullmatch(name):
+        return True
     base = name.rsplit("/", 1)[-1]
     return any(fnmatch.fnmatchcase(base, pattern) for pattern in ALLOWED_FILES) and "/" not in name
 
@@ -64,7 +70,8 @@ def check_files(directory: Path, files: list[str]) -> None:
     others = [name for name in files if not _is_allowed(name)]
     if others:
         raise BadCheckpoint(
-            f"files not allowed in a checkpoint: {', '.join(others)}. Allowed: {', '.join(ALLOWED_FILES)}"
+            f"files not allowed in a checkpoint: {', '.join(others)}. Allowed: {', '.join(ALLOWED_FILES)}, and "
+            "evals/*.jsonl"
         )
     if not any(name.endswith(".safetensors") for name in files):
         raise BadCheckpoint("no weights: upload the model as *.safetensors")

@@ -10,6 +10,7 @@ from jobs.models import Job
 from marketplace.models import Reservation
 from marketplace.money import MICRO
 from marketplace.services import ledger, listings
+from registry import services as registry
 from registry.models import BaseRelation, Commit, Model
 from tests.training.test_api import _refused, client_for, wallet
 
@@ -54,6 +55,10 @@ def test_bad_compression_jobs_are_refused_and_nothing_is_created_or_charged(live
     _refused(lambda: create(model="alice/tiny-gpt", training_file=corpus.id, method={"type": "quantize"}),
              openai.BadRequestError, "training_file")  # fmt: skip
 
+    registry.create_model(owner=provider, name="tiny-gpt-int8-taken")
+    _refused(lambda: create(model="alice/tiny-gpt", training_file=None, suffix="taken", method={"type": "quantize"}),
+             openai.ConflictError, "suffix")  # fmt: skip
+
     # a calibration file of another user is refused as one that does not exist
     theirs = client_for(live_server, make_key(consumer, scopes=("read", "finetune"))).files.create(
         file=("c.jsonl", CORPUS), purpose="fine-tune")  # fmt: skip
@@ -71,17 +76,17 @@ def test_bad_compression_jobs_are_refused_and_nothing_is_created_or_charged(live
 
     # a base the caller may not pull: offered for calls only (403, as a pull), or private (404: it does not exist)
     settings.REVIEW_LISTINGS = False
-    listings.publish_now(model=Model.objects.get(), prompt_price="1", completion_price="1", is_downloadable=False)
+    listings.publish_now(model=served_commit.model, prompt_price="1", completion_price="1", is_downloadable=False)
     ledger.top_up(user=consumer, amount=10 * MICRO)
     stranger = client_for(live_server, make_key(consumer, scopes=("read", "finetune")))
     _refused(lambda: stranger.fine_tuning.jobs.create(model="alice/tiny-gpt", training_file=None,
                                                       method={"type": "quantize"}),
              openai.PermissionDeniedError, "model")  # fmt: skip
-    Model.objects.update(is_private=True)
+    Model.objects.filter(pk=served_commit.model_id).update(is_private=True)
     _refused(lambda: stranger.fine_tuning.jobs.create(model="alice/tiny-gpt", training_file=None,
                                                       method={"type": "quantize"}),
              openai.NotFoundError, "model")  # fmt: skip
 
     assert Job.objects.count() == 0 and Reservation.objects.count() == 0
-    assert Model.objects.count() == models_before
+    assert Model.objects.count() == models_before + 1  # tiny-gpt-int8-taken, made by the test
     assert wallet(provider) == (10 * MICRO, 0) and wallet(consumer) == (10 * MICRO, 0)

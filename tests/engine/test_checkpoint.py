@@ -101,6 +101,16 @@ def test_truncated_safetensors_is_refused(checkpoint_copy):
         inspect_checkpoint(checkpoint_copy)
 
 
+def test_eval_files_are_accepted_beside_the_weights_and_nothing_deeper(checkpoint_copy):
+    (checkpoint_copy / "evals").mkdir()
+    (checkpoint_copy / "evals" / "ner.jsonl").write_text('{"tokens": ["a"], "tags": ["O"]}\n')
+    assert "evals/ner.jsonl" in inspect_checkpoint(checkpoint_copy, load=False)["files"]
+    (checkpoint_copy / "evals" / "deeper").mkdir()
+    (checkpoint_copy / "evals" / "deeper" / "x.jsonl").write_text("{}\n")
+    with pytest.raises(BadCheckpoint, match=r"files not allowed in a checkpoint: evals/deeper/x\.jsonl"):
+        inspect_checkpoint(checkpoint_copy)
+
+
 def test_unknown_files_and_missing_tokenizer_are_refused(checkpoint_copy):
     (checkpoint_copy / "notes.xlsx").write_bytes(b"x")
     with pytest.raises(BadCheckpoint, match=r"files not allowed in a checkpoint: notes\.xlsx"):

@@ -42,7 +42,7 @@ def test_the_unmodified_names_are_accepted(provider):
 
     assert check_repo_path("dir/notes.txt") == "dir/notes.txt"
     assert services.create_tag(model_id=model.pk, name="v1", revision="main").name == "v1"
-    assert jobs._suffix("nl") == "nl"
+    assert jobs.checked_suffix("nl") == "nl"
     assert accounts.create_user(username="bob", password="a long pass phrase").username == "bob"
     assert ApiKeyCreateSerializer(data={"name": "ci", "scopes": ["read"]}).is_valid()
 
@@ -90,7 +90,7 @@ def test_a_tag_with_a_control_character_is_refused(provider, name):
 @given(suffix=with_control())
 def test_a_fine_tune_suffix_with_a_control_character_is_refused(suffix):
     with pytest.raises(InvalidInput) as refused:
-        jobs._suffix(suffix)
+        jobs.checked_suffix(suffix)
     assert refused.value.param == "suffix"
 
 

@@ -28,6 +28,8 @@ from django.http.request import UnreadablePostError
 from django.urls import Resolver404, resolve
 
 from core.exceptions import DomainError, InvalidInput, PayloadTooLarge, RequestTimeout, TooManyRequestBodies
+from registry.xet.shard import MAX_SHARD_BYTES as SHARD_LIMIT
+from registry.xet.xorb import MAX_XORB_BYTES as XORB_LIMIT
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ def route_limit(request: HttpRequest) -> int:
         "lfs-upload": settings.MAX_UPLOAD_BYTES,
         "api-upload-detail": settings.MAX_UPLOAD_BYTES,
         "hf-commit": settings.MAX_COMMIT_BODY_BYTES,
+        "xet-xorb": XORB_LIMIT,
+        "xet-shards": SHARD_LIMIT,
     }
     return limits.get(name or "", settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
 

@@ -159,6 +159,7 @@ DEFAULT_STORAGE_QUOTA_BYTES = env_int("DEFAULT_STORAGE_QUOTA_BYTES", 20 * 1024**
 REGULAR_UPLOAD_MAX_BYTES = env_int("REGULAR_UPLOAD_MAX_BYTES", 10 * 1024**2, minimum=0)
 MAX_COMMIT_BODY_BYTES = env_int("MAX_COMMIT_BODY_BYTES", 64 * 1024**2, minimum=1)
 LFS_URL_TTL_SECONDS = env_int("LFS_URL_TTL_SECONDS", 3600, minimum=1)
+XET_TOKEN_TTL_SECONDS = env_int("XET_TOKEN_TTL_SECONDS", 3600, minimum=60)  # a CAS token (registry/xet/tokens.py)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 16 * 1024**2
 # Request bodies (config/bodies.py): how long a read waits for bytes, how many bodies one caller may send at once
 BODY_IDLE_TIMEOUT_SECONDS = env_int("BODY_IDLE_TIMEOUT_SECONDS", 15, minimum=1)

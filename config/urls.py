@@ -7,7 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from config.errors import not_found
 from marketplace.urls import profile_urlpatterns
-from registry.api.urls import api_urlpatterns, file_urlpatterns
+from registry.api.urls import api_urlpatterns, cas_urlpatterns, file_urlpatterns
 from serving.status import status_page
 
 urlpatterns = [
@@ -24,6 +24,7 @@ urlpatterns = [
     path("api/", include("compression.urls")),
     path("api/", include("registry.api.portal_urls")),
     *api_urlpatterns,
+    *cas_urlpatterns,
     path("status", status_page, name="status"),
     # browsers ask for /favicon.ico whatever the page's <link rel="icon"> says
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True), name="favicon"),

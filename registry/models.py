@@ -227,3 +227,7 @@ class DownloadDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.count}"
+
+
+# The CAS's tables live in registry/xet/models.py; imported here so that Django finds them with the app's.
+from registry.xet.models import XetChunk, XetCounter, XetFile, XetToken, Xorb  # noqa: E402, F401

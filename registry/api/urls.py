@@ -2,7 +2,7 @@
 
 from django.urls import path, re_path
 
-from registry.api import hf_read, hf_write, lfs
+from registry.api import hf_read, hf_write, lfs, xet
 
 NS = r"(?P<namespace>[A-Za-z0-9][A-Za-z0-9_.-]*)"
 NAME = r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.-]*?)"
@@ -21,6 +21,7 @@ api_urlpatterns = [
     re_path(rf"^api/models/{NS}/{NAME}/commit/{REV}$", hf_write.commit, name="hf-commit"),
     re_path(rf"^api/models/{NS}/{NAME}/tag/{REV}$", hf_write.tag, name="hf-tag"),
     re_path(rf"^api/models/{NS}/{NAME}/refs$", hf_read.refs, name="hf-refs"),
+    re_path(rf"^api/models/{NS}/{NAME}/xet-(?P<kind>read|write)-token/{REV}$", xet.token, name="hf-xet-token"),
     re_path(rf"^api/models/{NS}/{NAME}/settings$", hf_write.repo_settings, name="hf-settings"),
     re_path(rf"^api/models/{NS}/{NAME}$", hf_read.model_info, name="hf-model-info"),
 ]
@@ -29,4 +30,19 @@ api_urlpatterns = [
 file_urlpatterns = [
     re_path(rf"^{NS}/{NAME}\.git/info/lfs/objects/batch$", lfs.batch, name="lfs-batch"),
     re_path(rf"^{NS}/{NAME}/resolve/{REV}/(?P<path>.+)$", hf_read.resolve, name="hf-resolve"),
+]
+
+# The Xet CAS (registry/api/xet.py), under its own prefix: the casUrl that the token endpoints hand out.
+HASH = r"(?P<hash_text>[^/]+)"
+cas_urlpatterns = [
+    re_path(rf"^{xet.PREFIX}/v1/xorbs/(?P<prefix>[^/]+)/{HASH}$", xet.xorb, name="xet-xorb"),
+    re_path(rf"^{xet.PREFIX}/v1/shards$", xet.shards, name="xet-shards"),
+    re_path(rf"^{xet.PREFIX}/v1/chunks/(?P<prefix>[^/]+)/{HASH}$", xet.chunk, name="xet-chunk"),
+    re_path(rf"^{xet.PREFIX}/v1/files/(?P<file_id>[^/]+)$", xet.file, name="xet-file"),
+    re_path(
+        rf"^{xet.PREFIX}/v(?P<version>[12])/reconstructions/(?P<file_id>[^/]+)$",
+        xet.reconstruction,
+        name="xet-reconstruction",
+    ),
+    re_path(rf"^{xet.PREFIX}/v1/fetch/(?P<grant_text>[^/]+)$", xet.fetch, name="xet-fetch"),
 ]

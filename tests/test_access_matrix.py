@@ -28,7 +28,7 @@ from marketplace.models import Account, LedgerEntry, Listing, PriceCard, Reserva
 from marketplace.services import listings
 from registry import services as registry
 from registry import uploads
-from registry.models import Blob, Commit, FileEntry, Model, Ref, UploadSession
+from registry.models import Blob, Commit, FileEntry, Model, Ref, UploadSession, XetFile, XetToken, Xorb
 from tests.training.rows import fine_tuning_job
 from training.models import FineTuningJob
 
@@ -60,6 +60,7 @@ PRIVATE = {
     "hf-refs": Row("/api/models/{repo}/refs", "read"),
     "hf-resolve": Row("/{repo}/resolve/main/config.json", "read"),
     "hf-preupload": Row("/api/models/{repo}/preupload/main", "write", json.dumps({"files": []})),
+    "hf-xet-token": Row("/api/models/{repo}/xet-write-token/main", "write"),
     "hf-commit": Row(
         "/api/models/{repo}/commit/main",
         "write",
@@ -153,6 +154,12 @@ NOT_PRIVATE = {
     "api-earnings": "the caller's own earnings (tests/marketplace/test_billing_api.py)",
     "payment-webhook": "signed by the payment provider (tests/marketplace/test_billing_api.py)",
     "lfs-upload": "authorized by its signed, expiring URL (tests/registry/test_protocol_errors.py)",
+    "xet-xorb": "the CAS: a CAS token for one repository, never an API key (tests/registry/test_xet_cas.py)",
+    "xet-shards": "the CAS: a write CAS token (tests/registry/test_xet_cas.py)",
+    "xet-chunk": "the CAS: keyed chunk hashes only (tests/registry/test_xet_cas.py)",
+    "xet-file": "the CAS: files of the token's repository only (tests/registry/test_xet_cas.py)",
+    "xet-reconstruction": "the CAS: files of the token's repository only (tests/registry/test_xet_cas.py)",
+    "xet-fetch": "authorized by its signed, expiring URL (tests/registry/test_xet_cas.py)",
     "hf-whoami": "the caller's own identity",
     "hf-create-repo": "creates in the caller's namespace only (tests/registry/test_protocol_errors.py)",
     "hf-validate-yaml": "validates the body it is sent",
@@ -219,7 +226,7 @@ def snapshot() -> list:
     """Everything a request could change, column for column (a key's last use is not a change to it)."""
     tables = [Model, Commit, FileEntry, Ref, Blob, UploadSession, Listing, PriceCard, Account, LedgerEntry,
               Reservation, UsageRecord, TrainingFile, FineTuningJob, Job, JobFile, JobEvent, JobCheckpoint,
-              Evaluation, Eval, OutputItem]  # fmt: skip
+              Evaluation, Eval, OutputItem, XetToken, Xorb, XetFile]  # fmt: skip
     rows = [list(table.objects.order_by("pk").values_list()) for table in tables]
     rows.append(list(ApiKey.objects.order_by("pk").values_list("pk", "name", "scopes", "revoked_at", "expires_at")))
     return rows

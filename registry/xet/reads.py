@@ -101,10 +101,10 @@ def byte_range(header: str | None, size: int) -> tuple[int, int]:
         end = int(end_text) if end_text else size - 1
     except ValueError:
         raise InvalidInput("Range must be 'bytes=start-end' with integers") from None
-    if start < 0 or end < start:
-        raise InvalidInput("Range must have 0 <= start <= end")
     if start >= size:
         raise RangeNotSatisfiable(f"the range starts at {start}, past the file's {size} bytes")
+    if start < 0 or end < start:
+        raise InvalidInput("Range must have 0 <= start <= end")
     return start, min(end, size - 1)
 
 

@@ -1,7 +1,10 @@
 """Upload and download a 1 GiB file through the HTTP API (LFS signed-URL upload, /resolve/ download) against
-gunicorn, compared with raw sequential writes and reads of the same disk measured in the same run.
+gunicorn, compared with raw sequential writes and reads of the same disk measured in the same run; then a 512 MiB
+file uploaded by the stock huggingface_hub through Xet, against the same file through LFS (batch, PUT and commit),
+and uploaded again from a machine without the first one's cache (what the store's counters show it received).
 
-Last line: upload_vs_disk=R download_vs_disk=R rss_growth_mib=N"""
+Last line: upload_vs_disk=R download_vs_disk=R rss_growth_mib=N xet_upload_vs_lfs=R xet_reupload_bytes_ratio=R
+xet_rss_growth_mib=N"""
 
 import hashlib
 import http.client
@@ -21,6 +24,16 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = int(os.environ.get("BENCH_TRANSFER_BYTES", 1024**3))
+XET_SIZE = int(os.environ.get("BENCH_XET_BYTES", 512 * 1024**2))
+XET_UPLOAD = """
+import sys, time
+from huggingface_hub import HfApi
+api = HfApi(endpoint=sys.argv[1], token=sys.argv[2])
+api.create_repo(sys.argv[3], exist_ok=True)
+started = time.perf_counter()
+api.upload_file(path_or_fileobj=sys.argv[4], path_in_repo="big.safetensors", repo_id=sys.argv[3])
+print(time.perf_counter() - started)
+"""
 CHUNK = 1024 * 1024
 
 
@@ -169,17 +182,75 @@ def main() -> None:
             monitor.running = False
             monitor.join()
             assert total == SIZE, total
+            xet = xet_figures(call, auth, env, work, key, port, server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)
         rss_growth = (monitor.peak - baseline_rss) / 1024**2
+        print(f"xet_size_mib={XET_SIZE // 1024**2} lfs_upload_s={xet['lfs_s']:.1f} xet_upload_s={xet['xet_s']:.1f} "
+              f"xet_reupload_s={xet['again_s']:.1f} xet_bytes_received={xet['first_bytes']} "
+              f"xet_reupload_bytes={xet['again_bytes']}", flush=True)  # fmt: skip
         print(f"size_mib={SIZE // 1024**2} disk_write_mb_s={disk_write_bps / 1e6:.0f} disk_read_mb_s={disk_read_bps / 1e6:.0f} "
               f"upload_mb_s={upload_bps / 1e6:.0f} download_mb_s={download_bps / 1e6:.0f}")  # fmt: skip
         print(
-            f"upload_vs_disk={upload_bps / disk_write_bps:.2f} download_vs_disk={download_bps / disk_read_bps:.2f} rss_growth_mib={rss_growth:.0f}"
+            f"upload_vs_disk={upload_bps / disk_write_bps:.2f} download_vs_disk={download_bps / disk_read_bps:.2f} "
+            f"rss_growth_mib={rss_growth:.0f} xet_upload_vs_lfs={xet['lfs_s'] / xet['xet_s']:.2f} "
+            f"xet_reupload_bytes_ratio={xet['again_bytes'] / XET_SIZE:.4f} xet_rss_growth_mib={xet['rss_mib']:.0f}",
+            flush=True,
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def xet_figures(call, auth: dict, env: dict, work: Path, key: str, port: int, pid: int) -> dict:
+    """The same XET_SIZE file through LFS (batch, PUT, commit) and through the stock client's Xet upload, then
+    through Xet again from another HF_HOME; seconds, and the xorb bytes the store received each time."""
+    source = work / "xet.bin"
+    with open(source, "wb") as out:
+        for _ in range(XET_SIZE // CHUNK):
+            out.write(os.urandom(CHUNK))
+    digest = hashlib.sha256()
+    with open(source, "rb") as handle:
+        while chunk := handle.read(CHUNK):
+            digest.update(chunk)
+    oid = digest.hexdigest()
+
+    call("POST", "/api/repos/create", json.dumps({"name": "lfs"}), auth).read()
+    started = time.perf_counter()
+    batch = json.loads(call("POST", "/bench/lfs.git/info/lfs/objects/batch", json.dumps(
+        {"operation": "upload", "transfers": ["basic"], "objects": [{"oid": oid, "size": XET_SIZE}]}), auth).read())  # fmt: skip
+    href = urllib.parse.urlparse(batch["objects"][0]["actions"]["upload"]["href"]).path
+    with open(source, "rb") as handle:
+        assert call("PUT", href, handle, {"Content-Length": str(XET_SIZE)}).status == 200
+    line = json.dumps({"key": "header", "value": {"summary": "lfs"}}) + "\n" + json.dumps(
+        {"key": "lfsFile", "value": {"path": "big.safetensors", "algo": "sha256", "oid": oid, "size": XET_SIZE}})  # fmt: skip
+    commit = call("POST", "/api/models/bench/lfs/commit/main", line, {**auth, "Content-Type": "application/x-ndjson"})
+    assert commit.status == 200, commit.read()
+    lfs_s = time.perf_counter() - started
+
+    def upload(repo: str, home: str) -> float:
+        client_env = {**os.environ, "HF_HOME": str(work / home), "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+        client_env.pop("HF_HUB_DISABLE_XET", None)
+        done = subprocess.run([sys.executable, "-c", XET_UPLOAD, f"http://127.0.0.1:{port}", key, repo, str(source)],
+                              env=client_env, capture_output=True, text=True, check=True)  # fmt: skip
+        return float(done.stdout.strip().splitlines()[-1])
+
+    def received() -> int:
+        shown = subprocess.run([sys.executable, str(ROOT / "manage.py"), "shell", "-c",
+                                "from registry.xet import xorbs; print(xorbs.counters().get('xorb_bytes_received', 0))"],
+                               env=env, cwd=ROOT, capture_output=True, text=True, check=True)  # fmt: skip
+        return int(shown.stdout.strip().splitlines()[-1])
+
+    monitor = PeakRss(pid)
+    baseline = monitor.current()
+    monitor.start()
+    xet_s = upload("bench/xet", "home-a")
+    monitor.running = False
+    monitor.join()
+    first = received()
+    again_s = upload("bench/xet-again", "home-b")
+    return {"lfs_s": lfs_s, "xet_s": xet_s, "again_s": again_s, "first_bytes": first,
+            "again_bytes": received() - first, "rss_mib": (monitor.peak - baseline) / 1024**2}  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
-"""Blob storage through Django's storage API. Bytes arrive as a stream, are hashed while written to a
-temporary file, then moved under a key made from their sha256 (a rename on the local filesystem)."""
+"""Blob storage through Django's storage API. Bytes arrive as a stream, are hashed while a second thread writes them
+to a temporary file (the two overlap: hashlib and file writes both let go of the GIL), then moved under a key made
+from their sha256 (a rename on the local filesystem)."""
 
 import hashlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -51,15 +53,21 @@ def receive_stream(chunks: Iterable[bytes], *, max_bytes: int, expected_size: in
     size = 0
     handle, path = tempfile.mkstemp(dir=_temp_dir(), prefix="in-")
     try:
-        with os.fdopen(handle, "wb") as out:
+        with os.fdopen(handle, "wb") as out, ThreadPoolExecutor(1, thread_name_prefix="blob-write") as writer:
+            pending: Future | None = None
             for chunk in chunks:
                 if not chunk:
                     continue
                 size += len(chunk)
                 if size > max_bytes:
                     raise PayloadTooLarge(f"upload is larger than the limit of {max_bytes} bytes")
-                digest.update(chunk)
-                out.write(chunk)
+                written = writer.submit(out.write, chunk)  # the disk writes this chunk while it is hashed
+                digest.update(chunk)  # hashlib lets go of the GIL for a chunk this size
+                if pending is not None:
+                    pending.result()
+                pending = written
+            if pending is not None:
+                pending.result()
         if expected_size is not None and size != expected_size:
             raise InvalidInput(f"expected {expected_size} bytes, received {size}")
     except BaseException:

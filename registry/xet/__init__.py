@@ -1,2 +1,4 @@
-"""The Xet protocol (github.com/huggingface/xet-core, spec/), as far as the store speaks it: its chunking and hashes
-(chunking.py, hashing.py) so far. docs/registry.md says what of Xet is supported."""
+"""The Xet protocol (huggingface/xet-core; the specification at huggingface.co/docs/xet), as the store speaks it:
+chunking and hashes (chunking.py, hashing.py), the xorb and shard formats (xorb.py, shard.py), CAS tokens (tokens.py),
+xorbs kept and indexed (xorbs.py), files registered by shards (files.py), and what the CAS reads back (reads.py).
+registry/api/xet.py serves it over HTTP; docs/registry.md says what of Xet is supported."""

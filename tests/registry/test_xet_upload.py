@@ -141,3 +141,22 @@ def api_token(api: HfApi, repo: str, kind: str) -> dict:
                                  headers={"Authorization": f"Bearer {api.token}"})  # fmt: skip
     assert response.status_code == 200, response.text
     return json.loads(response.text)
+
+
+def test_the_readmes_publish_snippet_uploads_a_large_checkpoint_as_written(live_server, provider_key,
+                                                                          large_checkpoint, tmp_path):  # fmt: skip
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    start = readme.index("# publish your own checkpoint folder")
+    snippet = readme[start : readme.index("\n\n", start)]
+    assert "HF_HUB_DISABLE_XET" not in snippet  # no setting beyond the endpoint and the token
+    command = (snippet.replace("http://127.0.0.1:8000", live_server.url).replace("gpts_...", provider_key)
+               .replace("path/to/checkpoint", str(large_checkpoint)).replace(".venv/bin/python", sys.executable))  # fmt: skip
+    env = {**os.environ, "HF_HOME": str(tmp_path / "home"), "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
+    env.pop("HF_HUB_DISABLE_XET", None)
+
+    result = subprocess.run(["bash", "-c", command], env=env, capture_output=True, text=True, timeout=300)
+
+    assert result.returncode == 0, result.stderr[-3000:]
+    commit = Commit.objects.get(model__name="my-gpt")
+    assert commit.files.get(path=WEIGHTS).blob == XetFile.objects.get().blob
+    assert commit.files.get(path=WEIGHTS).blob.size == (large_checkpoint / WEIGHTS).stat().st_size

@@ -93,8 +93,9 @@ def main() -> None:
     (ROOT / "var").mkdir(exist_ok=True)  # a fresh clone has none yet
     work = Path(tempfile.mkdtemp(prefix="bench-transfer-", dir=ROOT / "var"))
     env = {**os.environ, "VAR_DIR": str(work), "DATABASE_URL": f"sqlite:///{work / 'db.sqlite3'}",
-           "STORAGE_ROOT": str(work / "storage"), "MAX_UPLOAD_BYTES": str(SIZE * 2),
-           "DEFAULT_STORAGE_QUOTA_BYTES": str(SIZE * 4), "LOG_LEVEL": "WARNING"}  # fmt: skip
+           "STORAGE_ROOT": str(work / "storage"), "MAX_UPLOAD_BYTES": str(max(SIZE, XET_SIZE) * 2),
+           "DEFAULT_STORAGE_QUOTA_BYTES": str((SIZE + XET_SIZE) * 4), "LOG_LEVEL": "WARNING",
+           "HTTPS": "0", "REDIS_URL": "redis://127.0.0.1:6379/10"}  # plain http on 127.0.0.1; its own Redis database  # fmt: skip
     python = sys.executable
     manage = [python, str(ROOT / "manage.py")]
     try:
@@ -232,7 +233,9 @@ def xet_figures(call, auth: dict, env: dict, work: Path, key: str, port: int, pi
         client_env = {**os.environ, "HF_HOME": str(work / home), "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
         client_env.pop("HF_HUB_DISABLE_XET", None)
         done = subprocess.run([sys.executable, "-c", XET_UPLOAD, f"http://127.0.0.1:{port}", key, repo, str(source)],
-                              env=client_env, capture_output=True, text=True, check=True)  # fmt: skip
+                              env=client_env, capture_output=True, text=True)  # fmt: skip
+        if done.returncode != 0:
+            raise SystemExit(f"the Xet upload failed: {done.stderr[-3000:]}")
         return float(done.stdout.strip().splitlines()[-1])
 
     def received() -> int:

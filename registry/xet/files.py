@@ -2,6 +2,8 @@
 (every xorb exists, each range's size and verification hash, the file's Xet hash over all its chunks), rebuilds the
 file, checks its sha256, and keeps it as the blob that commits name and /resolve serves."""
 
+import queue
+import threading
 from collections.abc import Iterator
 
 from django.db import transaction
@@ -39,8 +41,9 @@ def register_shard(*, user: User, data: bytes) -> bool:
             if known is not None:
                 raise InvalidInput(f"file {file_text} is registered already with another sha256")
             blob = _rebuild(user=user, record=record, size=sum(sizes), sha256=sha256, records=records, layouts=layouts)
-            XetFile.objects.create(file_hash=file_text, blob=blob, terms=[
+            registered = XetFile.objects.create(file_hash=file_text, blob=blob, terms=[
                 [hashing.to_hex(t.xorb), t.start, t.end, t.raw_bytes] for t in record.terms])  # fmt: skip
+            registered.xorbs.set({records[hashing.to_hex(t.xorb)] for t in record.terms})
             first = record.terms[0]
             xorbs.index(records[hashing.to_hex(first.xorb)], [first.start], layouts[hashing.to_hex(first.xorb)])
             xorbs.count("files_registered")
@@ -83,7 +86,59 @@ def _rebuild(*, user: User, record: shard.FileRecord, size: int, sha256: str, re
             text = hashing.to_hex(term.xorb)
             yield from xorbs.read_chunks(records[text], layouts[text], term.start, term.end)
 
+    chunks = _Prefetched(stream())
     try:
-        return services.ingest_upload(user=user, incoming_stream=stream(), size=size, expected_sha256=sha256)
+        return services.ingest_upload(user=user, incoming_stream=chunks, size=size, expected_sha256=sha256)
     except InvalidInput as exc:
         raise InvalidInput(f"file {hashing.to_hex(record.file_hash)}: {exc.message}") from None
+    finally:
+        chunks.stop()
+
+
+class _Prefetched:
+    """An iterator run by a thread of its own, up to DEPTH items ahead: reading the stored chunks and
+    decompressing them overlaps hashing and writing the blob (each of which lets go of the GIL)."""
+
+    DEPTH = 64  # chunks: about 4 MiB
+    _END = object()
+
+    def __init__(self, items: Iterator[bytes]):
+        self._queue: queue.Queue = queue.Queue(self.DEPTH)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._fill, args=(items,), name="xet-rebuild", daemon=True)
+        self._thread.start()
+
+    def _fill(self, items: Iterator[bytes]) -> None:
+        try:
+            for item in items:
+                if not self._put(item):
+                    return
+        except Exception as exc:  # handed to the reader, which raises it
+            self._put(exc)
+            return
+        self._put(self._END)
+
+    def _put(self, item) -> bool:
+        while not self._stopped.is_set():
+            try:
+                self._queue.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def __iter__(self) -> "_Prefetched":
+        return self
+
+    def __next__(self) -> bytes:
+        item = self._queue.get()
+        if item is self._END:
+            raise StopIteration
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    def stop(self) -> None:
+        """Let the thread end (a reader that stopped early leaves it blocked on a full queue otherwise)."""
+        self._stopped.set()
+        self._thread.join(timeout=5)

@@ -73,6 +73,7 @@ class XetFile(models.Model):
     file_hash = models.CharField(max_length=64, unique=True)
     blob = models.ForeignKey("registry.Blob", on_delete=models.PROTECT, related_name="xet_files")
     terms = models.JSONField()
+    xorbs = models.ManyToManyField(Xorb, related_name="files")  # what a dedupe hit in one of them also offers
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

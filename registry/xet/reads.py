@@ -10,25 +10,34 @@ from django.core import signing
 from core.exceptions import InvalidInput, NotFound
 from registry.models import FileEntry, Model
 from registry.xet import hashing, shard, xorbs
-from registry.xet.models import XetChunk, XetFile, Xorb
+from registry.xet.models import XetFile, Xorb
 from registry.xet.xorb import Layout
 
-DEDUPE_XORBS = 4  # xorbs described in one dedupe answer
+DEDUPE_XORBS = 64  # xorbs described in one dedupe answer (4 GiB of chunks; ~3 MB of shard)
+DEDUPE_FILES = 8  # files whose xorbs a hit also offers
 DEDUPE_VALID_SECONDS = 7 * 24 * 3600
 FETCH_SALT = "registry.xet.fetch"
 FETCH_TTL_SECONDS = 3600
 
 
 def dedupe(chunk_text: str) -> bytes | None:
-    """The dedupe shard for a chunk, or None when no stored xorb holds it where the query looks."""
+    """The dedupe shard for a chunk, or None when no stored xorb holds it where the query looks. Beside the xorbs
+    holding it, the answer offers the other xorbs of the files that use those (in file order): a client uploading
+    such a file again finds all of it from its first chunk (the reference queries one chunk in ~64 MiB)."""
     hashing.from_hex(chunk_text)
-    found = list(XetChunk.objects.filter(hash=chunk_text).select_related("xorb")[:DEDUPE_XORBS])
-    if not found:
+    holding = list(Xorb.objects.filter(dedupe_chunks__hash=chunk_text).distinct()[:DEDUPE_XORBS])
+    if not holding:
         xorbs.count("dedupe_misses")
         return None
     xorbs.count("dedupe_hits")
+    order = [x.hash for x in holding]
+    for terms in XetFile.objects.filter(xorbs__in=holding).distinct().values_list("terms", flat=True)[:DEDUPE_FILES]:
+        order.extend(text for text, *_ in terms)
+    order = list(dict.fromkeys(order))[:DEDUPE_XORBS]
+    by_hash = {x.hash: x for x in Xorb.objects.filter(hash__in=order)}
+    chosen = [by_hash[text] for text in order if text in by_hash]
     records = []
-    for xorb in {row.xorb.pk: row.xorb for row in found}.values():
+    for xorb in chosen:
         layout = xorbs.layout_of(xorb)
         sizes = layout.raw_sizes(0, len(layout.hashes))
         starts = [end - size for end, size in zip(layout.raw_ends, sizes, strict=True)]

@@ -14,7 +14,10 @@ from registry.xet import hashing
 from registry.xet.chunking import MAX_CHUNK
 
 HEADER = 8
-MAX_XORB_BYTES = 64 * 1024 * 1024  # the spec's bound on a serialized xorb
+MAX_RAW_BYTES = 64 * 1024 * 1024  # the spec's bound on a xorb: 64 MiB of chunks ...
+MAX_XORB_BYTES = (
+    MAX_RAW_BYTES + 1024 * 1024
+)  # ... and, serialized, their headers and what LZ4 adds to incompressible data
 MAX_CHUNKS = 8 * 1024
 FOOTER_IDENT = b"XETBLOB"  # a client may append the reference's footer; the store keeps the chunks only
 NONE, LZ4, BG4_LZ4 = 0, 1, 2
@@ -73,6 +76,8 @@ def parse(data: bytes, *, expected_hash: bytes) -> tuple[bytes, Layout]:
             break
         raw_chunk, position = read_chunk(data, position)
         raw += len(raw_chunk)
+        if raw > MAX_RAW_BYTES:
+            raise InvalidInput(f"a xorb holds at most {MAX_RAW_BYTES} bytes of chunks")
         hashes.append(hashing.chunk_hash(raw_chunk))
         serialized_ends.append(position)
         raw_ends.append(raw)

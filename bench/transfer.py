@@ -1,6 +1,6 @@
 """Upload and download a 1 GiB file through the HTTP API (LFS signed-URL upload, /resolve/ download) against
 gunicorn, compared with raw sequential writes and reads of the same disk measured in the same run; then a 512 MiB
-file uploaded by the stock huggingface_hub through Xet, against the same file through LFS (batch, PUT and commit),
+file uploaded by the stock huggingface_hub through Xet, against the same client through LFS (HF_HUB_DISABLE_XET=1),
 and uploaded again from a machine without the first one's cache (what the store's counters show it received).
 
 Last line: upload_vs_disk=R download_vs_disk=R rss_growth_mib=N xet_upload_vs_lfs=R xet_reupload_bytes_ratio=R
@@ -183,7 +183,7 @@ def main() -> None:
             monitor.running = False
             monitor.join()
             assert total == SIZE, total
-            xet = xet_figures(call, auth, env, work, key, port, server.pid)
+            xet = xet_figures(env, work, key, port, server.pid)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -203,35 +203,20 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def xet_figures(call, auth: dict, env: dict, work: Path, key: str, port: int, pid: int) -> dict:
-    """The same XET_SIZE file through LFS (batch, PUT, commit) and through the stock client's Xet upload, then
-    through Xet again from another HF_HOME; seconds, and the xorb bytes the store received each time."""
+def xet_figures(env: dict, work: Path, key: str, port: int, pid: int) -> dict:
+    """The same XET_SIZE file uploaded by the stock client (upload_file, timed around the call: hashing, transfer
+    and commit) through LFS (HF_HUB_DISABLE_XET=1) and through Xet, then through Xet again from another HF_HOME;
+    seconds, and the xorb bytes the store received each time."""
     source = work / "xet.bin"
     with open(source, "wb") as out:
         for _ in range(XET_SIZE // CHUNK):
             out.write(os.urandom(CHUNK))
-    digest = hashlib.sha256()
-    with open(source, "rb") as handle:
-        while chunk := handle.read(CHUNK):
-            digest.update(chunk)
-    oid = digest.hexdigest()
 
-    call("POST", "/api/repos/create", json.dumps({"name": "lfs"}), auth).read()
-    started = time.perf_counter()
-    batch = json.loads(call("POST", "/bench/lfs.git/info/lfs/objects/batch", json.dumps(
-        {"operation": "upload", "transfers": ["basic"], "objects": [{"oid": oid, "size": XET_SIZE}]}), auth).read())  # fmt: skip
-    href = urllib.parse.urlparse(batch["objects"][0]["actions"]["upload"]["href"]).path
-    with open(source, "rb") as handle:
-        assert call("PUT", href, handle, {"Content-Length": str(XET_SIZE)}).status == 200
-    line = json.dumps({"key": "header", "value": {"summary": "lfs"}}) + "\n" + json.dumps(
-        {"key": "lfsFile", "value": {"path": "big.safetensors", "algo": "sha256", "oid": oid, "size": XET_SIZE}})  # fmt: skip
-    commit = call("POST", "/api/models/bench/lfs/commit/main", line, {**auth, "Content-Type": "application/x-ndjson"})
-    assert commit.status == 200, commit.read()
-    lfs_s = time.perf_counter() - started
-
-    def upload(repo: str, home: str) -> float:
+    def upload(repo: str, home: str, *, xet: bool = True) -> float:
         client_env = {**os.environ, "HF_HOME": str(work / home), "HF_HUB_DISABLE_PROGRESS_BARS": "1"}
         client_env.pop("HF_HUB_DISABLE_XET", None)
+        if not xet:
+            client_env["HF_HUB_DISABLE_XET"] = "1"  # the same client through the git-LFS batch API
         done = subprocess.run([sys.executable, "-c", XET_UPLOAD, f"http://127.0.0.1:{port}", key, repo, str(source)],
                               env=client_env, capture_output=True, text=True)  # fmt: skip
         if done.returncode != 0:
@@ -244,6 +229,7 @@ def xet_figures(call, auth: dict, env: dict, work: Path, key: str, port: int, pi
                                env=env, cwd=ROOT, capture_output=True, text=True, check=True)  # fmt: skip
         return int(shown.stdout.strip().splitlines()[-1])
 
+    lfs_s = upload("bench/lfs", "home-lfs", xet=False)
     monitor = PeakRss(pid)
     baseline = monitor.current()
     monitor.start()

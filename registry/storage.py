@@ -15,7 +15,8 @@ from django.core.files.storage import default_storage
 from django.db import IntegrityError, transaction
 
 from core.exceptions import InvalidInput, PayloadTooLarge
-from registry.models import Blob, blob_storage_key
+from registry.models import Blob, XetFile, blob_storage_key
+from registry.xet.reader import open_file as open_xet_file
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -114,12 +115,25 @@ def store_blob(incoming: IncomingFile) -> Blob:
 
 
 def open_blob(blob: Blob):
+    """The blob's bytes: its file in storage, or, for a file uploaded through Xet, its chunks (registry/xet/)."""
+    held_as_chunks = _xet_file(blob)
+    if held_as_chunks is not None:
+        return open_xet_file(held_as_chunks)
     return default_storage.open(blob.storage_key, "rb")
 
 
 def blob_local_path(blob: Blob) -> str | None:
-    """The blob's path on local disk when storage is a filesystem, else None."""
+    """The blob's path on local disk when storage is a filesystem and holds it as one file, else None."""
+    if _xet_file(blob) is not None:
+        return None
     try:
         return default_storage.path(blob.storage_key)
     except NotImplementedError:
         return None
+
+
+def _xet_file(blob: Blob) -> XetFile | None:
+    """The Xet file whose chunks are the only copy of this blob's bytes, if that is how the store holds it."""
+    if default_storage.exists(blob.storage_key):
+        return None
+    return XetFile.objects.filter(blob=blob).first()

@@ -1,16 +1,18 @@
 """Files uploaded through Xet: a shard names each file's terms (chunk ranges of stored xorbs); the store checks them
-(every xorb exists, each range's size and verification hash, the file's Xet hash over all its chunks), rebuilds the
-file, checks its sha256, and keeps it as the blob that commits name and /resolve serves."""
+(every xorb exists, each range's size and verification hash, the file's Xet hash over all its chunks), reads the
+file back from its chunks, checks its sha256, and registers it as the blob that commits name and /resolve serves,
+its bytes kept once, as the xorbs' chunks."""
 
+import hashlib
 import queue
 import threading
 from collections.abc import Iterator
 
+from django.conf import settings
 from django.db import transaction
 
 from accounts.models import User
-from core.exceptions import InvalidInput
-from registry import services
+from core.exceptions import InvalidInput, PayloadTooLarge
 from registry.models import Blob, BlobGrant
 from registry.xet import hashing, shard, xorbs
 from registry.xet.models import XetFile, Xorb
@@ -81,18 +83,30 @@ def _checked_chunks(record: shard.FileRecord, layouts: dict[str, Layout]) -> lis
 
 def _rebuild(*, user: User, record: shard.FileRecord, size: int, sha256: str, records: dict[str, Xorb],
              layouts: dict[str, Layout]) -> Blob:  # fmt: skip
+    """Read the file back from its chunks and check its sha256; its blob is then those chunks (registry/storage.py
+    reads it through registry/xet/reader.py): the store keeps the bytes once, charged as xorbs."""
+
     def stream() -> Iterator[bytes]:
         for term in record.terms:
             text = hashing.to_hex(term.xorb)
             yield from xorbs.read_chunks(records[text], layouts[text], term.start, term.end)
 
+    if size > settings.MAX_UPLOAD_BYTES:
+        raise PayloadTooLarge(f"file {hashing.to_hex(record.file_hash)} is {size} bytes, over the upload limit of "
+                              f"{settings.MAX_UPLOAD_BYTES}")  # fmt: skip
+    digest = hashlib.sha256()
     chunks = _Prefetched(stream())
     try:
-        return services.ingest_upload(user=user, incoming_stream=chunks, size=size, expected_sha256=sha256)
-    except InvalidInput as exc:
-        raise InvalidInput(f"file {hashing.to_hex(record.file_hash)}: {exc.message}") from None
+        for chunk in chunks:
+            digest.update(chunk)
     finally:
         chunks.stop()
+    if digest.hexdigest() != sha256:
+        raise InvalidInput(f"file {hashing.to_hex(record.file_hash)}: its chunks hash to sha256 "
+                           f"{digest.hexdigest()}, not {sha256}")  # fmt: skip
+    blob, _ = Blob.objects.get_or_create(sha256=sha256, defaults={"size": size})
+    BlobGrant.objects.get_or_create(user=user, blob=blob)
+    return blob
 
 
 class _Prefetched:

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from registry import services
 from registry.models import Blob, BlobGrant, XetChunk, XetFile, XetToken, Xorb
+from registry.storage import open_blob
 from registry.xet import hashing, shard
 from tests.registry.xet_builders import Upload
 
@@ -79,7 +80,11 @@ def test_an_upload_by_hand_registers_the_file_as_a_blob_and_reads_back_by_range(
     assert (stored.file_hash, stored.blob.sha256) == (item.file_hash, hashlib.sha256(DATA).hexdigest())
     assert BlobGrant.objects.filter(user=provider, blob=stored.blob).exists()  # alice may now commit it by sha256
     provider.refresh_from_db()
-    assert provider.storage_used_bytes == len(item.xorb) + len(DATA)
+    assert provider.storage_used_bytes == len(item.xorb)  # the file is kept once, as the xorb's chunks
+    with open_blob(stored.blob) as handle:  # and read back from them, seekable
+        assert handle.read() == DATA
+        handle.seek(123_456)
+        assert handle.read(70_000) == DATA[123_456:193_456]
     services.commit_changes(model_id=repo.pk, author=provider, message="weights",
                             operations=[services.AddFile("model.safetensors", stored.blob)])  # fmt: skip
 

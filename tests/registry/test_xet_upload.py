@@ -13,6 +13,7 @@ from pathlib import Path
 
 import hf_xet
 import pytest
+from django.core.files.storage import default_storage
 from huggingface_hub import HfApi, snapshot_download
 
 from registry.models import Blob, Commit, ValidationStatus, XetFile, Xorb
@@ -70,9 +71,10 @@ def test_upload_folder_with_default_settings_goes_through_xet_and_is_validated(
     assert weights.blob == Blob.objects.get(entries__commit=commit, entries__path=WEIGHTS)
     stored = Xorb.objects.get()  # 50 MB of chunks fit one xorb (64 MiB)
     assert stored.raw_bytes == (large_checkpoint / WEIGHTS).stat().st_size
-    provider.refresh_from_db()  # the quota holds what is stored: the xorb and every blob of the commit
-    blobs = sum(Blob.objects.filter(entries__commit=commit).values_list("size", flat=True))
-    assert provider.storage_used_bytes == stored.stored_bytes + blobs
+    assert not default_storage.exists(weights.blob.storage_key)  # the weights are kept once: as the xorb's chunks
+    provider.refresh_from_db()  # the quota holds what is stored: the xorb and the small files' blobs
+    inline = sum(Blob.objects.filter(entries__commit=commit).exclude(pk=weights.blob_id).values_list("size", flat=True))
+    assert provider.storage_used_bytes == stored.stored_bytes + inline
 
     local = snapshot_download("alice/large-gpt", endpoint=live_server.url, cache_dir=tmp_path / "cache")
     for name in os.listdir(large_checkpoint):

@@ -4,13 +4,15 @@ of the caller's files). It builds the same `method` the API takes; compression/m
 from django import forms
 
 from engine.pretrain import PRESETS
+from training.forms import DatasetForm
 
 METHODS = [("quantize", "Quantize: int8 weight-only (a quarter of the weights' bytes, no training)"),
            ("prune", "Prune: narrow every MLP (and drop blocks), then a recovery fine-tune on a corpus"),
            ("distill", "Distill: train a smaller student on the model's own distributions, on a corpus")]  # fmt: skip
 
 
-class CompressForm(forms.Form):
+class CompressForm(DatasetForm):
+    field_order = ["method", "ratio", "drop_layers", "student", "upload", "dataset", "suffix"]
     method = forms.ChoiceField(choices=METHODS, widget=forms.RadioSelect, initial="quantize")
     ratio = forms.FloatField(required=False, initial=0.5, label="Prune: share of each MLP's units removed (0 to 1)")
     drop_layers = forms.IntegerField(required=False, initial=0, min_value=0, label="Prune: blocks to drop")
@@ -18,14 +20,8 @@ class CompressForm(forms.Form):
                                 choices=[(name, f"{name}: {s.n_layer} layers x {s.n_embd} wide")
                                          for name, s in PRESETS.items()])  # fmt: skip
     upload = forms.FileField(required=False, label="Corpus for prune or distill: upload (JSONL or plain text)")
-    dataset = forms.ChoiceField(required=False, label="or use one of your files")
     suffix = forms.RegexField(regex=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z", required=False, max_length=64,
                               help_text="Names the result: (model)-int8|pruned|distilled-(suffix)")  # fmt: skip
-
-    def __init__(self, *args, files, **kwargs):
-        super().__init__(*args, **kwargs)
-        choices = [("", "—")] + [(f.public_id, f"{f.filename} ({f.examples} examples)") for f in files]
-        self.fields["dataset"].choices = choices  # type: ignore[attr-defined]  # a ChoiceField's
 
     def clean(self):
         cleaned = super().clean() or {}

@@ -5,7 +5,6 @@ distilled). They are priced as training: TRAINING_PRICE_PER_1M_TOKENS per token 
 a pruning's recovery fine-tune; quantizing trains nothing, so only the base's download is paid)."""
 
 import dataclasses
-import json
 
 from django.conf import settings
 
@@ -18,12 +17,11 @@ from files import services as files
 from files.models import File, FilePurpose
 from jobs.kinds import JobKind, Plan, register
 from marketplace.services import downloads, job_charges
+from registry import hub_metadata
 from registry.models import BaseRelation, Commit, Model
-from registry.storage import open_blob
 from training import kinds as training
 from training.base import fine_tunable_base
 
-MAX_CONFIG_BYTES = 1024 * 1024
 RELATIONS = {"quantize": BaseRelation.QUANTIZED, "prune": BaseRelation.PRUNED, "distill": BaseRelation.DISTILLED}
 NAMES = {"quantize": "int8", "prune": "pruned", "distill": "distilled"}  # the result is <base>-<this>-<suffix or id>
 
@@ -158,12 +156,5 @@ def _optional_file(user: User, file_id, param: str) -> File | None:
 
 def commit_config(commit: Commit) -> dict:
     """The commit's config.json ({} when it has none a job could use: validation refused such a commit anyway)."""
-    entry = commit.files.select_related("blob").filter(path="config.json").first()
-    if entry is None or entry.blob.size > MAX_CONFIG_BYTES:
-        return {}
-    try:
-        with open_blob(entry.blob) as handle:
-            config = json.loads(handle.read())
-    except (ValueError, RecursionError, OSError):
-        return {}
-    return config if isinstance(config, dict) else {}
+    entry = commit.files.select_related("blob").filter(path=hub_metadata.CONFIG_PATH).first()
+    return hub_metadata.read_config(entry.blob if entry else None)

@@ -6,7 +6,7 @@ store's own evaluation, and the trade-off of a compressed commit against its par
 import dataclasses
 
 from evaluation import standard_set
-from evaluation.models import DatasetKind, Evaluation, EvaluationStatus
+from evaluation.models import Evaluation, EvaluationStatus
 from registry import lineage
 from registry.models import BaseRelation, Commit, Model
 
@@ -66,7 +66,7 @@ def family(model: Model, commit: Commit | None, *, viewer) -> list[Node]:
 def figures_of(commits: list[Commit]) -> dict[int, dict]:
     """Each commit's standard-set figures (current set, succeeded) with the device they were measured on: one query."""
     rows = Evaluation.objects.standard(standard_set.load()).filter(
-        commit__in=[c.pk for c in commits], status=EvaluationStatus.SUCCEEDED, dataset_kind=DatasetKind.STANDARD
+        commit__in=[c.pk for c in commits], status=EvaluationStatus.SUCCEEDED
     )
     return {row.commit_id: row.metrics | {"device": row.device} for row in rows}
 

@@ -76,8 +76,8 @@ def _json_safe(meta: dict) -> dict:
         return {}
 
 
-def _config_summary(blob: Blob | None) -> dict:
-    """config.json's `architectures` and `model_type` ({} when it is missing, too big or not a JSON object)."""
+def read_config(blob: Blob | None) -> dict:
+    """A config.json blob as a dict ({} when it is missing, too big or not a JSON object)."""
     if blob is None or blob.size > MAX_CONFIG_BYTES:
         return {}
     try:
@@ -85,8 +85,12 @@ def _config_summary(blob: Blob | None) -> dict:
             config = json.loads(handle.read())
     except (ValueError, RecursionError, OSError):
         return {}
-    if not isinstance(config, dict):
-        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def _config_summary(blob: Blob | None) -> dict:
+    """config.json's `architectures` and `model_type` ({} when it is missing, too big or not a JSON object)."""
+    config = read_config(blob)
     summary: dict = {}
     if isinstance(config.get("architectures"), list):
         summary["architectures"] = [name for name in config["architectures"] if isinstance(name, str)]

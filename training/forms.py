@@ -32,9 +32,19 @@ class PretrainForm(forms.Form):
                                                  "hyperparameters": {"n_epochs": epochs or "auto"}}}  # fmt: skip
 
 
-class FineTuneForm(forms.Form):
+class DatasetForm(forms.Form):
+    """A dataset: a new upload, or one of the caller's `fine-tune` files (`files`, newest first)."""
+
     upload = forms.FileField(required=False, label="Upload a dataset (JSONL or plain text)")
     dataset = forms.ChoiceField(required=False, label="or use one of your files")
+
+    def __init__(self, *args, files, **kwargs):
+        super().__init__(*args, **kwargs)
+        choices = [("", "—")] + [(f.public_id, f"{f.filename} ({f.examples} examples)") for f in files]
+        self.fields["dataset"].choices = choices  # type: ignore[attr-defined]  # a ChoiceField's
+
+
+class FineTuneForm(DatasetForm):
     n_epochs = forms.IntegerField(required=False, min_value=1, max_value=50, label="Epochs (empty: auto)")
     batch_size = forms.IntegerField(required=False, min_value=1, max_value=256, label="Batch size (empty: auto)")
     learning_rate_multiplier = forms.FloatField(required=False, min_value=0.0001, max_value=100,
@@ -42,11 +52,6 @@ class FineTuneForm(forms.Form):
     lora = forms.BooleanField(required=False, label="Train LoRA adapters (merged into full weights)")
     suffix = forms.RegexField(regex=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z", required=False, max_length=64,
                               help_text="Names the result: (model)-ft-(suffix)")  # fmt: skip
-
-    def __init__(self, *args, files, **kwargs):
-        super().__init__(*args, **kwargs)
-        choices = [("", "—")] + [(f.public_id, f"{f.filename} ({f.examples} examples)") for f in files]
-        self.fields["dataset"].choices = choices  # type: ignore[attr-defined]  # a ChoiceField's
 
     def clean(self):
         cleaned = super().clean() or {}

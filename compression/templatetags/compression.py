@@ -24,8 +24,9 @@ def compression_panel(model: Model, commit: Commit | None, user) -> dict | None:
     }
 
 
+STYLES = {key: style for key, _, style, _ in lineage.TRADEOFF}  # how the trade-off table shows each figure
+
+
 @register.filter
 def figure(node: lineage.Node, key: str) -> str:
-    styles = {"parameters": "{:,}", "weight_bytes": "mb", "bits_per_byte": "{:.4f}", "tokens_per_second_b8": "{:.1f}",
-              "perplexity": "{:.2f}", "tokens_per_second_b1": "{:.1f}"}  # fmt: skip
-    return lineage.show(node.figures.get(key), styles[key])
+    return lineage.show(node.figures.get(key), STYLES[key])

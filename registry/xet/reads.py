@@ -9,6 +9,7 @@ from django.core import signing
 
 from core.exceptions import InvalidInput, NotFound
 from registry.models import FileEntry, Model
+from registry.ranges import parse_range
 from registry.xet import hashing, shard, xorbs
 from registry.xet.models import XetFile, Xorb
 from registry.xet.xorb import Layout
@@ -95,26 +96,15 @@ def pieces(found: XetFile, first: int, last: int) -> tuple[list[Piece], int]:
 
 def byte_range(header: str | None, size: int) -> tuple[int, int]:
     """The inclusive range a `Range: bytes=a-b` header asks of a file of `size` bytes (all of it without one);
-    InvalidInput for a malformed header, RangeNotSatisfiable past the end."""
+    InvalidInput for anything but one byte range, RangeNotSatisfiable past the end (registry/ranges.py parses)."""
     if not header:
         return 0, size - 1
-    text = header.strip()
-    if not text.startswith("bytes=") or "," in text:
+    span = parse_range(header, size)
+    if span is None:
         raise InvalidInput("Range must be one 'bytes=start-end'")
-    start_text, _, end_text = text[len("bytes=") :].partition("-")
-    try:
-        if not start_text:
-            length = int(end_text)
-            return max(size - length, 0), size - 1
-        start = int(start_text)
-        end = int(end_text) if end_text else size - 1
-    except ValueError:
-        raise InvalidInput("Range must be 'bytes=start-end' with integers") from None
-    if start >= size:
-        raise RangeNotSatisfiable(f"the range starts at {start}, past the file's {size} bytes")
-    if start < 0 or end < start:
-        raise InvalidInput("Range must have 0 <= start <= end")
-    return start, min(end, size - 1)
+    if span == "unsatisfiable":
+        raise RangeNotSatisfiable(f"the range {header.strip()!r} is past the file's {size} bytes")
+    return span
 
 
 class RangeNotSatisfiable(InvalidInput):

@@ -4,9 +4,6 @@ file back from its chunks, checks its sha256, and registers it as the blob that 
 its bytes kept once, as the xorbs' chunks."""
 
 import hashlib
-import queue
-import threading
-from collections.abc import Iterator
 
 from django.conf import settings
 from django.db import transaction
@@ -42,7 +39,9 @@ def register_shard(*, user: User, data: bytes) -> bool:
                 continue
             if known is not None:
                 raise InvalidInput(f"file {file_text} is registered already with another sha256")
-            blob = _rebuild(user=user, record=record, size=sum(sizes), sha256=sha256, records=records, layouts=layouts)
+            blob = _checked_blob(
+                user=user, record=record, size=sum(sizes), sha256=sha256, records=records, layouts=layouts
+            )
             registered = XetFile.objects.create(file_hash=file_text, blob=blob, terms=[
                 [hashing.to_hex(t.xorb), t.start, t.end, t.raw_bytes] for t in record.terms])  # fmt: skip
             registered.xorbs.set({records[hashing.to_hex(t.xorb)] for t in record.terms})
@@ -81,78 +80,21 @@ def _checked_chunks(record: shard.FileRecord, layouts: dict[str, Layout]) -> lis
     return sizes
 
 
-def _rebuild(*, user: User, record: shard.FileRecord, size: int, sha256: str, records: dict[str, Xorb],
+def _checked_blob(*, user: User, record: shard.FileRecord, size: int, sha256: str, records: dict[str, Xorb],
              layouts: dict[str, Layout]) -> Blob:  # fmt: skip
     """Read the file back from its chunks and check its sha256; its blob is then those chunks (registry/storage.py
     reads it through registry/xet/reader.py): the store keeps the bytes once, charged as xorbs."""
-
-    def stream() -> Iterator[bytes]:
-        for term in record.terms:
-            text = hashing.to_hex(term.xorb)
-            yield from xorbs.read_chunks(records[text], layouts[text], term.start, term.end)
-
     if size > settings.MAX_UPLOAD_BYTES:
         raise PayloadTooLarge(f"file {hashing.to_hex(record.file_hash)} is {size} bytes, over the upload limit of "
                               f"{settings.MAX_UPLOAD_BYTES}")  # fmt: skip
     digest = hashlib.sha256()
-    chunks = _Prefetched(stream())
-    try:
-        for chunk in chunks:
+    for term in record.terms:
+        text = hashing.to_hex(term.xorb)
+        for chunk in xorbs.read_chunks(records[text], layouts[text], term.start, term.end):
             digest.update(chunk)
-    finally:
-        chunks.stop()
     if digest.hexdigest() != sha256:
         raise InvalidInput(f"file {hashing.to_hex(record.file_hash)}: its chunks hash to sha256 "
                            f"{digest.hexdigest()}, not {sha256}")  # fmt: skip
     blob, _ = Blob.objects.get_or_create(sha256=sha256, defaults={"size": size})
     BlobGrant.objects.get_or_create(user=user, blob=blob)
     return blob
-
-
-class _Prefetched:
-    """An iterator run by a thread of its own, up to DEPTH items ahead: reading the stored chunks and
-    decompressing them overlaps hashing and writing the blob (each of which lets go of the GIL)."""
-
-    DEPTH = 64  # chunks: about 4 MiB
-    _END = object()
-
-    def __init__(self, items: Iterator[bytes]):
-        self._queue: queue.Queue = queue.Queue(self.DEPTH)
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._fill, args=(items,), name="xet-rebuild", daemon=True)
-        self._thread.start()
-
-    def _fill(self, items: Iterator[bytes]) -> None:
-        try:
-            for item in items:
-                if not self._put(item):
-                    return
-        except Exception as exc:  # handed to the reader, which raises it
-            self._put(exc)
-            return
-        self._put(self._END)
-
-    def _put(self, item) -> bool:
-        while not self._stopped.is_set():
-            try:
-                self._queue.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def __iter__(self) -> "_Prefetched":
-        return self
-
-    def __next__(self) -> bytes:
-        item = self._queue.get()
-        if item is self._END:
-            raise StopIteration
-        if isinstance(item, Exception):
-            raise item
-        return item
-
-    def stop(self) -> None:
-        """Let the thread end (a reader that stopped early leaves it blocked on a full queue otherwise)."""
-        self._stopped.set()
-        self._thread.join(timeout=5)

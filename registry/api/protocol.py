@@ -47,6 +47,13 @@ def error_response(exc: DomainError) -> JsonResponse:
     return response
 
 
+def method_not_allowed(request: HttpRequest, methods: tuple[str, ...]) -> JsonResponse:
+    """405 with the methods the route takes in `Allow`."""
+    response = JsonResponse({"error": f"{request.method} is not allowed here"}, status=405)
+    response["Allow"] = ", ".join(methods)
+    return response
+
+
 def hf_view(*, methods: tuple[str, ...], scope: str | None = None, login_required: bool = False):
     """Wrap a protocol view: allowed methods, authentication, scope, and DomainError -> HTTP answer.
 
@@ -58,9 +65,7 @@ def hf_view(*, methods: tuple[str, ...], scope: str | None = None, login_require
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
             if request.method not in methods:
-                response = JsonResponse({"error": f"{request.method} is not allowed here"}, status=405)
-                response["Allow"] = ", ".join(methods)
-                return response
+                return method_not_allowed(request, methods)
             try:
                 if request.method in SAFE_METHODS:
                     user, api_key = authenticate_request(request)

@@ -15,7 +15,7 @@ from accounts.authentication import has_scope
 from accounts.models import User
 from core.exceptions import DomainError, InvalidInput, NotAuthenticated, PermissionDenied
 from registry import services
-from registry.api.protocol import HubRequest, base_url, error_response, hf_view, require_owner
+from registry.api.protocol import HubRequest, base_url, error_response, hf_view, method_not_allowed, require_owner
 from registry.models import DEFAULT_BRANCH, Model
 from registry.xet import files, hashing, reads, tokens, xorbs
 from registry.xet.models import XetScope, Xorb
@@ -57,9 +57,7 @@ def cas_view(*, methods: tuple[str, ...], write: bool = False):
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args, **kwargs):
             if request.method not in methods:
-                response = JsonResponse({"error": f"{request.method} is not allowed here"}, status=405)
-                response["Allow"] = ", ".join(methods)
-                return response
+                return method_not_allowed(request, methods)
             try:
                 grant = tokens.authenticate(request.headers.get("Authorization"))
                 if write:
@@ -185,7 +183,7 @@ def _fetch_entry(fetch: str, piece: reads.Piece) -> dict:
 def fetch(request: HttpRequest, grant_text: str) -> HttpResponse:
     """GET /cas/v1/fetch/{signed}: the byte ranges of a xorb that a reconstruction signed, asked for with Range."""
     if request.method != "GET":
-        return JsonResponse({"error": f"{request.method} is not allowed here"}, status=405)
+        return method_not_allowed(request, ("GET",))
     try:
         record, granted = reads.open_fetch(grant_text)
         asked = _ranges(request.headers.get("Range"))
